@@ -1,0 +1,53 @@
+# medtrace: `make demo` and `make test` take a fresh Debian machine with Python 3.11 to a running
+# demo network and a passing suite. They install what they need: the virtualenv and the project,
+# and the system packages (libzbar0 for pyzbar, PostgreSQL for the storage tests) when missing.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?=
+
+.PHONY: demo test check lint typecheck pytest bench system-deps venv clean
+
+demo: system-deps venv
+	$(BIN)/medtrace demo --out demo-out
+
+test: system-deps venv check pytest
+
+check: lint typecheck
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+pytest: venv
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: system-deps venv
+	$(BIN)/medtrace bench --quick
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+# Debian packages: only those missing are installed (apt-get update runs first, once).
+system-deps:
+	@missing=""; \
+	ldconfig -p 2>/dev/null | grep -q 'libzbar.so.0' || missing="$$missing libzbar0"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing system packages:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+clean:
+	rm -rf $(VENV) demo-out .mypy_cache .ruff_cache .pytest_cache .hypothesis

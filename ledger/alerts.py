@@ -1,0 +1,71 @@
+"""Alerts: a rule broken by a signed fact, with the entries that prove it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class Code(StrEnum):
+    UNKNOWN_PACK = "unknown_pack"
+    LOT_MISMATCH = "lot_mismatch"
+    EXPIRY_MISMATCH = "expiry_mismatch"
+    ALREADY_INACTIVE = "already_inactive"
+    SUSPECTED_CLONE = "suspected_clone"
+    DUPLICATE_COMMISSION = "duplicate_commission"
+    CUSTODY_VIOLATION = "custody_violation"
+    RECALLED = "recalled"
+    WITHDRAWN = "withdrawn"
+    STOLEN = "stolen"
+    EXPIRED = "expired"
+    UNDO_NOT_ALLOWED = "undo_not_allowed"
+    FORK = "fork"
+    UNAUTHORISED_KIND = "unauthorised_kind"
+    FOREIGN_GTIN = "foreign_gtin"
+    MALFORMED = "malformed"
+    UNKNOWN_CONTAINER = "unknown_container"
+
+
+LEVEL: dict[Code, Level] = {
+    Code.UNKNOWN_PACK: Level.CRITICAL,
+    Code.LOT_MISMATCH: Level.CRITICAL,
+    Code.EXPIRY_MISMATCH: Level.CRITICAL,
+    Code.ALREADY_INACTIVE: Level.WARNING,
+    Code.SUSPECTED_CLONE: Level.CRITICAL,
+    Code.DUPLICATE_COMMISSION: Level.CRITICAL,
+    Code.CUSTODY_VIOLATION: Level.CRITICAL,
+    Code.RECALLED: Level.CRITICAL,
+    Code.WITHDRAWN: Level.CRITICAL,
+    Code.STOLEN: Level.CRITICAL,
+    Code.EXPIRED: Level.WARNING,
+    Code.UNDO_NOT_ALLOWED: Level.WARNING,
+    Code.FORK: Level.CRITICAL,
+    Code.UNAUTHORISED_KIND: Level.CRITICAL,
+    Code.FOREIGN_GTIN: Level.CRITICAL,
+    Code.MALFORMED: Level.WARNING,
+    Code.UNKNOWN_CONTAINER: Level.WARNING,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    code: Code
+    subject: str
+    message: str
+    evidence: tuple[str, ...]  # entry ids, the triggering entry last
+
+    @property
+    def level(self) -> Level:
+        return LEVEL[self.code]
+
+    @property
+    def id(self) -> str:
+        """Stable across nodes and rebuilds: the same facts raise the same alert once."""
+        text = "\n".join([self.code.value, self.subject, *self.evidence])
+        return hashlib.sha256(text.encode()).hexdigest()

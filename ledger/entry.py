@@ -1,0 +1,212 @@
+"""The signed entry: payload envelope, canonical bytes, id and Ed25519 signature.
+
+An entry is kept and exchanged as the exact payload bytes that were signed plus the signature.
+The parsed ``Payload`` is a view of those bytes; it is never re-serialised to verify.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from ledger.canonical import canonical_bytes, parse_canonical
+from ledger.errors import MalformedEntry, SignatureInvalid
+from ledger.kinds import Kind
+from ledger.timefmt import parse_ts
+
+VERSION = 1
+#: Signatures cover this prefix + payload bytes, so an entry signature can never be replayed
+#: as a membership signature or as any other message signed with the same key.
+ENTRY_DOMAIN = b"medtrace/entry/v1\x00"
+
+FEED_ID = re.compile(r"\A[a-z0-9][a-z0-9-]{0,31}/[a-z0-9][a-z0-9-]{0,31}\Z")
+ENTRY_ID = re.compile(r"\A[0-9a-f]{64}\Z")
+_FIELDS = frozenset({"v", "feed", "seq", "prev", "ts", "kind", "subjects", "refs", "body"})
+_KINDS = frozenset(k.value for k in Kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    feed: str
+    seq: int
+    prev: str | None
+    ts: str
+    kind: Kind
+    subjects: tuple[str, ...] = ()
+    refs: tuple[str, ...] = ()
+    body: Mapping[str, Any] = field(default_factory=dict)
+    v: int = VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": self.v,
+            "feed": self.feed,
+            "seq": self.seq,
+            "prev": self.prev,
+            "ts": self.ts,
+            "kind": self.kind.value,
+            "subjects": list(self.subjects),
+            "refs": list(self.refs),
+            "body": dict(self.body),
+        }
+
+    def encode(self) -> bytes:
+        validate_payload_json(self.to_json())
+        return canonical_bytes(self.to_json())
+
+    @property
+    def org(self) -> str:
+        return self.feed.split("/", 1)[0]
+
+    @property
+    def order_key(self) -> tuple[str, str, int]:
+        """Total order of entries across feeds; a linear extension of causality (see ADR 0003)."""
+        return (self.ts, self.feed, self.seq)
+
+
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise MalformedEntry(message)
+
+
+def validate_payload_json(obj: Any) -> None:
+    """Check the envelope's shape; the body's meaning is the lifecycle's business."""
+    _expect(isinstance(obj, dict), f"expected a JSON object payload, found {type(obj).__name__}")
+    keys = set(obj)
+    _expect(
+        keys == _FIELDS,
+        f"expected exactly the fields {sorted(_FIELDS)}, found missing {sorted(_FIELDS - keys)} "
+        f"and unknown {sorted(keys - _FIELDS)}",
+    )
+    _expect(
+        obj["v"] == VERSION and type(obj["v"]) is int, f"expected v={VERSION}, found {obj['v']!r}"
+    )
+    feed = obj["feed"]
+    _expect(
+        isinstance(feed, str) and FEED_ID.match(feed) is not None,
+        f"expected a feed id like 'acme/line-1', found {feed!r}",
+    )
+    seq = obj["seq"]
+    _expect(type(seq) is int and seq >= 0, f"expected a non-negative integer seq, found {seq!r}")
+    prev = obj["prev"]
+    if seq == 0:
+        _expect(prev is None, f"expected prev null at seq 0, found {prev!r}")
+    else:
+        _expect(
+            isinstance(prev, str) and ENTRY_ID.match(prev) is not None,
+            f"expected prev to be a 64-hex entry id at seq {seq}, found {prev!r}",
+        )
+    _expect(isinstance(obj["ts"], str), f"expected a string ts, found {obj['ts']!r}")
+    parse_ts(obj["ts"])
+    _expect(obj["kind"] in _KINDS, f"expected a kind from {sorted(_KINDS)}, found {obj['kind']!r}")
+    subjects = obj["subjects"]
+    _expect(
+        isinstance(subjects, list) and all(isinstance(s, str) for s in subjects),
+        "expected subjects to be a list of URI strings",
+    )
+    refs = obj["refs"]
+    _expect(
+        isinstance(refs, list)
+        and all(isinstance(r, str) and ENTRY_ID.match(r) is not None for r in refs),
+        "expected refs to be a list of 64-hex entry ids",
+    )
+    _expect(
+        isinstance(obj["body"], dict),
+        f"expected an object body, found {type(obj['body']).__name__}",
+    )
+
+
+def decode_payload(data: bytes) -> Payload:
+    obj = parse_canonical(data)
+    validate_payload_json(obj)
+    return Payload(
+        v=obj["v"],
+        feed=obj["feed"],
+        seq=obj["seq"],
+        prev=obj["prev"],
+        ts=obj["ts"],
+        kind=Kind(obj["kind"]),
+        subjects=tuple(obj["subjects"]),
+        refs=tuple(obj["refs"]),
+        body=obj["body"],
+    )
+
+
+def entry_id(payload_bytes: bytes) -> str:
+    return hashlib.sha256(payload_bytes).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SignedEntry:
+    """Payload bytes exactly as signed, the signature, and the parsed view of the bytes."""
+
+    payload_bytes: bytes
+    signature: bytes
+    payload: Payload
+    id: str
+
+    @classmethod
+    def from_bytes(cls, payload_bytes: bytes, signature: bytes) -> SignedEntry:
+        """Parse (and check the canonical form of) received bytes; the signature is checked later."""
+        if len(signature) != 64:
+            raise MalformedEntry(
+                f"expected a 64-byte Ed25519 signature, found {len(signature)} bytes"
+            )
+        return cls(
+            bytes(payload_bytes),
+            bytes(signature),
+            decode_payload(payload_bytes),
+            entry_id(payload_bytes),
+        )
+
+    def verify_signature(self, key: Ed25519PublicKey) -> None:
+        try:
+            key.verify(self.signature, ENTRY_DOMAIN + self.payload_bytes)
+        except InvalidSignature:
+            p = self.payload
+            raise SignatureInvalid(
+                f"entry {self.id[:16]}… ({p.feed} #{p.seq}): expected a valid Ed25519 signature "
+                "by the feed's key for that position, found one that does not verify"
+            ) from None
+
+    def to_wire(self) -> dict[str, str]:
+        return {
+            "id": self.id,
+            "payload": base64.b64encode(self.payload_bytes).decode("ascii"),
+            "signature": base64.b64encode(self.signature).decode("ascii"),
+        }
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any]) -> SignedEntry:
+        """Rebuild from ``to_wire``; a claimed ``id`` must match the bytes."""
+        try:
+            payload_bytes = base64.b64decode(obj["payload"], validate=True)
+            signature = base64.b64decode(obj["signature"], validate=True)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedEntry(
+                f"expected an object with base64 'payload' and 'signature', found an error: {exc}"
+            ) from None
+        entry = cls.from_bytes(payload_bytes, signature)
+        claimed = obj.get("id")
+        if claimed is not None and claimed != entry.id:
+            raise MalformedEntry(
+                f"expected id {entry.id} for these bytes, found claimed id {claimed!r}"
+            )
+        return entry
+
+    def __repr__(self) -> str:
+        p = self.payload
+        return f"SignedEntry({p.feed} #{p.seq} {p.kind.value} id={self.id[:12]}…)"
+
+
+def sign(payload: Payload, key: Ed25519PrivateKey) -> SignedEntry:
+    data = payload.encode()
+    signature = key.sign(ENTRY_DOMAIN + data)
+    return SignedEntry(data, signature, payload, entry_id(data))

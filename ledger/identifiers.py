@@ -1,0 +1,138 @@
+"""GS1 identifiers as the ledger names them: canonical GS1 Digital Link URIs.
+
+Check digits and formats are checked by ``biip``; this module only fixes the one canonical
+spelling (``https://id.gs1.org``, GTIN-14, key qualifiers dropped, serial percent-encoded) so
+that the same pack always has the same subject string.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import quote, unquote
+
+from biip import ParseError
+from biip.gtin import Gtin
+from biip.sscc import Sscc
+
+from ledger.errors import IdentifierError
+
+DL_ROOT = "https://id.gs1.org"
+
+#: GS1 AI encodable character set 82, the alphabet of AI 10 (lot) and AI 21 (serial).
+_CSET82 = re.compile(r"\A[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}\Z")
+_PREFIX = re.compile(r"\A\d{4,12}\Z")
+
+
+class SubjectType(StrEnum):
+    PACK = "sgtin"  # one serialised pack: GTIN + serial
+    CONTAINER = "sscc"  # a logistic unit: case or pallet
+    LOT = "lot"  # every pack of a GTIN + lot (recalls)
+    PRODUCT = "gtin"  # every pack of a GTIN (withdrawals)
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    type: SubjectType
+    uri: str
+    gtin: str | None = None
+    serial: str | None = None
+    lot: str | None = None
+    sscc: str | None = None
+
+
+def gtin14(value: str) -> str:
+    """The GTIN-14 form of a GTIN-8/12/13/14, check digit verified."""
+    if not value.isdigit():
+        raise IdentifierError(f"expected a GTIN of digits only, found {value!r}")
+    try:
+        return Gtin.parse(value).as_gtin_14()
+    except ParseError as exc:
+        raise IdentifierError(f"GTIN {value!r} is not valid: {exc}") from exc
+
+
+def check_sscc(value: str) -> str:
+    if not (len(value) == 18 and value.isdigit()):
+        raise IdentifierError(f"expected an SSCC of 18 digits, found {value!r}")
+    try:
+        Sscc.parse(value)
+    except ParseError as exc:
+        raise IdentifierError(f"SSCC {value!r} is not valid: {exc}") from exc
+    return value
+
+
+def check_cset82(value: str, what: str) -> str:
+    if not _CSET82.match(value):
+        raise IdentifierError(
+            f"expected a {what} of 1 to 20 characters from the GS1 AI character set 82, "
+            f"found {value!r}"
+        )
+    return value
+
+
+def check_company_prefix(value: str) -> str:
+    if not _PREFIX.match(value):
+        raise IdentifierError(f"expected a GS1 company prefix of 4 to 12 digits, found {value!r}")
+    return value
+
+
+def gtin_in_prefixes(gtin: str, prefixes: frozenset[str] | tuple[str, ...]) -> bool:
+    """Whether a GTIN-14 belongs to one of the company prefixes (indicator digit skipped)."""
+    body = gtin14(gtin)[1:]
+    return any(body.startswith(prefix) for prefix in prefixes)
+
+
+def _enc(value: str) -> str:
+    return quote(value, safe="")
+
+
+def pack_uri(gtin: str, serial: str) -> str:
+    return f"{DL_ROOT}/01/{gtin14(gtin)}/21/{_enc(check_cset82(serial, 'serial'))}"
+
+
+def container_uri(sscc: str) -> str:
+    return f"{DL_ROOT}/00/{check_sscc(sscc)}"
+
+
+def lot_uri(gtin: str, lot: str) -> str:
+    return f"{DL_ROOT}/01/{gtin14(gtin)}/10/{_enc(check_cset82(lot, 'lot'))}"
+
+
+def product_uri(gtin: str) -> str:
+    return f"{DL_ROOT}/01/{gtin14(gtin)}"
+
+
+_SUBJECT = re.compile(
+    r"\Ahttps://id\.gs1\.org/(?:"
+    r"00/(?P<sscc>\d{18})"
+    r"|01/(?P<gtin>\d{14})(?:/21/(?P<serial>[^/?#]+)|/10/(?P<lot>[^/?#]+))?"
+    r")\Z"
+)
+
+
+def parse_subject(uri: str) -> Subject:
+    """Parse a canonical subject URI; a non-canonical spelling is an ``IdentifierError``."""
+    match = _SUBJECT.match(uri)
+    if match is None:
+        raise IdentifierError(
+            "expected a canonical GS1 Digital Link URI (https://id.gs1.org/01/{gtin}/21/{serial}, "
+            f"/00/{{sscc}}, /01/{{gtin}}/10/{{lot}} or /01/{{gtin}}), found {uri!r}"
+        )
+    if match["sscc"] is not None:
+        subject = Subject(SubjectType.CONTAINER, uri, sscc=check_sscc(match["sscc"]))
+        canonical = container_uri(match["sscc"])
+    elif match["serial"] is not None:
+        serial = unquote(match["serial"])
+        subject = Subject(SubjectType.PACK, uri, gtin=match["gtin"], serial=serial)
+        canonical = pack_uri(match["gtin"], serial)
+    elif match["lot"] is not None:
+        lot = unquote(match["lot"])
+        subject = Subject(SubjectType.LOT, uri, gtin=match["gtin"], lot=lot)
+        canonical = lot_uri(match["gtin"], lot)
+    else:
+        subject = Subject(SubjectType.PRODUCT, uri, gtin=match["gtin"])
+        canonical = product_uri(match["gtin"])
+    if canonical != uri:
+        raise IdentifierError(f"expected the canonical spelling {canonical!r}, found {uri!r}")
+    return subject

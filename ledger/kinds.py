@@ -1,0 +1,103 @@
+"""Entry kinds (business steps), who may write them, and their CBV 2.0 names.
+
+Where CBV 2.0 has a term it is used; where it has none the term lives in the medtrace
+extension vocabulary (prefix ``mt:``), published with the node (see docs/spec/vocabulary.md).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    COMMISSION = "commission"
+    PACK = "pack"
+    UNPACK = "unpack"
+    SHIP = "ship"
+    RECEIVE = "receive"
+    INSPECT = "inspect"
+    DISPENSE = "dispense"
+    UNDO = "undo"
+    DESTROY = "destroy"
+    STOLEN = "stolen"
+    EXPORT = "export"
+    SAMPLE = "sample"
+    LOCK = "lock"
+    UNLOCK = "unlock"
+    RECALL = "recall"
+    WITHDRAW = "withdraw"
+    RETURN = "return"
+
+
+class Role(StrEnum):
+    MANUFACTURER = "manufacturer"
+    DISTRIBUTOR = "distributor"
+    CUSTOMS = "customs"
+    PHARMACY = "pharmacy"
+    REGULATOR = "regulator"
+
+
+K = Kind
+#: What each role may write unless the membership narrows it for a feed.
+ROLE_KINDS: dict[Role, frozenset[Kind]] = {
+    Role.MANUFACTURER: frozenset(
+        {
+            K.COMMISSION,
+            K.PACK,
+            K.UNPACK,
+            K.SHIP,
+            K.RECEIVE,
+            K.DESTROY,
+            K.STOLEN,
+            K.EXPORT,
+            K.SAMPLE,
+            K.LOCK,
+            K.UNLOCK,
+            K.RECALL,
+            K.WITHDRAW,
+            K.UNDO,
+            K.RETURN,
+        }
+    ),
+    Role.DISTRIBUTOR: frozenset(
+        {
+            K.PACK,
+            K.UNPACK,
+            K.SHIP,
+            K.RECEIVE,
+            K.DESTROY,
+            K.STOLEN,
+            K.EXPORT,
+            K.LOCK,
+            K.UNLOCK,
+            K.UNDO,
+            K.RETURN,
+        }
+    ),
+    Role.CUSTOMS: frozenset({K.INSPECT, K.DESTROY}),
+    Role.PHARMACY: frozenset(
+        {K.RECEIVE, K.DISPENSE, K.UNDO, K.DESTROY, K.STOLEN, K.SAMPLE, K.LOCK, K.UNLOCK, K.RETURN}
+    ),
+    Role.REGULATOR: frozenset({K.RECALL, K.WITHDRAW, K.LOCK, K.UNLOCK}),
+}
+
+#: CBV 2.0 bizStep for each kind (``None``: CBV has no step; the disposition says it all).
+BIZ_STEP: dict[Kind, str | None] = {
+    K.COMMISSION: "commissioning",
+    K.PACK: "packing",
+    K.UNPACK: "unpacking",
+    K.SHIP: "shipping",
+    K.RECEIVE: "receiving",
+    K.INSPECT: "inspecting",
+    K.DISPENSE: "dispensing",
+    K.UNDO: "mt:undoing",
+    K.DESTROY: "destroying",
+    K.STOLEN: None,
+    K.EXPORT: "mt:exporting",
+    K.SAMPLE: "sampling",
+    K.LOCK: "holding",
+    K.UNLOCK: "mt:releasing",
+    K.RECALL: None,
+    K.WITHDRAW: None,
+    K.RETURN: "shipping",
+}
