@@ -1,0 +1,781 @@
+"""A node's store: the entries of every feed it holds, and the projections built from them.
+
+Two ways in:
+
+* ``append_local`` stores entries this node signed: verified, the rules applied strictly, and
+  all of them or none (one transaction).
+* ``ingest`` stores entries replicated from peers: each verified against the membership and its
+  feed's head; a rule they break becomes an alert; a second signed entry at a used position is
+  kept as fork evidence and freezes the feed.
+
+The projection (packs, containers, lots, alerts) is kept equal to ``lifecycle.fold`` over all
+stored entries in their order key. An entry that arrives after entries ordered later than it
+(a peer's feed caught up late) is not applied on top: the histories it touches are refolded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
+
+from ledger.alerts import Alert, Code
+from ledger.entry import SignedEntry
+from ledger.errors import (
+    ChainError,
+    FeedFrozen,
+    ForkDetected,
+    GtinOutsidePrefixes,
+    KindNotAllowed,
+    LedgerError,
+    MembershipError,
+    SequenceGap,
+    SignatureInvalid,
+)
+from ledger.feed import check_fork, verify_entry, verify_link
+from ledger.identifiers import SubjectType, gtin14, lot_uri, parse_subject, product_uri
+from ledger.kinds import Kind
+from ledger.lifecycle import apply
+from ledger.membership import Membership, MembershipChain, SignedMembership
+from ledger.state import OrderKey, PackState
+from ledger.timefmt import now_ts
+from node.store import models as m
+from node.store.view import DbStateView, Ids, pack_key, pack_uri_of
+
+E = m.ENTRIES.c
+F = m.FEEDS.c
+P = m.PACKS.c
+C = m.CONTAINERS.c
+L = m.LOTS.c
+S = m.SUBJECT_ENTRIES.c
+A = m.ALERTS.c
+W = m.WITHDRAWALS.c
+
+
+def database_url(path_or_url: str | Path) -> str:
+    """A SQLAlchemy URL: a plain path means a SQLite file."""
+    text = str(path_or_url)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).resolve()}"
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    duplicates: int = 0
+    alerts: list[Alert] = field(default_factory=list)
+    forks: list[ForkDetected] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (entry id, reason)
+
+
+@dataclass(frozen=True)
+class FeedHead:
+    feed: str
+    size: int
+    head: str | None
+    frozen_at: int | None
+
+
+class Store:
+    def __init__(self, path_or_url: str | Path) -> None:
+        self.url = database_url(path_or_url)
+        self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
+        self.engine = self._engine(writer=True)
+        self.reader = self._engine(writer=False) if self.is_sqlite else self.engine
+        SQLModel.metadata.create_all(self.engine)
+        self._ids_cache: Ids | None = None
+
+    def _engine(self, *, writer: bool) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(self.url, pool_pre_ping=True)
+        engine = create_engine(self.url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # Writers take the lock up front so two writers never deadlock upgrading a read lock.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+        return engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.reader is not self.engine:
+            self.reader.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[tuple[Connection, Ids]]:
+        with self.engine.begin() as conn:
+            ids = self._ids(conn)
+            try:
+                yield conn, ids
+            except BaseException:
+                self._ids_cache = None  # rows it cached may be rolled back
+                raise
+
+    def _ids(self, conn: Connection) -> Ids:
+        if self._ids_cache is None:
+            self._ids_cache = Ids(conn)
+        self._ids_cache.conn = conn
+        return self._ids_cache
+
+    # -- membership ----------------------------------------------------------------------------
+    def save_membership(self, signed: SignedMembership) -> None:
+        with self._write() as (conn, _):
+            exists = conn.execute(
+                select(m.MEMBERSHIPS.c.version).where(
+                    m.MEMBERSHIPS.c.version == signed.membership.version
+                )
+            ).scalar()
+            if exists is None:
+                conn.execute(
+                    insert(m.MEMBERSHIPS).values(
+                        version=signed.membership.version, wire=json.dumps(signed.to_wire())
+                    )
+                )
+
+    def memberships(self) -> list[SignedMembership]:
+        with self.reader.connect() as conn:
+            rows = conn.execute(select(m.MEMBERSHIPS).order_by("version")).all()
+        return [SignedMembership.from_wire(json.loads(row.wire)) for row in rows]
+
+    def membership_chain(self, pinned_genesis: str) -> MembershipChain:
+        versions = self.memberships()
+        if not versions:
+            raise MembershipError("expected a stored membership genesis, found none")
+        chain = MembershipChain(versions[0], pinned_genesis)
+        chain.extend_all(versions[1:])
+        return chain
+
+    def set_meta(self, key: str, value: str) -> None:
+        table = m.META
+        with self._write() as (conn, _):
+            conn.execute(delete(table).where(table.c.key == key))
+            conn.execute(insert(table).values(key=key, value=value))
+
+    def meta(self, key: str) -> str | None:
+        table = m.META
+        with self.reader.connect() as conn:
+            value = conn.execute(select(table.c.value).where(table.c.key == key)).scalar()
+        return str(value) if value is not None else None
+
+    # -- reading entries -----------------------------------------------------------------------
+    def heads(self) -> dict[str, FeedHead]:
+        with self.reader.connect() as conn:
+            rows = conn.execute(select(F.name, F.size, F.head, F.frozen_at)).all()
+        return {
+            r.name: FeedHead(r.name, r.size, r.head, r.frozen_at)
+            for r in rows
+            if r.size or r.frozen_at is not None
+        }
+
+    def digest(self) -> str:
+        """One hash over every feed's (size, head): equal digests, equal ledgers."""
+        lines = [
+            f"{h.feed} {h.size} {h.head}\n"
+            for h in sorted(self.heads().values(), key=lambda h: h.feed)
+        ]
+        return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+    def entries(self, feed: str, from_seq: int = 0, limit: int = 1000) -> list[SignedEntry]:
+        with self.reader.connect() as conn:
+            pk = conn.execute(select(F.id).where(F.name == feed)).scalar()
+            if pk is None:
+                return []
+            rows = conn.execute(
+                select(E.payload, E.signature)
+                .where(E.feed == pk, E.seq >= from_seq)
+                .order_by(E.seq)
+                .limit(limit)
+            ).all()
+        return [SignedEntry.from_bytes(r.payload, r.signature) for r in rows]
+
+    def iter_entries(self, batch: int = 2000) -> Iterator[SignedEntry]:
+        """Every stored entry, feed by feed in seq order, as stored bytes."""
+        with self.reader.connect() as conn:
+            feeds = conn.execute(select(F.id, F.name).order_by(F.name)).all()
+            for feed in feeds:
+                seq = 0
+                while True:
+                    rows = conn.execute(
+                        select(E.payload, E.signature, E.seq)
+                        .where(E.feed == feed.id, E.seq >= seq)
+                        .order_by(E.seq)
+                        .limit(batch)
+                    ).all()
+                    if not rows:
+                        break
+                    for row in rows:
+                        yield SignedEntry.from_bytes(row.payload, row.signature)
+                    seq = rows[-1].seq + 1
+
+    def count(self, what: str) -> int:
+        table = {
+            "entries": m.ENTRIES,
+            "packs": m.PACKS,
+            "alerts": m.ALERTS,
+            "containers": m.CONTAINERS,
+        }[what]
+        with self.reader.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+    def head(self, feed: str) -> SignedEntry | None:
+        with self.reader.connect() as conn:
+            return self._head(conn, feed)
+
+    def _head(self, conn: Connection, feed: str) -> SignedEntry | None:
+        row = conn.execute(
+            select(E.payload, E.signature)
+            .join(m.FEEDS, F.id == E.feed)
+            .where(F.name == feed, E.seq == F.size - 1)
+        ).one_or_none()
+        return SignedEntry.from_bytes(row.payload, row.signature) if row else None
+
+    # -- projections ---------------------------------------------------------------------------
+    def pack(self, uri: str) -> PackState | None:
+        with self.reader.connect() as conn:
+            view = DbStateView(conn, Ids(conn))
+            return view.get_packs([uri]).get(uri)
+
+    def packs(self, uris: Sequence[str]) -> dict[str, PackState]:
+        with self.reader.connect() as conn:
+            return DbStateView(conn, Ids(conn)).get_packs(uris)
+
+    def recall_of(self, gtin: str, lot: str) -> str | None:
+        with self.reader.connect() as conn:
+            return DbStateView(conn, Ids(conn)).recall_of(gtin, lot)
+
+    def withdrawal_of(self, gtin: str) -> str | None:
+        with self.reader.connect() as conn:
+            return DbStateView(conn, Ids(conn)).withdrawal_of(gtin)
+
+    def alerts(self, subject: str | None = None, code: str | None = None) -> list[Alert]:
+        query = select(A.code, A.subject, A.message, A.evidence).order_by(A.ts, A.id)
+        if subject is not None:
+            query = query.where(A.subject == subject)
+        if code is not None:
+            query = query.where(A.code == code)
+        with self.reader.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Alert(Code(r.code), r.subject, r.message, tuple(json.loads(r.evidence))) for r in rows
+        ]
+
+    def latest_ts(self, subjects: Iterable[str]) -> str | None:
+        """The latest ts of an entry already naming any of ``subjects`` (a floor for new entries)."""
+        subjects = list(subjects)
+        if not subjects:
+            return None
+        with self.reader.connect() as conn:
+            value = conn.execute(
+                select(func.max(E.ts))
+                .join(m.SUBJECT_ENTRIES, S.entry == E.id)
+                .where(S.subject.in_(subjects))
+            ).scalar()
+        return str(value) if value is not None else None
+
+    def provenance(self, uri: str) -> list[SignedEntry]:
+        """Every entry a verifier needs for a pack: its commissioning, its own entries, the
+        entries of every container it was packed in, its lot's recall and product's withdrawal.
+        """
+        with self.reader.connect() as conn:
+            pks: set[int] = set()
+            gtin, serial = pack_key(uri)
+            row = conn.execute(
+                select(P.commissioned, L.lot)
+                .join(m.LOTS, L.id == P.lot)
+                .where(P.gtin == gtin, P.serial == serial)
+            ).one_or_none()
+            subjects = {uri}
+            if row is not None:
+                pks.add(row.commissioned)
+                subjects |= {lot_uri(gtin, row.lot), product_uri(gtin)}
+            todo = [uri]
+            while todo:
+                current = todo.pop()
+                for entry_pk, payload in conn.execute(
+                    select(E.id, E.payload)
+                    .join(m.SUBJECT_ENTRIES, S.entry == E.id)
+                    .where(S.subject == current)
+                ):
+                    pks.add(entry_pk)
+                    entry_subjects = json.loads(payload)["subjects"]
+                    kind = json.loads(payload)["kind"]
+                    if (
+                        kind in (Kind.PACK, Kind.UNPACK)
+                        and entry_subjects
+                        and current in entry_subjects[1:]
+                    ):
+                        parent = entry_subjects[0]
+                        if parent not in subjects:
+                            subjects.add(parent)
+                            todo.append(parent)
+            for lot_or_product in [s for s in subjects if s != uri]:
+                pks |= set(
+                    conn.execute(select(S.entry).where(S.subject == lot_or_product)).scalars()
+                )
+            rows = (
+                conn.execute(select(E.payload, E.signature).where(E.id.in_(pks))).all()
+                if pks
+                else []
+            )
+        entries = [SignedEntry.from_bytes(r.payload, r.signature) for r in rows]
+        return sorted(entries, key=lambda e: e.payload.order_key)
+
+    # -- writing -------------------------------------------------------------------------------
+    def append_local(self, entries: Sequence[SignedEntry], membership: Membership) -> None:
+        """Store entries this node signed, applying the rules strictly: all or nothing."""
+        with self._write() as (conn, ids):
+            view = DbStateView(conn, ids)
+            heads: dict[str, SignedEntry | None] = {}
+            for entry in entries:
+                feed = entry.payload.feed
+                if feed not in heads:
+                    heads[feed] = self._head(conn, feed)
+                frozen = conn.execute(select(F.frozen_at).where(F.name == feed)).scalar()
+                if frozen is not None:
+                    raise FeedFrozen(f"feed {feed} is frozen at the fork at seq {frozen}")
+                verify_link(heads[feed], entry, feed)
+                verify_entry(entry, membership)
+                self._insert_entry(conn, ids, entry)
+                apply(view, entry, membership, strict=True)
+                heads[feed] = entry
+            view.flush()
+            for head in heads.values():
+                if head is not None:
+                    self._set_head(conn, ids, head)
+
+    def ingest(self, entries: Iterable[SignedEntry], membership: Membership) -> IngestReport:
+        """Store entries from peers (any feeds, any order within a page); see the module doc."""
+        report = IngestReport()
+        by_feed: dict[str, list[SignedEntry]] = {}
+        for entry in entries:
+            by_feed.setdefault(entry.payload.feed, []).append(entry)
+        for feed, feed_entries in sorted(by_feed.items()):
+            feed_entries.sort(key=lambda e: e.payload.seq)
+            with self._write() as (conn, ids):
+                self._ingest_feed(conn, ids, feed, feed_entries, membership, report)
+        return report
+
+    def _ingest_feed(
+        self,
+        conn: Connection,
+        ids: Ids,
+        feed: str,
+        entries: list[SignedEntry],
+        membership: Membership,
+        report: IngestReport,
+    ) -> None:
+        row = conn.execute(select(F.size, F.frozen_at).where(F.name == feed)).one_or_none()
+        size, frozen = (row.size, row.frozen_at) if row else (0, None)
+        head = self._head(conn, feed) if size else None
+        refold: set[str] = set()
+        refold_entries: set[int] = set()
+        for entry in entries:
+            seq = entry.payload.seq
+            if seq < size:
+                stored = self._entry_at(conn, ids, feed, seq)
+                if stored.id == entry.id:
+                    report.duplicates += 1
+                    continue
+                try:
+                    check_fork(stored, entry, membership)
+                except ForkDetected as fork:
+                    self._record_fork(conn, ids, fork, report)
+                    frozen = seq if frozen is None else min(frozen, seq)
+                except LedgerError as exc:
+                    report.rejected.append((entry.id, str(exc)))
+                continue
+            if frozen is not None:
+                report.rejected.append(
+                    (entry.id, f"feed {feed} is frozen at the fork at seq {frozen}")
+                )
+                break
+            if seq > size:
+                report.rejected.append(
+                    (
+                        entry.id,
+                        str(SequenceGap(f"feed {feed}: expected seq {size}, found seq {seq}")),
+                    )
+                )
+                break
+            try:
+                verify_link(head, entry, feed)
+                verify_entry(entry, membership)
+            except (KindNotAllowed, GtinOutsidePrefixes) as exc:
+                self._record_rejected(conn, entry, exc, membership, report)
+                break
+            except (ChainError, SignatureInvalid, MembershipError) as exc:
+                report.rejected.append((entry.id, str(exc)))
+                break
+            pk = self._insert_entry(conn, ids, entry)
+            late = self._later_than(conn, ids, entry)
+            if not late and not self._apply_in_order(conn, entry, membership, report):
+                late = self._subjects_touched(conn, entry)
+            if late:
+                refold |= late
+                refold_entries.add(pk)
+            head, size = entry, size + 1
+            report.added += 1
+        if head is not None:
+            self._set_head(conn, ids, head)
+        if frozen is not None:
+            conn.execute(update(m.FEEDS).where(F.name == feed).values(frozen_at=frozen))
+        if refold:
+            self._refold(conn, ids, refold, refold_entries, membership, report)
+
+    def _apply_in_order(
+        self, conn: Connection, entry: SignedEntry, membership: Membership, report: IngestReport
+    ) -> bool:
+        """Apply ``entry`` on top of the current state, unless a state it touches (a pack inside
+        a container, say) already holds an entry ordered after it: then roll back, ``False``."""
+        savepoint = conn.begin_nested()
+        view = DbStateView(conn, self._ids(conn))
+        alerts = apply(view, entry, membership, strict=False)
+        if view.max_last is not None and view.max_last > entry.payload.order_key:
+            savepoint.rollback()
+            self._ids_cache = None
+            return False
+        view.flush()
+        savepoint.commit()
+        self._store_alerts(conn, alerts, report)
+        return True
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _insert_entry(self, conn: Connection, ids: Ids, entry: SignedEntry) -> int:
+        p = entry.payload
+        feed_pk = ids.feed(p.feed)
+        pk = int(
+            conn.execute(
+                insert(m.ENTRIES).values(
+                    feed=feed_pk,
+                    seq=p.seq,
+                    entry_id=entry.id,
+                    kind=p.kind.value,
+                    ts=p.ts,
+                    payload=entry.payload_bytes,
+                    signature=entry.signature,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+        )
+        ids.remember_entry(pk, entry.id, p.ts, p.feed, p.seq)
+        if p.kind is not Kind.COMMISSION and p.subjects:
+            conn.execute(
+                insert(m.SUBJECT_ENTRIES),
+                [{"subject": s, "entry": pk} for s in dict.fromkeys(p.subjects)],
+            )
+        return pk
+
+    def _set_head(self, conn: Connection, ids: Ids, head: SignedEntry) -> None:
+        conn.execute(
+            update(m.FEEDS)
+            .where(F.id == ids.feed(head.payload.feed))
+            .values(size=head.payload.seq + 1, head=head.id)
+        )
+
+    def _entry_at(self, conn: Connection, ids: Ids, feed: str, seq: int) -> SignedEntry:
+        row = conn.execute(
+            select(E.payload, E.signature).where(E.feed == ids.feed(feed), E.seq == seq)
+        ).one()
+        return SignedEntry.from_bytes(row.payload, row.signature)
+
+    def _store_alerts(
+        self, conn: Connection, alerts: Iterable[Alert], report: IngestReport
+    ) -> None:
+        for alert in alerts:
+            if conn.execute(select(A.id).where(A.id == alert.id)).scalar() is not None:
+                continue
+            conn.execute(
+                insert(m.ALERTS).values(
+                    id=alert.id,
+                    code=alert.code.value,
+                    level=alert.level.value,
+                    subject=alert.subject,
+                    message=alert.message,
+                    evidence=json.dumps(list(alert.evidence)),
+                    ts=now_ts(),
+                )
+            )
+            report.alerts.append(alert)
+
+    def _record_fork(
+        self, conn: Connection, ids: Ids, fork: ForkDetected, report: IngestReport
+    ) -> None:
+        a, b = fork.first, fork.second
+        known = conn.execute(
+            select(func.count())
+            .select_from(m.FORKS)
+            .where(
+                m.FORKS.c.feed == a.payload.feed,
+                m.FORKS.c.seq == a.payload.seq,
+            )
+        ).scalar_one()
+        if not known:
+            conn.execute(
+                insert(m.FORKS).values(
+                    feed=a.payload.feed,
+                    seq=a.payload.seq,
+                    first_payload=a.payload_bytes,
+                    first_signature=a.signature,
+                    second_payload=b.payload_bytes,
+                    second_signature=b.signature,
+                )
+            )
+        report.forks.append(fork)
+        alert = Alert(Code.FORK, a.payload.feed, str(fork), (a.id, b.id))
+        self._store_alerts(conn, [alert], report)
+
+    def _record_rejected(
+        self,
+        conn: Connection,
+        entry: SignedEntry,
+        exc: LedgerError,
+        membership: Membership,
+        report: IngestReport,
+    ) -> None:
+        """Keep an unauthorised entry as evidence only if its member really signed it."""
+        try:
+            entry.verify_signature(membership.feed(entry.payload.feed).key_at(entry.payload.seq))
+        except LedgerError as forged:
+            report.rejected.append((entry.id, str(forged)))
+            return
+        table = m.REJECTED
+        if (
+            conn.execute(select(table.c.entry_id).where(table.c.entry_id == entry.id)).scalar()
+            is None
+        ):
+            conn.execute(
+                insert(table).values(
+                    entry_id=entry.id,
+                    feed=entry.payload.feed,
+                    seq=entry.payload.seq,
+                    reason=str(exc),
+                    payload=entry.payload_bytes,
+                    signature=entry.signature,
+                )
+            )
+        code = Code.FOREIGN_GTIN if isinstance(exc, GtinOutsidePrefixes) else Code.UNAUTHORISED_KIND
+        self._store_alerts(conn, [Alert(code, entry.payload.feed, str(exc), (entry.id,))], report)
+        report.rejected.append((entry.id, str(exc)))
+
+    # -- out-of-order arrival ------------------------------------------------------------------
+    def _subjects_touched(self, conn: Connection, entry: SignedEntry) -> set[str]:
+        p = entry.payload
+        if p.kind is Kind.COMMISSION:
+            gtin = str(p.body.get("gtin", ""))
+            serials = p.body.get("serials")
+            if isinstance(serials, list):
+                try:
+                    g = gtin14(gtin)
+                except LedgerError:
+                    return set()
+                return {pack_uri_of(g, str(s)) for s in serials}
+            return set()
+        return set(p.subjects)
+
+    def _later_than(self, conn: Connection, ids: Ids, entry: SignedEntry) -> set[str]:
+        """Subjects whose stored history holds an entry ordered after ``entry``: those must be
+        refolded rather than have ``entry`` applied on top."""
+        key = entry.payload.order_key
+        subjects = self._subjects_touched(conn, entry)
+        later: set[str] = set()
+        subject_list = list(subjects)
+        for start in range(0, len(subject_list), 400):
+            chunk = subject_list[start : start + 400]
+            rows = conn.execute(
+                select(S.subject, E.ts, E.feed, E.seq)
+                .join(m.ENTRIES, E.id == S.entry)
+                .where(S.subject.in_(chunk), E.ts >= key[0], E.id != ids.entry_pk[entry.id])
+            ).all()
+            for row in rows:
+                if (row.ts, ids.name(row.feed), row.seq) > key:
+                    later.add(row.subject)
+        if entry.payload.kind is Kind.RECALL or entry.payload.kind is Kind.WITHDRAW:
+            later |= self._packs_touched_after(conn, ids, entry)
+        if later:
+            later |= subjects
+        return later
+
+    def _packs_touched_after(self, conn: Connection, ids: Ids, entry: SignedEntry) -> set[str]:
+        subject = parse_subject(entry.payload.subjects[0]) if entry.payload.subjects else None
+        if subject is None or subject.gtin is None:
+            return set()
+        query = (
+            select(P.gtin, P.serial, E.ts, E.feed, E.seq)
+            .join(m.ENTRIES, E.id == P.last)
+            .where(P.gtin == subject.gtin, E.ts >= entry.payload.ts)
+        )
+        if subject.type is SubjectType.LOT:
+            query = query.join(m.LOTS, L.id == P.lot).where(L.lot == subject.lot)
+        key = entry.payload.order_key
+        return {
+            pack_uri_of(r.gtin, r.serial)
+            for r in conn.execute(query)
+            if (r.ts, ids.name(r.feed), r.seq) > key
+        }
+
+    def _refold(
+        self,
+        conn: Connection,
+        ids: Ids,
+        seeds: set[str],
+        seed_entries: set[int],
+        membership: Membership,
+        report: IngestReport,
+    ) -> None:
+        """Recompute the state of every subject connected to ``seeds`` from its entries, in order."""
+        entry_pks, subjects = self._closure(conn, ids, seeds, seed_entries)
+        packs = [s for s in subjects if s.startswith("https://id.gs1.org/01/") and "/21/" in s]
+        containers = [s for s in subjects if s.startswith("https://id.gs1.org/00/")]
+        for start in range(0, len(packs), 400):
+            chunk = [pack_key(u) for u in packs[start : start + 400]]
+            conn.execute(delete(m.PACKS).where(tuple_(P.gtin, P.serial).in_(chunk)))
+        if containers:
+            conn.execute(delete(m.CONTAINERS).where(C.uri.in_(containers)))
+        subject_list = list(subjects)
+        for start in range(0, len(subject_list), 400):
+            conn.execute(delete(m.ALERTS).where(A.subject.in_(subject_list[start : start + 400])))
+        rows = (
+            conn.execute(select(E.payload, E.signature).where(E.id.in_(entry_pks))).all()
+            if entry_pks
+            else []
+        )
+        entries = sorted((SignedEntry.from_bytes(r.payload, r.signature) for r in rows), key=_order)
+        for entry in entries:
+            if entry.payload.kind in (Kind.RECALL, Kind.WITHDRAW):
+                self._reset_class(conn, entry)
+        for entry in entries:
+            view = DbStateView(conn, ids)
+            self._store_alerts(conn, apply(view, entry, membership, strict=False), report)
+            view.flush()
+
+    def _reset_class(self, conn: Connection, entry: SignedEntry) -> None:
+        subject = parse_subject(entry.payload.subjects[0])
+        if subject.type is SubjectType.LOT:
+            conn.execute(
+                update(m.LOTS)
+                .where(L.gtin == subject.gtin, L.lot == subject.lot)
+                .values(recalled_by=None)
+            )
+        elif subject.type is SubjectType.PRODUCT:
+            conn.execute(delete(m.WITHDRAWALS).where(W.gtin == subject.gtin))
+
+    def _closure(
+        self, conn: Connection, ids: Ids, seeds: set[str], seed_entries: set[int]
+    ) -> tuple[set[int], set[str]]:
+        """Entries and subjects connected to ``seeds`` and ``seed_entries`` through shared entries."""
+        subjects: set[str] = set()
+        entry_pks: set[int] = set(seed_entries)
+        todo = set(seeds)
+        for pk in seed_entries:
+            todo |= self._subjects_touched(conn, self._entry_by_pk(conn, pk))
+        while todo:
+            batch = list(todo - subjects)
+            subjects |= todo
+            todo = set()
+            new: set[int] = set()
+            for start in range(0, len(batch), 400):
+                chunk = batch[start : start + 400]
+                new |= set(conn.execute(select(S.entry).where(S.subject.in_(chunk))).scalars())
+                keys = [pack_key(u) for u in chunk if "/21/" in u]
+                if keys:
+                    new |= set(
+                        conn.execute(
+                            select(P.commissioned).where(tuple_(P.gtin, P.serial).in_(keys))
+                        ).scalars()
+                    )
+                    for gtin, lot in conn.execute(
+                        select(L.gtin, L.lot)
+                        .join(m.PACKS, P.lot == L.id)
+                        .where(tuple_(P.gtin, P.serial).in_(keys))
+                        .distinct()
+                    ):
+                        for class_uri in (lot_uri(gtin, lot), product_uri(gtin)):
+                            new |= set(
+                                conn.execute(
+                                    select(S.entry).where(S.subject == class_uri)
+                                ).scalars()
+                            )
+            new -= entry_pks
+            entry_pks |= new
+            for pk in new:
+                entry = self._entry_by_pk(conn, pk)
+                todo |= self._subjects_touched(conn, entry) - subjects
+        return entry_pks, subjects
+
+    def _entry_by_pk(self, conn: Connection, pk: int) -> SignedEntry:
+        row = conn.execute(select(E.payload, E.signature).where(E.id == pk)).one()
+        return SignedEntry.from_bytes(row.payload, row.signature)
+
+    # -- rebuild and verify --------------------------------------------------------------------
+    def rebuild(
+        self, membership: Membership, progress: Callable[[int], None] | None = None
+    ) -> IngestReport:
+        """Drop every projection and fold all stored entries again in their order key."""
+        report = IngestReport()
+        with self._write() as (conn, ids):
+            for table in (m.PACKS, m.CONTAINERS, m.LOTS, m.WITHDRAWALS, m.ALERTS):
+                conn.execute(delete(table))
+            self._restore_fork_alerts(conn, report)
+            entries = sorted(self.iter_entries(), key=_order)
+            for done, entry in enumerate(entries, 1):
+                view = DbStateView(conn, ids)
+                self._store_alerts(conn, apply(view, entry, membership, strict=False), report)
+                view.flush()
+                if progress is not None:
+                    progress(done)
+        return report
+
+    def _restore_fork_alerts(self, conn: Connection, report: IngestReport) -> None:
+        for row in conn.execute(select(m.FORKS)).all():
+            a = SignedEntry.from_bytes(row.first_payload, row.first_signature)
+            b = SignedEntry.from_bytes(row.second_payload, row.second_signature)
+            message = f"feed {row.feed}: expected one entry at seq {row.seq}, found two signed ones ({a.id[:16]}… and {b.id[:16]}…)"
+            self._store_alerts(conn, [Alert(Code.FORK, row.feed, message, (a.id, b.id))], report)
+
+    def pack_rows(self) -> Iterator[PackState]:
+        """Every stored pack state (for comparison with a rebuild)."""
+        with self.reader.connect() as conn:
+            view = DbStateView(conn, Ids(conn))
+            last_id = 0
+            while True:
+                rows = conn.execute(
+                    select(P.id, P.gtin, P.serial).where(P.id > last_id).order_by(P.id).limit(2000)
+                ).all()
+                if not rows:
+                    return
+                found = view.get_packs([pack_uri_of(r.gtin, r.serial) for r in rows])
+                yield from found.values()
+                last_id = rows[-1].id
+
+
+def _order(entry: SignedEntry) -> OrderKey:
+    return entry.payload.order_key
