@@ -79,6 +79,18 @@ def database_url(path_or_url: str | Path) -> str:
     return f"sqlite:///{Path(text).resolve()}"
 
 
+class StaleTimestamp(LedgerError):
+    """A local entry would sort before an entry already applied to a pack it touches.
+
+    The writer re-stamps it no earlier than ``floor`` and tries again, so local entries are
+    always applied in their order key (ADR 0003).
+    """
+
+    def __init__(self, floor: str) -> None:
+        super().__init__(f"expected a timestamp no earlier than {floor} for this entry")
+        self.floor = floor
+
+
 @dataclass
 class IngestReport:
     added: int = 0
@@ -86,6 +98,17 @@ class IngestReport:
     alerts: list[Alert] = field(default_factory=list)
     forks: list[ForkDetected] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (entry id, reason)
+
+
+@dataclass
+class _Cursor:
+    """Where ingestion stands in one feed during a page."""
+
+    size: int
+    frozen: int | None
+    head: SignedEntry | None
+    moved: bool = False
+    stopped: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,7 +126,28 @@ class Store:
         self.engine = self._engine(writer=True)
         self.reader = self._engine(writer=False) if self.is_sqlite else self.engine
         SQLModel.metadata.create_all(self.engine)
+        self._protect_entries()
         self._ids_cache: Ids | None = None
+
+    def _protect_entries(self) -> None:
+        """The database itself refuses to change or delete a stored entry."""
+        with self.engine.begin() as conn:
+            if self.is_sqlite:
+                for action in ("UPDATE", "DELETE"):
+                    conn.exec_driver_sql(
+                        f"CREATE TRIGGER IF NOT EXISTS entries_no_{action.lower()} BEFORE {action} ON entries "
+                        "BEGIN SELECT RAISE(ABORT, 'entries are append-only'); END"
+                    )
+            else:
+                conn.exec_driver_sql(
+                    "CREATE OR REPLACE FUNCTION medtrace_entries_append_only() RETURNS trigger AS $$ "
+                    "BEGIN RAISE EXCEPTION 'entries are append-only'; END $$ LANGUAGE plpgsql"
+                )
+                conn.exec_driver_sql("DROP TRIGGER IF EXISTS entries_append_only ON entries")
+                conn.exec_driver_sql(
+                    "CREATE TRIGGER entries_append_only BEFORE UPDATE OR DELETE ON entries "
+                    "FOR EACH ROW EXECUTE FUNCTION medtrace_entries_append_only()"
+                )
 
     def _engine(self, *, writer: bool) -> Engine:
         if not self.is_sqlite:
@@ -289,6 +333,27 @@ class Store:
             Alert(Code(r.code), r.subject, r.message, tuple(json.loads(r.evidence))) for r in rows
         ]
 
+    def entries_by_id(self, ids: Iterable[str]) -> list[SignedEntry]:
+        wanted = list(ids)
+        if not wanted:
+            return []
+        with self.reader.connect() as conn:
+            rows = conn.execute(select(E.payload, E.signature).where(E.entry_id.in_(wanted))).all()
+        return [SignedEntry.from_bytes(r.payload, r.signature) for r in rows]
+
+    def existing_serials(self, gtin: str, serials: Iterable[str]) -> set[str]:
+        candidates = list(serials)
+        found: set[str] = set()
+        with self.reader.connect() as conn:
+            for start in range(0, len(candidates), 400):
+                chunk = candidates[start : start + 400]
+                found |= set(
+                    conn.execute(
+                        select(P.serial).where(P.gtin == gtin, P.serial.in_(chunk))
+                    ).scalars()
+                )
+        return found
+
     def latest_ts(self, subjects: Iterable[str]) -> str | None:
         """The latest ts of an entry already naming any of ``subjects`` (a floor for new entries)."""
         subjects = list(subjects)
@@ -367,6 +432,8 @@ class Store:
                 verify_entry(entry, membership)
                 self._insert_entry(conn, ids, entry)
                 apply(view, entry, membership, strict=True)
+                if view.max_last is not None and view.max_last > entry.payload.order_key:
+                    raise StaleTimestamp(view.max_last[0])
                 heads[feed] = entry
             view.flush()
             for head in heads.values():
@@ -374,83 +441,96 @@ class Store:
                     self._set_head(conn, ids, head)
 
     def ingest(self, entries: Iterable[SignedEntry], membership: Membership) -> IngestReport:
-        """Store entries from peers (any feeds, any order within a page); see the module doc."""
+        """Store entries from peers: any feeds, any order within a page, one transaction.
+
+        Entries are taken in their order key (within a feed that is seq order), so a page that
+        holds the whole of a late history is applied in order rather than refolded.
+        """
         report = IngestReport()
-        by_feed: dict[str, list[SignedEntry]] = {}
-        for entry in entries:
-            by_feed.setdefault(entry.payload.feed, []).append(entry)
-        for feed, feed_entries in sorted(by_feed.items()):
-            feed_entries.sort(key=lambda e: e.payload.seq)
-            with self._write() as (conn, ids):
-                self._ingest_feed(conn, ids, feed, feed_entries, membership, report)
+        with self._write() as (conn, ids):
+            cursors: dict[str, _Cursor] = {}
+            refold: set[str] = set()
+            refold_entries: set[int] = set()
+            for entry in sorted(entries, key=_order):
+                feed = entry.payload.feed
+                cursor = cursors.get(feed)
+                if cursor is None:
+                    cursor = cursors[feed] = self._cursor(conn, feed)
+                late = self._ingest_one(conn, ids, cursor, entry, membership, report)
+                if late:
+                    refold |= late
+                    refold_entries.add(ids.entry_pk[entry.id])
+            for feed, cursor in cursors.items():
+                if cursor.moved and cursor.head is not None:
+                    self._set_head(conn, ids, cursor.head)
+                if cursor.frozen is not None:
+                    conn.execute(
+                        update(m.FEEDS).where(F.name == feed).values(frozen_at=cursor.frozen)
+                    )
+            if refold:
+                self._refold(conn, ids, refold, refold_entries, membership, report)
         return report
 
-    def _ingest_feed(
+    def _cursor(self, conn: Connection, feed: str) -> _Cursor:
+        row = conn.execute(select(F.size, F.frozen_at).where(F.name == feed)).one_or_none()
+        size, frozen = (row.size, row.frozen_at) if row else (0, None)
+        return _Cursor(size, frozen, self._head(conn, feed) if size else None)
+
+    def _ingest_one(
         self,
         conn: Connection,
         ids: Ids,
-        feed: str,
-        entries: list[SignedEntry],
+        cursor: _Cursor,
+        entry: SignedEntry,
         membership: Membership,
         report: IngestReport,
-    ) -> None:
-        row = conn.execute(select(F.size, F.frozen_at).where(F.name == feed)).one_or_none()
-        size, frozen = (row.size, row.frozen_at) if row else (0, None)
-        head = self._head(conn, feed) if size else None
-        refold: set[str] = set()
-        refold_entries: set[int] = set()
-        for entry in entries:
-            seq = entry.payload.seq
-            if seq < size:
-                stored = self._entry_at(conn, ids, feed, seq)
-                if stored.id == entry.id:
-                    report.duplicates += 1
-                    continue
-                try:
-                    check_fork(stored, entry, membership)
-                except ForkDetected as fork:
-                    self._record_fork(conn, ids, fork, report)
-                    frozen = seq if frozen is None else min(frozen, seq)
-                except LedgerError as exc:
-                    report.rejected.append((entry.id, str(exc)))
-                continue
-            if frozen is not None:
-                report.rejected.append(
-                    (entry.id, f"feed {feed} is frozen at the fork at seq {frozen}")
-                )
-                break
-            if seq > size:
-                report.rejected.append(
-                    (
-                        entry.id,
-                        str(SequenceGap(f"feed {feed}: expected seq {size}, found seq {seq}")),
-                    )
-                )
-                break
+    ) -> set[str]:
+        """Take one entry; the subjects to refold if it arrived after later entries."""
+        feed, seq = entry.payload.feed, entry.payload.seq
+        if cursor.stopped:
+            report.rejected.append(
+                (entry.id, f"feed {feed}: an earlier entry of this page was refused")
+            )
+            return set()
+        if seq < cursor.size:
+            stored = self._entry_at(conn, ids, feed, seq)
+            if stored.id == entry.id:
+                report.duplicates += 1
+                return set()
             try:
-                verify_link(head, entry, feed)
-                verify_entry(entry, membership)
-            except (KindNotAllowed, GtinOutsidePrefixes) as exc:
-                self._record_rejected(conn, entry, exc, membership, report)
-                break
-            except (ChainError, SignatureInvalid, MembershipError) as exc:
+                check_fork(stored, entry, membership)
+            except ForkDetected as fork:
+                self._record_fork(conn, ids, fork, report)
+                cursor.frozen = seq if cursor.frozen is None else min(cursor.frozen, seq)
+            except LedgerError as exc:
                 report.rejected.append((entry.id, str(exc)))
-                break
-            pk = self._insert_entry(conn, ids, entry)
-            late = self._later_than(conn, ids, entry)
-            if not late and not self._apply_in_order(conn, entry, membership, report):
-                late = self._subjects_touched(conn, entry)
-            if late:
-                refold |= late
-                refold_entries.add(pk)
-            head, size = entry, size + 1
-            report.added += 1
-        if head is not None:
-            self._set_head(conn, ids, head)
-        if frozen is not None:
-            conn.execute(update(m.FEEDS).where(F.name == feed).values(frozen_at=frozen))
-        if refold:
-            self._refold(conn, ids, refold, refold_entries, membership, report)
+            return set()
+        cursor.stopped = True  # until the entry is taken
+        if cursor.frozen is not None:
+            report.rejected.append(
+                (entry.id, f"feed {feed} is frozen at the fork at seq {cursor.frozen}")
+            )
+            return set()
+        if seq > cursor.size:
+            gap = SequenceGap(f"feed {feed}: expected seq {cursor.size}, found seq {seq}")
+            report.rejected.append((entry.id, str(gap)))
+            return set()
+        try:
+            verify_link(cursor.head, entry, feed)
+            verify_entry(entry, membership)
+        except (KindNotAllowed, GtinOutsidePrefixes) as exc:
+            self._record_rejected(conn, entry, exc, membership, report)
+            return set()
+        except (ChainError, SignatureInvalid, MembershipError) as exc:
+            report.rejected.append((entry.id, str(exc)))
+            return set()
+        self._insert_entry(conn, ids, entry)
+        cursor.head, cursor.size, cursor.moved, cursor.stopped = entry, seq + 1, True, False
+        report.added += 1
+        late = self._later_than(conn, ids, entry)
+        if not late and not self._apply_in_order(conn, entry, membership, report):
+            late = self._subjects_touched(conn, entry)
+        return late
 
     def _apply_in_order(
         self, conn: Connection, entry: SignedEntry, membership: Membership, report: IngestReport

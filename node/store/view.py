@@ -109,6 +109,7 @@ class DbStateView:
             tuple[str, str], tuple[int, str, str | None]
         ] = {}  # -> (pk, expiry, recalled_by)
         self._lot_by_pk: dict[int, tuple[str, str]] = {}
+        self._withdrawals: dict[str, str | None] = {}
         #: the latest order key among the states loaded: if it is after the entry being
         #: applied, the entry arrived out of order and its histories must be refolded.
         self.max_last: OrderKey | None = None
@@ -219,11 +220,16 @@ class DbStateView:
             self._lots[(gtin, lot)] = (found[0], found[1], entry_id)
 
     def withdrawal_of(self, gtin: str) -> str | None:
-        return self.conn.execute(select(W.entry_id).where(W.gtin == gtin)).scalar()
+        if gtin not in self._withdrawals:
+            self._withdrawals[gtin] = self.conn.execute(
+                select(W.entry_id).where(W.gtin == gtin)
+            ).scalar()
+        return self._withdrawals[gtin]
 
     def put_withdrawal(self, gtin: str, entry_id: str) -> None:
         if self.withdrawal_of(gtin) is None:
             self.conn.execute(insert(WITHDRAWALS).values(gtin=gtin, entry_id=entry_id))
+            self._withdrawals[gtin] = entry_id
 
     # -- containers ----------------------------------------------------------------------------
     def get_container(self, uri: str) -> ContainerState | None:

@@ -1,0 +1,532 @@
+"""``medtrace keys``: create a consortium, add or revoke members, rotate feed keys, show, verify.
+
+Every command works on a consortium directory (``--dir``, see docs/spec/keys.md). The passphrase
+that protects the private keys comes from ``--passphrase-file``, else ``$MEDTRACE_PASSPHRASE``, else
+a hidden prompt when stdin is a terminal. Errors are one red line on stderr and exit code 1
+(2 for a usage error); key material and the passphrase are never printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from keys.consortium import DEFAULT_THRESHOLD, Consortium
+from keys.keystore import PASSPHRASE_ENV, KeyStoreError, fingerprint, resolve_passphrase
+from ledger.errors import LedgerError
+from ledger.kinds import Kind, Role
+from ledger.membership import SignedMembership
+
+F = TypeVar("F", bound=Callable[..., Any])
+_MAX_PASSPHRASE_FILE = 4096
+DEBUG_ENV = "MEDTRACE_DEBUG"
+
+
+def _out() -> Console:
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 160  # a pipe or a file: do not fold the table to 80 columns
+    return console
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _KeysGroup(click.Group):
+    """Turns every expected failure into one red line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except (LedgerError, KeyStoreError) as exc:
+            _fail(f"{type(exc).__name__}: {exc}")
+        except OSError as exc:
+            _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+        except Exception as exc:  # the one place a bug still gets a clean line
+            if os.environ.get(DEBUG_ENV):
+                raise
+            _fail(f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the traceback)")
+
+
+def _fail(message: str) -> NoReturn:
+    _err().print(f"[bold red]error:[/] [red]{escape(message)}[/]")
+    raise click.exceptions.Exit(1)
+
+
+# -- shared options ------------------------------------------------------------------------------
+
+
+def _dir_option(f: F) -> F:
+    return click.option(
+        "--dir",
+        "directory",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="The consortium directory.",
+    )(f)
+
+
+def _passphrase_option(f: F) -> F:
+    return click.option(
+        "--passphrase-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"Read the passphrase from this file (first line) instead of ${PASSPHRASE_ENV} "
+        "or the prompt.",
+    )(f)
+
+
+def _sign_with_option(f: F) -> F:
+    return click.option(
+        "--sign-with",
+        "sign_with",
+        multiple=True,
+        metavar="NAME",
+        help="Sign with only these governance keys (repeatable; default: every one in DIR). "
+        "A version short of the threshold is refused and not written.",
+    )(f)
+
+
+def _read_passphrase_file(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(_MAX_PASSPHRASE_FILE + 1)
+    except OSError as exc:
+        raise KeyStoreError(f"{path}: cannot read the passphrase file: {exc.strerror}") from None
+    if len(data) > _MAX_PASSPHRASE_FILE:
+        raise KeyStoreError(
+            f"{path}: expected a passphrase file under {_MAX_PASSPHRASE_FILE} bytes"
+        )
+    line = data.split(b"\n", 1)[0].removesuffix(b"\r")
+    if not line:
+        raise KeyStoreError(f"{path}: expected a passphrase on the first line, found it empty")
+    return line
+
+
+def _signers(sign_with: Sequence[str]) -> list[str] | None:
+    return list(sign_with) if sign_with else None
+
+
+def _done(signed: SignedMembership, what: str) -> None:
+    _out().print(
+        f"[green]✓[/] membership [bold]v{signed.membership.version}[/] written "
+        f"(id {signed.id[:16]}…, signed by {', '.join(sorted(signed.signatures))}): {escape(what)}"
+    )
+
+
+# -- the group -----------------------------------------------------------------------------------
+
+
+@click.group("keys", cls=_KeysGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def keys_group() -> None:
+    """Create a consortium, add or revoke members, rotate feed keys.
+
+    A consortium directory holds the signed membership versions (public) and the encrypted
+    governance and feed keys (mode 0600). Each change writes membership version N+1, signed by
+    the governance threshold, and is verified before and after it is written.
+
+    The passphrase comes from --passphrase-file, else $MEDTRACE_PASSPHRASE, else a prompt.
+
+    \b
+    Example:
+      export MEDTRACE_PASSPHRASE='correct horse battery staple'
+      medtrace keys create  --dir data/consortium --name "EU pilot"
+      medtrace keys add-org --dir data/consortium --id acme --name "Acme Pharma" \\
+          --role manufacturer --gln 4012345000009 --prefix 4012345 --feed line-1
+      medtrace keys show    --dir data/consortium
+      medtrace keys verify  --dir data/consortium
+    """
+
+
+@keys_group.command("create", short_help="Create a consortium: governance keys and genesis v1.")
+@_dir_option
+@click.option("--name", required=True, help="The consortium's name (recorded in every version).")
+@click.option(
+    "--governance",
+    "governance",
+    type=click.IntRange(1, 99),
+    default=3,
+    show_default=True,
+    help="Number of governance keys to generate (named gov-1 … gov-N).",
+)
+@click.option(
+    "--threshold",
+    type=click.IntRange(1, 99),
+    default=DEFAULT_THRESHOLD,
+    show_default=True,
+    help="Governance signatures each new membership version needs.",
+)
+@_passphrase_option
+def create_command(
+    directory: Path, name: str, governance: int, threshold: int, passphrase_file: Path | None
+) -> None:
+    """Create a consortium: governance keys and the genesis membership (v1).
+
+    DIR must be empty or absent. Pin the printed genesis id in every node's configuration.
+
+    \b
+    Example:
+      medtrace keys create --dir data/consortium --name "EU pilot" --governance 5 --threshold 3
+    """
+    names = [f"gov-{i}" for i in range(1, governance + 1)]
+    consortium = Consortium.create(
+        directory,
+        name,
+        governance=names,
+        threshold=threshold,
+        passphrase=_read_passphrase_file(passphrase_file),
+    )
+    _out().print(
+        f"[green]✓[/] consortium [bold]{escape(name)}[/] created in {escape(str(directory))}: "
+        f"{threshold}-of-{governance} governance, genesis id [bold]{consortium.genesis_id}[/]"
+    )
+
+
+@keys_group.command("add-org", short_help="Add an organisation with a key per feed.")
+@_dir_option
+@click.option("--id", "org_id", required=True, help="Organisation id, e.g. acme (a-z, 0-9, -).")
+@click.option("--name", required=True, help="The organisation's legal name.")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]), help="Its role.")
+@click.option("--gln", required=True, help="Its 13-digit GS1 Global Location Number.")
+@click.option(
+    "--prefix",
+    "prefixes",
+    multiple=True,
+    metavar="PREFIX",
+    help="A GS1 company prefix it owns (repeatable; a manufacturer commissions only these GTINs).",
+)
+@click.option(
+    "--feed",
+    "feeds",
+    multiple=True,
+    metavar="SITE",
+    help="A writing site; its feed id is ID/SITE (repeatable; default: main).",
+)
+@_sign_with_option
+@_passphrase_option
+def add_org_command(
+    directory: Path,
+    org_id: str,
+    name: str,
+    role: str,
+    gln: str,
+    prefixes: tuple[str, ...],
+    feeds: tuple[str, ...],
+    sign_with: tuple[str, ...],
+    passphrase_file: Path | None,
+) -> None:
+    """Add an organisation, generating one key per feed.
+
+    \b
+    Examples:
+      medtrace keys add-org --dir DIR --id acme --name "Acme Pharma" --role manufacturer \\
+          --gln 4012345000009 --prefix 4012345 --feed line-1 --feed warehouse
+      medtrace keys add-org --dir DIR --id apo-nord --name "Apotheke Nord" --role pharmacy \\
+          --gln 4098765000003
+    """
+    consortium = Consortium.open(directory)
+    signed = consortium.add_organisation(
+        org_id,
+        name=name,
+        role=role,
+        gln=gln,
+        company_prefixes=prefixes,
+        feeds=feeds or ("main",),
+        passphrase=_read_passphrase_file(passphrase_file),
+        sign_with=_signers(sign_with),
+    )
+    feed_ids = ", ".join(f"{org_id}/{s}" for s in feeds or ("main",))
+    _done(signed, f"organisation {org_id} ({role}) with feeds {feed_ids}")
+
+
+@keys_group.command("add-feed", short_help="Add a feed (writing site) to an organisation.")
+@_dir_option
+@click.option("--org", "org_id", required=True, help="A listed organisation id.")
+@click.option("--site", required=True, help="The new site; the feed id is ORG/SITE.")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice([k.value for k in Kind]),
+    help="Narrow the kinds the feed may write (repeatable; default: all its role allows).",
+)
+@_sign_with_option
+@_passphrase_option
+def add_feed_command(
+    directory: Path,
+    org_id: str,
+    site: str,
+    kinds: tuple[str, ...],
+    sign_with: tuple[str, ...],
+    passphrase_file: Path | None,
+) -> None:
+    """Add a feed (a writing site) to an organisation, with a new key.
+
+    \b
+    Example:
+      medtrace keys add-feed --dir DIR --org acme --site line-2
+      medtrace keys add-feed --dir DIR --org acme --site returns --kind receive --kind return
+    """
+    consortium = Consortium.open(directory)
+    signed = consortium.add_feed(
+        org_id,
+        site,
+        _read_passphrase_file(passphrase_file),
+        kinds=kinds or None,
+        sign_with=_signers(sign_with),
+    )
+    _done(signed, f"feed {org_id}/{site}")
+
+
+@keys_group.command("revoke-feed", short_help="Revoke a feed from a position on.")
+@_dir_option
+@click.option("--feed", "feed_id", required=True, help="The feed id, ORG/SITE.")
+@click.option(
+    "--from-seq",
+    required=True,
+    type=click.IntRange(min=0),
+    help="First position no key may sign (entries before it stay valid; 0 revokes them all).",
+)
+@_sign_with_option
+@_passphrase_option
+def revoke_feed_command(
+    directory: Path,
+    feed_id: str,
+    from_seq: int,
+    sign_with: tuple[str, ...],
+    passphrase_file: Path | None,
+) -> None:
+    """Revoke a feed from a position on (usually its current size).
+
+    \b
+    Example:
+      medtrace keys revoke-feed --dir DIR --feed acme/line-1 --from-seq 1200
+    """
+    consortium = Consortium.open(directory)
+    signed = consortium.revoke_feed(
+        feed_id,
+        from_seq,
+        _read_passphrase_file(passphrase_file),
+        sign_with=_signers(sign_with),
+    )
+    _done(signed, f"feed {feed_id} revoked from seq {from_seq}")
+
+
+def _parse_positions(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, int]:
+    positions: dict[str, int] = {}
+    for value in values:
+        feed, sep, seq = value.rpartition("=")
+        if not sep or not feed or not seq.isdigit():
+            raise click.BadParameter(f"expected FEED=N like acme/line-1=1200, found {value!r}")
+        if feed in positions:
+            raise click.BadParameter(f"expected each feed once, found {feed!r} twice")
+        positions[feed] = int(seq)
+    return positions
+
+
+@keys_group.command("revoke-org", short_help="Revoke every feed of an organisation.")
+@_dir_option
+@click.option("--id", "org_id", required=True, help="The organisation id.")
+@click.option(
+    "--from-seq",
+    "positions",
+    multiple=True,
+    required=True,
+    metavar="FEED=N",
+    callback=_parse_positions,
+    help="Revoke FEED from position N (repeat for every feed of the organisation; N=0 revokes "
+    "its whole history).",
+)
+@_sign_with_option
+@_passphrase_option
+def revoke_org_command(
+    directory: Path,
+    org_id: str,
+    positions: dict[str, int],
+    sign_with: tuple[str, ...],
+    passphrase_file: Path | None,
+) -> None:
+    """Revoke every feed of an organisation, each from its own position.
+
+    Every feed of the organisation must be named: a forgotten or mistyped feed is an error,
+    never a silent revocation of its whole history.
+
+    \b
+    Example:
+      medtrace keys revoke-org --dir DIR --id acme \\
+          --from-seq acme/line-1=1200 --from-seq acme/warehouse=310
+    """
+    consortium = Consortium.open(directory)
+    signed = consortium.revoke_organisation(
+        org_id,
+        positions,
+        _read_passphrase_file(passphrase_file),
+        sign_with=_signers(sign_with),
+    )
+    where = ", ".join(f"{f} from seq {n}" for f, n in sorted(positions.items()))
+    _done(signed, f"organisation {org_id} revoked: {where}")
+
+
+@keys_group.command("rotate", short_help="Give a feed a new key from a position on.")
+@_dir_option
+@click.option("--feed", "feed_id", required=True, help="The feed id, ORG/SITE.")
+@click.option(
+    "--from-seq",
+    required=True,
+    type=click.IntRange(min=0),
+    help="First position the new key signs; the old key stays valid before it.",
+)
+@_sign_with_option
+@_passphrase_option
+def rotate_command(
+    directory: Path,
+    feed_id: str,
+    from_seq: int,
+    sign_with: tuple[str, ...],
+    passphrase_file: Path | None,
+) -> None:
+    """Give a feed a new key from a position on.
+
+    The old key file is kept beside the new one as SITE.retired-vNNNN.key (for audit).
+
+    \b
+    Example:
+      medtrace keys rotate --dir DIR --feed acme/line-1 --from-seq 1200
+    """
+    consortium = Consortium.open(directory)
+    signed = consortium.rotate_feed_key(
+        feed_id,
+        from_seq,
+        _read_passphrase_file(passphrase_file),
+        sign_with=_signers(sign_with),
+    )
+    new = signed.membership.feed(feed_id).keys[-1].public
+    _done(signed, f"feed {feed_id} rotated to key {fingerprint(new)} from seq {from_seq}")
+
+
+def _range(from_seq: int, until_seq: int | None) -> str:
+    return f"[{from_seq}, {'∞' if until_seq is None else until_seq})"
+
+
+@keys_group.command("show", short_help="Show organisations, feeds, keys and ranges.")
+@_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def show_command(directory: Path, as_json: bool) -> None:
+    """Show the current membership: organisations, feeds, key fingerprints and ranges.
+
+    Needs no passphrase: everything shown is public.
+
+    \b
+    Examples:
+      medtrace keys show --dir DIR
+      medtrace keys show --dir DIR --json | jq '.organisations[].feeds[].id'
+    """
+    consortium = Consortium.open(directory)
+    summary = consortium.summary()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    out = _out()
+    gov = summary["governance"]
+    out.print(
+        f"[bold]{escape(summary['consortium'])}[/]: membership [bold]v{summary['version']}[/] "
+        f"(id {summary['membership_id'][:16]}…), genesis id {summary['genesis_id']}"
+    )
+    out.print(
+        f"governance {gov['threshold']}-of-{len(gov['keys'])}: "
+        + ", ".join(f"{k['name']} {k['fingerprint']}" for k in gov["keys"])
+    )
+    table = Table(show_lines=True)
+    table.add_column("organisation", overflow="fold", min_width=20)
+    for column in ("feed", "key", "positions", "state"):
+        table.add_column(column, no_wrap=True)
+    for org in summary["organisations"]:
+        prefixes = ", ".join(org["company_prefixes"]) or "—"
+        cell = (
+            f"[bold]{escape(org['id'])}[/] {escape(org['name'])}\n{org['role']}\n"
+            f"GLN {org['gln']}\nprefixes {escape(prefixes)}"
+        )
+        feeds, keys, ranges, states = [], [], [], []
+        for spec in org["feeds"]:
+            for index, key in enumerate(spec["keys"]):
+                if key["until_seq"] is None:
+                    state = "[green]current[/]"
+                elif index == len(spec["keys"]) - 1:
+                    state = "[red]revoked[/]"
+                else:
+                    state = "[dim]retired[/]"
+                feeds.append(escape(spec["id"]) if index == 0 else "")
+                keys.append(key["fingerprint"])
+                ranges.append(_range(key["from_seq"], key["until_seq"]))
+                states.append(state)
+        if not feeds:
+            feeds, keys, ranges, states = ["—"], ["—"], ["—"], ["[dim]no feeds[/]"]
+        table.add_row(cell, *("\n".join(col) for col in (feeds, keys, ranges, states)))
+    if not summary["organisations"]:
+        out.print("no organisations yet (add one with: medtrace keys add-org)")
+    else:
+        out.print(table)
+
+
+@keys_group.command("verify", short_help="Verify the membership chain from the genesis.")
+@_dir_option
+@click.option(
+    "--genesis-id",
+    help="The genesis id you pinned out of band; DIR's own consortium.json must agree.",
+)
+@click.option(
+    "--keys",
+    "check_keys",
+    is_flag=True,
+    help="Also decrypt every key file and check it holds the key membership lists "
+    "(needs the passphrase).",
+)
+@_passphrase_option
+def verify_command(
+    directory: Path, genesis_id: str | None, check_keys: bool, passphrase_file: Path | None
+) -> None:
+    """Verify the membership chain from the pinned genesis to the current version.
+
+    Exit 0 when every version follows the one before it and carries the governance signatures
+    of both thresholds; otherwise exit 1 with the precise error.
+
+    \b
+    Examples:
+      medtrace keys verify --dir DIR
+      medtrace keys verify --dir DIR --genesis-id 3f1c…  --keys
+    """
+    consortium = Consortium.open(directory, genesis_id=genesis_id)
+    m = consortium.membership
+    feeds = sum(1 for _ in m.feeds())
+    if check_keys:
+        secret = resolve_passphrase(
+            _read_passphrase_file(passphrase_file), purpose=f"the keys in {directory}"
+        )
+        problems = consortium.check_keys(secret)
+        if problems:
+            err = _err()
+            for problem in problems:
+                err.print(f"[red]✗ {escape(problem)}[/]")
+            _fail(f"{len(problems)} key file(s) do not hold the keys membership v{m.version} lists")
+    _out().print(
+        f"[green]✓[/] {escape(consortium.name)}: membership v1 … v{m.version} verified from "
+        f"genesis {consortium.genesis_id} ({len(m.organisations)} organisations, {feeds} feeds"
+        f"{', every key file checked' if check_keys else ''})"
+    )
+
+
+__all__ = ["keys_group"]

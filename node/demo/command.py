@@ -1,0 +1,134 @@
+"""``medtrace demo``: the whole supply chain in one run, with a report."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from node.console import console, fail
+from node.demo.network import build_in_process, create_consortium
+from node.demo.scenario import Step, Story, play, unexpected
+
+PHASES = 9
+_MARKER = "report.json"
+_COLOURS = {"RELEASE": "bold green", "HOLD": "bold yellow", "REJECT": "bold red"}
+
+
+def _prepare(out: Path) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not (out / _MARKER).exists() and not (out / "consortium").exists():
+            fail(f"{out} is not empty and holds no earlier demo; choose another --out")
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    out.chmod(0o700)
+
+
+def _passphrase(out: Path) -> str:
+    given = os.environ.get("MEDTRACE_PASSPHRASE")
+    if given:
+        return given
+    secret = secrets.token_urlsafe(24)
+    # A demo keeps its throw-away passphrase beside its data so `medtrace node run` can reuse it;
+    # a real node takes it from MEDTRACE_PASSPHRASE or a prompt.
+    fd = os.open(out / "passphrase", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    return secret
+
+
+def _steps_table(steps: list[Step]) -> Table:
+    table = Table("step", "actor", "verdict", "reasons", "alerts", title="What each actor saw")
+    for step in steps:
+        verdict = f"[{_COLOURS[step.verdict]}]{step.verdict}[/]" if step.verdict else "[dim]—[/]"
+        table.add_row(
+            step.name,
+            step.actor,
+            verdict,
+            ", ".join(step.reasons) or step.note,
+            ", ".join(step.alerts),
+        )
+    return table
+
+
+@click.command("demo")
+@click.option(
+    "--out",
+    "out",
+    default="demo-out",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the consortium, the node databases and report.json (replaced if it holds an earlier demo).",
+)
+def demo_command(out: Path) -> None:
+    """Run the end-to-end demo: a consortium of five organisations, a batch of 10,000 packs
+    commissioned, aggregated, shipped across a border, inspected, received, verified and
+    dispensed; then a cloned serial, a recalled lot, a mislabelled pack and an unknown one.
+
+    Writes OUT/report.json and exits non-zero if a verdict is not the expected one or the nodes
+    do not converge.
+    """
+    _prepare(out)
+    passphrase = _passphrase(out)
+    with console.status("creating the consortium and its keys"):
+        consortium = create_consortium(out / "consortium", passphrase)
+        network = build_in_process(out, consortium, passphrase)
+    try:
+        story = Story(dict(network.nodes), consortium.membership, network.converge)
+        with Progress(
+            TextColumn("{task.description:<24}"), BarColumn(), TimeElapsedColumn(), console=console
+        ) as progress:
+            task = progress.add_task("starting", total=PHASES)
+            for phase in play(story):
+                progress.update(task, description=phase, advance=1)
+            progress.update(task, description="done", completed=PHASES)
+        report = _report(out, network, story.steps)
+    finally:
+        network.close()
+    (out / _MARKER).write_text(json.dumps(report, indent=2) + "\n")
+    console.print(_steps_table(story.steps))
+    nodes = Table("node", "role", "entries", "packs", "alerts", "digest", title="Nodes at the end")
+    for name, node in network.nodes.items():
+        if name in report["nodes"]:
+            store = node.service.store
+            nodes.add_row(
+                name,
+                node.role.value,
+                f"{store.count('entries'):,}",
+                f"{store.count('packs'):,}",
+                f"{store.count('alerts'):,}",
+                report["nodes"][name]["digest"][:16] + "…",
+            )
+    console.print(nodes)
+    problems = unexpected(story.steps)
+    digests = {n["digest"] for n in report["nodes"].values()}
+    if len(digests) != 1:
+        problems.append(f"the nodes did not converge: {len(digests)} different digests")
+    console.print(f"report: {out / _MARKER}")
+    if problems:
+        for problem in problems:
+            console.print(f"[bold red]✗[/] {problem}")
+        raise SystemExit(1)
+    console.print(
+        f"[bold green]✓[/] every verdict as expected; all {len(report['nodes'])} nodes hold the same ledger ({digests.pop()[:16]}…)"
+    )
+
+
+def _report(out: Path, network: Any, steps: list[Step]) -> dict[str, Any]:
+    nodes = {
+        name: {
+            "role": node.role.value,
+            "data": str(Path("nodes") / name),
+            "digest": node.digest(),
+        }
+        for name, node in network.nodes.items()
+        if name != "pharmacy-branch"
+    }
+    return {"nodes": nodes, "steps": [step.to_json() for step in steps]}

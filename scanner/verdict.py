@@ -1,0 +1,165 @@
+"""From a pack's provenance to RELEASE / HOLD / REJECT, trusting no node.
+
+The provenance is a list of signed entries as some node returned them. Every entry is checked
+against the pinned membership (key for its position, kind, signature over the exact bytes);
+then the pure lifecycle folds them into the pack's state, and the state, the alerts about the
+pack and what is printed on the pack decide the verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ledger.alerts import Alert, Code
+from ledger.entry import SignedEntry
+from ledger.errors import LedgerError
+from ledger.feed import verify_entry
+from ledger.identifiers import pack_uri
+from ledger.lifecycle import fold
+from ledger.membership import Membership
+from ledger.state import MemoryState, PackState
+from ledger.status import Status
+
+
+class Decision(StrEnum):
+    RELEASE = "RELEASE"
+    HOLD = "HOLD"
+    REJECT = "REJECT"
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """What the pack carries: GTIN and serial identify it, lot and expiry are checked."""
+
+    gtin: str
+    serial: str
+    lot: str | None = None
+    expiry: str | None = None  # ISO date
+
+
+@dataclass
+class Verdict:
+    decision: Decision
+    pack: str
+    reasons: list[Reason] = field(default_factory=list)
+    state: PackState | None = None
+    timeline: list[SignedEntry] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+
+
+_REJECT_STATUS = {
+    Status.DISPENSED: (
+        "already_dispensed",
+        "the pack was already dispensed: it must not be supplied again",
+    ),
+    Status.DESTROYED: ("destroyed", "the pack was reported destroyed"),
+    Status.STOLEN: ("stolen", "the pack was reported stolen"),
+    Status.EXPORTED: ("exported", "the pack was exported out of this market"),
+    Status.SAMPLE: ("sample", "the pack was taken as a sample"),
+    Status.FREE_SAMPLE: ("free_sample", "the pack was given as a free sample"),
+}
+_HOLD_STATUS = {
+    Status.LOCKED: ("locked", "the pack is locked pending investigation"),
+    Status.QUARANTINED: ("quarantined", "the pack is held by customs or quarantined as suspect"),
+}
+_REJECT_ALERTS = {Code.SUSPECTED_CLONE, Code.DUPLICATE_COMMISSION, Code.STOLEN}
+
+
+def decide(
+    scanned: Scanned,
+    provenance: Sequence[SignedEntry],
+    membership: Membership,
+    *,
+    today: str,
+    in_transit_ok: bool = False,
+) -> Verdict:
+    """The verdict for ``scanned``; ``today`` is an ISO date, ``in_transit_ok`` for customs."""
+    uri = pack_uri(scanned.gtin, scanned.serial)
+    for entry in provenance:
+        try:
+            verify_entry(entry, membership)
+        except LedgerError as exc:
+            return Verdict(
+                Decision.REJECT,
+                uri,
+                [Reason("forged", f"the ledger returned an entry that does not verify: {exc}")],
+            )
+    state = MemoryState()
+    alerts = fold(provenance, membership, state)
+    pack = state.packs.get(uri)
+    timeline = sorted((e for e in provenance), key=lambda e: e.payload.order_key)
+    if pack is None:
+        return Verdict(
+            Decision.HOLD,
+            uri,
+            [
+                Reason(
+                    "unknown_pack",
+                    "no commissioning of this serial is known: check the scan, then treat the pack as suspect",
+                )
+            ],
+            timeline=timeline,
+        )
+    own_alerts = [a for a in alerts if a.subject == uri]
+    reasons: list[Reason] = []
+    reject = False
+    hold = False
+    if scanned.lot is not None and scanned.lot != pack.lot:
+        reasons.append(
+            Reason(
+                "lot_mismatch",
+                f"the pack says lot {scanned.lot}, its commissioning says {pack.lot}",
+            )
+        )
+        reject = True
+    if scanned.expiry is not None and scanned.expiry != pack.expiry:
+        reasons.append(
+            Reason(
+                "expiry_mismatch",
+                f"the pack says expiry {scanned.expiry}, its commissioning says {pack.expiry}",
+            )
+        )
+        reject = True
+    if state.recall_of(pack.gtin, pack.lot) is not None:
+        reasons.append(Reason("recalled", f"lot {pack.lot} is recalled"))
+        reject = True
+    if state.withdrawal_of(pack.gtin) is not None:
+        reasons.append(Reason("withdrawn", f"product {pack.gtin} is withdrawn from the market"))
+        reject = True
+    if today > pack.expiry:
+        reasons.append(Reason("expired", f"the pack expired on {pack.expiry}"))
+        reject = True
+    if pack.status in _REJECT_STATUS:
+        reasons.append(Reason(*_REJECT_STATUS[pack.status]))
+        reject = True
+    elif pack.status in _HOLD_STATUS:
+        reasons.append(Reason(*_HOLD_STATUS[pack.status]))
+        hold = True
+    elif pack.status is Status.IN_TRANSIT and not in_transit_ok:
+        reasons.append(
+            Reason(
+                "in_transit", f"the pack is in transit to {pack.destination} and not yet received"
+            )
+        )
+        hold = True
+    for alert in own_alerts:
+        if alert.code in _REJECT_ALERTS:
+            reasons.append(Reason(alert.code.value, alert.message))
+            reject = True
+    decision = Decision.REJECT if reject else Decision.HOLD if hold else Decision.RELEASE
+    if decision is Decision.RELEASE:
+        reasons.append(
+            Reason(
+                "authentic",
+                f"commissioned by {timeline[0].payload.feed if timeline else '?'}, {pack.status.value}, lot and expiry match",
+            )
+        )
+    return Verdict(decision, uri, reasons, pack, timeline, own_alerts)
