@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import LedgerError
 from ledger.membership import Membership
@@ -57,10 +58,13 @@ def verify_command(db: str, genesis: str | None, as_json: bool) -> None:
                 store, membership, lambda done: progress.update(task, completed=done)
             )
     except LedgerError as exc:
-        if as_json:
-            print_json({"ok": False, "error": type(exc).__name__, "message": str(exc)})
-            raise SystemExit(1) from None
-        fail(f"{type(exc).__name__}: {exc}")
+        _verify_failed(type(exc).__name__, str(exc), as_json)
+    except SQLAlchemyError as exc:
+        _verify_failed(
+            "UnreadableStore",
+            f"the store could not be read ({type(exc.orig or exc).__name__}): it is damaged or was changed behind the node's back",
+            as_json,
+        )
     finally:
         store.close()
     if as_json:
@@ -84,6 +88,13 @@ def verify_command(db: str, genesis: str | None, as_json: bool) -> None:
         table.add_row(label, f"{value:,}")
     console.print(table)
     console.print("[bold green]OK[/] every entry and the projection verify")
+
+
+def _verify_failed(error: str, message: str, as_json: bool) -> None:
+    if as_json:
+        print_json({"ok": False, "error": error, "message": message})
+        raise SystemExit(1)
+    fail(f"{error}: {message}")
 
 
 @ledger_group.command("heads")

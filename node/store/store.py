@@ -170,6 +170,12 @@ class Store:
 
         return engine
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self.engine.dispose()
         if self.reader is not self.engine:

@@ -72,33 +72,33 @@ def deliver(store: Store, entries: list[SignedEntry], seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(12), ids=lambda s: f"delivery-order-{s}")
-def test_any_delivery_order_gives_the_folded_state(tmp_path: Path, seed: int) -> None:
+def test_any_delivery_order_gives_the_folded_state(store_url: str, seed: int) -> None:
     entries, _ = history()
     membership = make_world().membership
     expected = MemoryState()
     expected_alerts = fold(entries, membership, expected)
-    store = Store(tmp_path / "node.db")
-    deliver(store, entries, seed)
-    assert snapshot_store(store) == snapshot_memory(expected)
-    assert sorted(a.id for a in store.alerts()) == sorted(a.id for a in expected_alerts)
-    assert {a.code.value for a in store.alerts()} >= {"suspected_clone", "recalled"}
+    with Store(store_url) as store:
+        deliver(store, entries, seed)
+        assert snapshot_store(store) == snapshot_memory(expected)
+        assert sorted(a.id for a in store.alerts()) == sorted(a.id for a in expected_alerts)
+        assert {a.code.value for a in store.alerts()} >= {"suspected_clone", "recalled"}
 
 
-def test_rebuild_gives_the_same_state_as_incremental_ingest(tmp_path: Path) -> None:
+def test_rebuild_gives_the_same_state_as_incremental_ingest(store_url: str) -> None:
     entries, _ = history()
     membership = make_world().membership
-    store = Store(tmp_path / "node.db")
-    deliver(store, entries, seed=3)
-    before, alerts_before = snapshot_store(store), sorted(a.id for a in store.alerts())
-    store.rebuild(membership)
-    assert snapshot_store(store) == before
-    assert sorted(a.id for a in store.alerts()) == alerts_before
+    with Store(store_url) as store:
+        deliver(store, entries, seed=3)
+        before, alerts_before = snapshot_store(store), sorted(a.id for a in store.alerts())
+        store.rebuild(membership)
+        assert snapshot_store(store) == before
+        assert sorted(a.id for a in store.alerts()) == alerts_before
 
 
 def test_the_same_entries_give_the_same_digest_at_two_stores(tmp_path: Path) -> None:
     entries, _ = history()
-    one, two = Store(tmp_path / "one.db"), Store(tmp_path / "two.db")
-    deliver(one, entries, seed=1)
-    deliver(two, entries, seed=2)
-    assert one.digest() == two.digest()
-    assert one.heads() == two.heads()
+    with Store(tmp_path / "one.db") as one, Store(tmp_path / "two.db") as two:
+        deliver(one, entries, seed=1)
+        deliver(two, entries, seed=2)
+        assert one.digest() == two.digest()
+        assert one.heads() == two.heads()

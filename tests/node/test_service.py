@@ -1,0 +1,92 @@
+"""NodeService: local writes are signed at the next position, refused whole, never half."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ledger.errors import KindNotAllowed, RuleViolation
+from ledger.feed import verify_chain
+from ledger.kinds import Kind
+from node.service import NodeService
+from node.store import Store
+from tests.node.world import GTIN, LOT, case, key, make_world, pack
+
+EXPIRY = "2030-12-31"
+
+
+def service(store: Store, feed: str = "acme/line1", seed: int = 11) -> NodeService:
+    return NodeService(store, make_world().membership, feed, key(seed))
+
+
+def test_a_batch_is_commissioned_in_chunks_under_one_transaction(store_url: str) -> None:
+    with Store(store_url) as store:
+        done = service(store).commission(GTIN, LOT, EXPIRY, count=2_500, chunk=1_000)
+        assert [len(e.payload.body["serials"]) for e in done.entries] == [1_000, 1_000, 500]
+        assert store.count("packs") == 2_500
+        verify_chain(store.entries("acme/line1"), make_world().membership, feed="acme/line1")
+
+
+def test_a_batch_with_one_duplicate_serial_is_refused_whole(store_url: str) -> None:
+    with Store(store_url) as store:
+        node = service(store)
+        node.commission(GTIN, LOT, EXPIRY, serials=["A1", "A2"])
+        with pytest.raises(RuleViolation) as refused:
+            node.commission(
+                GTIN, LOT, EXPIRY, serials=[f"B{i}" for i in range(1_500)] + ["A2"], chunk=1_000
+            )
+        assert refused.value.code == "duplicate_commission"
+        assert store.count("packs") == 2
+        assert store.heads()["acme/line1"].size == 1
+
+
+def test_after_a_refusal_the_next_entry_takes_the_next_position(tmp_path: Path) -> None:
+    with Store(tmp_path / "node.db") as store:
+        node = service(store)
+        node.commission(GTIN, LOT, EXPIRY, serials=["A1"])
+        with pytest.raises(KindNotAllowed):
+            node.submit(Kind.DISPENSE, subjects=[pack("A1")])  # a manufacturer may not dispense
+        with pytest.raises(RuleViolation):
+            node.submit(
+                Kind.SHIP, subjects=[pack("A1"), pack("NOPE")], body={"destination": "dist"}
+            )
+        entry = node.submit(Kind.SHIP, subjects=[pack("A1")], body={"destination": "dist"})
+        assert entry.payload.seq == 1
+        assert entry.payload.prev == store.entries("acme/line1")[0].id
+
+
+def test_a_second_service_on_the_same_store_continues_the_feed(tmp_path: Path) -> None:
+    """Two worker processes of one node share the database, never a position."""
+    with Store(tmp_path / "node.db") as store:
+        first, second = service(store), service(store)
+        first.commission(GTIN, LOT, EXPIRY, serials=["A1", "A2"])
+        second.submit(Kind.PACK, subjects=[case(1), pack("A1")])
+        first.submit(Kind.PACK, subjects=[case(2), pack("A2")])
+        assert [e.payload.seq for e in store.entries("acme/line1")] == [0, 1, 2]
+
+
+def test_a_receive_is_stamped_after_the_ship_it_names(tmp_path: Path) -> None:
+    world = make_world()
+    with Store(tmp_path / "node.db") as store:
+        store.ingest(
+            [
+                world.commission(["A1"]),
+                ship := world.write(
+                    "acme/line1", Kind.SHIP, subjects=[pack("A1")], body={"destination": "dist"}
+                ),
+            ],
+            world.membership,
+        )
+        receiving = service(store, "dist/wh", 12)
+        received = receiving.submit(Kind.RECEIVE, subjects=[pack("A1")], refs=[ship.id])
+        assert received.payload.ts > ship.payload.ts
+
+
+def test_refusals_name_the_rule(tmp_path: Path) -> None:
+    with Store(tmp_path / "node.db") as store:
+        node = service(store)
+        node.commission(GTIN, LOT, EXPIRY, serials=["A1"])
+        with pytest.raises(RuleViolation, match="never commissioned") as unknown:
+            node.submit(Kind.SHIP, subjects=[pack("ZZZ")], body={"destination": "dist"})
+        assert unknown.value.code == "unknown_pack"
