@@ -62,7 +62,7 @@ def verify_command(db: str, genesis: str | None, as_json: bool) -> None:
     except SQLAlchemyError as exc:
         _verify_failed(
             "UnreadableStore",
-            f"the store could not be read ({type(exc.orig or exc).__name__}): it is damaged or was changed behind the node's back",
+            f"the store could not be read ({type(getattr(exc, 'orig', None) or exc).__name__}): it is damaged or was changed behind the node's back",
             as_json,
         )
     finally:

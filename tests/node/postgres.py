@@ -56,7 +56,8 @@ def postgres_server() -> Iterator[str]:
         yield given
         return
     initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
-    assert initdb is not None and pg_ctl is not None
+    assert initdb is not None
+    assert pg_ctl is not None
     root = Path(tempfile.mkdtemp(prefix="medtrace-pg-"))
     data, sockets = root / "data", root / "sockets"
     sockets.mkdir()

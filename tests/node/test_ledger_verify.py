@@ -31,7 +31,8 @@ def honest_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         store.save_membership(signed)
         store.set_meta("genesis_id", signed.id)
         report = store.ingest(entries, membership)
-        assert report.added == len(entries) and not report.rejected
+        assert report.added == len(entries)
+        assert not report.rejected
     return path
 
 
