@@ -19,6 +19,8 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "Create a consortium, add or revoke members, rotate feed keys.",
     ),
     "ledger": ("node.ledger_cli", "ledger_group", "Inspect and re-verify a node's stored ledger."),
+    "node": ("node.node_cli", "node_group", "Create, run and administer an organisation's node."),
+    "sync": ("node.sync_cli", "sync_group", "Carry ledger updates by file to a post with no link."),
     "demo": ("node.demo", "demo_command", "Run the end-to-end demo and write a report."),
     "bench": (
         "bench.cli",

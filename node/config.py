@@ -1,0 +1,101 @@
+"""A node's configuration: one JSON file inside its data directory.
+
+```
+DATA/node.json     this file (no secrets: peer tokens are bearer tokens of *other* nodes,
+                   stored 0600 with the file)
+DATA/feed.key      the feed's Ed25519 key, PKCS#8 encrypted with the passphrase (0600)
+DATA/node.db       the SQLite store (unless ``database`` names a PostgreSQL URL)
+```
+The passphrase comes from ``MEDTRACE_PASSPHRASE``, a prompt, or (demo data directories only)
+a ``passphrase`` file beside ``node.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "node.json"
+KEY_FILE = "feed.key"
+DB_FILE = "node.db"
+
+
+class ConfigError(Exception):
+    """The data directory or its configuration is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    name: str
+    url: str  # base URL, e.g. http://127.0.0.1:8101
+    token: str  # a bearer token with role "peer" issued by that node
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    name: str  # a short label for logs and the demo report, e.g. "pharmacy"
+    feed: str  # the feed this node signs, e.g. "pharmacy/counter"
+    genesis_id: str  # pinned genesis membership id
+    host: str = "127.0.0.1"
+    port: int = 8100
+    database: str = ""  # SQLAlchemy URL; empty: DATA/node.db
+    peers: tuple[PeerConfig, ...] = ()
+    replication_interval_s: float = 2.0
+    verify_rate_per_minute: int = 600  # per token, per node
+    workers: int = 2
+    threads: int = 8
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def org(self) -> str:
+        return self.feed.split("/", 1)[0]
+
+    def database_url(self, data: Path) -> str:
+        return self.database or str((data / DB_FILE).resolve())
+
+    def to_json(self) -> dict[str, Any]:
+        value = asdict(self)
+        value["peers"] = [asdict(p) for p in self.peers]
+        return value
+
+    @classmethod
+    def from_json(cls, obj: Any) -> NodeConfig:
+        try:
+            peers = tuple(PeerConfig(**p) for p in obj.get("peers", ()))
+            fields = {k: v for k, v in obj.items() if k != "peers"}
+            return cls(peers=peers, **fields)
+        except (TypeError, AttributeError) as exc:
+            raise ConfigError(
+                f"expected a node configuration object, found an error: {exc}"
+            ) from None
+
+
+def load_config(data: Path) -> NodeConfig:
+    path = data / CONFIG_FILE
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: not found; create the node with `medtrace node init --data {data}`"
+        ) from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}: expected JSON, found an error at line {exc.lineno}: {exc.msg}"
+        ) from None
+    return NodeConfig.from_json(obj)
+
+
+def save_config(data: Path, config: NodeConfig) -> None:
+    """Write atomically, mode 0600 (peer tokens are credentials)."""
+    path = data / CONFIG_FILE
+    tmp = path.with_suffix(".json.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(config.to_json(), handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.replace(tmp, path)
