@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -24,7 +25,7 @@ from ledger.errors import (
 )
 from ledger.kinds import Kind
 from ledger.membership import Membership
-from ledger.timefmt import now_ts
+from ledger.timefmt import format_ts, now_ts, parse_ts
 
 
 def verify_entry(entry: SignedEntry, membership: Membership) -> None:
@@ -119,6 +120,11 @@ class Feed:
         return True
 
 
+def _just_after(ts: str) -> str:
+    """The next timestamp (one millisecond later) in the fixed form."""
+    return format_ts(parse_ts(ts) + timedelta(milliseconds=1))
+
+
 class FeedWriter:
     """Signs the next entries of one feed with its private key.
 
@@ -141,8 +147,13 @@ class FeedWriter:
         ts: str | None = None,
         not_before: Iterable[str] = (),
     ) -> Payload:
-        """The payload at the next position; ``ts`` never goes behind the head or ``not_before``."""
-        floor = max([self.head.payload.ts if self.head else "", *not_before])
+        """The payload at the next position.
+
+        ``ts`` never goes behind the head, and lies strictly after every ``not_before`` (the ts of
+        each entry this one refs): on a tie the order key would fall back to the feed id, which
+        can sort a receive before its ship.
+        """
+        floor = max([self.head.payload.ts if self.head else "", *map(_just_after, not_before)])
         stamp = max(ts or now_ts(), floor)
         return Payload(
             feed=self.feed,

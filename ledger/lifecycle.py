@@ -79,6 +79,10 @@ class _Step:
             )
         return value
 
+    def holds(self, custodian: str) -> bool:
+        """Custody belongs to the organisation: any of its sites may act on what it received."""
+        return custodian.split("/", 1)[0] == self.org
+
     def breach(
         self, code: Code, subject: str, message: str, *evidence: str, blocking: bool = True
     ) -> None:
@@ -111,8 +115,12 @@ def _descendants(
     view: StateView, container: ContainerState
 ) -> tuple[list[ContainerState], list[str]]:
     containers, packs, todo = [container], [], list(container.children)
+    seen = {container.uri}
     while todo:
         uri = todo.pop()
+        if uri in seen:
+            continue  # a cycle can only come from a corrupt store: never loop on it
+        seen.add(uri)
         if uri.startswith(f"{DL_ROOT}/00/"):
             child = view.get_container(uri)
             if child is not None:
@@ -121,6 +129,17 @@ def _descendants(
         else:
             packs.append(uri)
     return containers, packs
+
+
+def _enclosing(view: StateView, uri: str) -> set[str]:
+    """``uri`` and every container it is inside."""
+    chain: set[str] = set()
+    current: str | None = uri
+    while current is not None and current not in chain:
+        chain.add(current)
+        container = view.get_container(current)
+        current = container.parent if container is not None else None
+    return chain
 
 
 def _targets(step: _Step, subjects: Iterable[str]) -> tuple[list[ContainerState], list[PackState]]:
@@ -201,7 +220,7 @@ def _supply_rules(step: _Step, pack: PackState, *, custody: bool = True) -> None
         step.breach(
             Code.EXPIRED, pack.uri, f"pack {pack.uri} expired on {pack.expiry}", pack.commissioned
         )
-    if custody and pack.custodian != step.feed:
+    if custody and not step.holds(pack.custodian):
         step.breach(
             Code.CUSTODY_VIOLATION,
             pack.uri,
@@ -317,7 +336,7 @@ def _ship(step: _Step) -> None:
         )
     containers, packs = _targets(step, step.entry.payload.subjects)
     for container in containers:
-        if container.custodian != step.feed:
+        if not step.holds(container.custodian):
             _guard(
                 step.breach,
                 Code.CUSTODY_VIOLATION,
@@ -340,7 +359,8 @@ def _receive(step: _Step) -> None:
     containers, packs = _targets(step, step.entry.payload.subjects)
 
     def rules(step: _Step, pack: PackState) -> None:
-        if pack.status in TERMINAL or pack.status is Status.DISPENSED:
+        if pack.status in TERMINAL or pack.status in UNDOABLE or pack.status is Status.LOCKED:
+            # decommissioned or locked: receiving it must not bring it back to active
             code = Code.STOLEN if pack.status is Status.STOLEN else Code.ALREADY_INACTIVE
             step.breach(
                 code,
@@ -408,7 +428,7 @@ def _destroy(step: _Step) -> None:
                 pack.changed_by or "",
             )
         seized = step.role is Role.CUSTOMS and pack.status is Status.QUARANTINED
-        if not seized and pack.custodian != step.feed:
+        if not seized and not step.holds(pack.custodian):
             step.breach(
                 Code.CUSTODY_VIOLATION,
                 pack.uri,
@@ -435,7 +455,7 @@ def _stolen(step: _Step) -> None:
                 pack.changed_by or "",
             )
         owner = step.membership.organisations[step.org].company_prefixes
-        if pack.custodian != step.feed and not gtin_in_prefixes(pack.gtin, owner):
+        if not step.holds(pack.custodian) and not gtin_in_prefixes(pack.gtin, owner):
             step.breach(
                 Code.CUSTODY_VIOLATION,
                 pack.uri,
@@ -467,6 +487,13 @@ def _inspect(step: _Step) -> None:
                 pack.uri,
                 f"release of pack {pack.uri}: lot {pack.lot} is recalled",
                 recall,
+            )
+        if (withdrawal := step.view.withdrawal_of(pack.gtin)) is not None:
+            step.breach(
+                Code.WITHDRAWN,
+                pack.uri,
+                f"release of pack {pack.uri}: product {pack.gtin} is withdrawn",
+                withdrawal,
             )
         if pack.status in TERMINAL or pack.status is Status.DISPENSED:
             step.breach(
@@ -513,6 +540,13 @@ def _undo(step: _Step) -> None:
             step.breach(
                 Code.UNDO_NOT_ALLOWED, pack.uri, f"lot {pack.lot} is recalled: no undo", recall
             )
+        if (withdrawal := step.view.withdrawal_of(pack.gtin)) is not None:
+            step.breach(
+                Code.UNDO_NOT_ALLOWED,
+                pack.uri,
+                f"product {pack.gtin} is withdrawn: no undo",
+                withdrawal,
+            )
         if pack.changed_by != target or pack.status not in UNDOABLE:
             step.breach(
                 Code.UNDO_NOT_ALLOWED,
@@ -554,7 +588,7 @@ def _lock(step: _Step) -> None:
                 f"expected pack {pack.uri} active to lock, found {pack.status.value}",
                 pack.changed_by or "",
             )
-        if not regulator and pack.custodian != step.feed:
+        if not regulator and not step.holds(pack.custodian):
             step.breach(
                 Code.CUSTODY_VIOLATION,
                 pack.uri,
@@ -581,7 +615,7 @@ def _unlock(step: _Step) -> None:
                 f"expected pack {pack.uri} locked, found {pack.status.value}",
                 pack.changed_by or "",
             )
-        if not regulator and pack.custodian != step.feed:
+        if not regulator and not step.holds(pack.custodian):
             step.breach(
                 Code.CUSTODY_VIOLATION,
                 pack.uri,
@@ -650,7 +684,7 @@ def _aggregate(step: _Step, adding: bool) -> None:
             )
             return
         parent = ContainerState(parent_uri, step.feed)
-    elif parent.custodian != step.feed:
+    elif not step.holds(parent.custodian):
         _guard(
             step.breach,
             Code.CUSTODY_VIOLATION,
@@ -662,8 +696,14 @@ def _aggregate(step: _Step, adding: bool) -> None:
         child_uris = tuple(sorted(parent.children))
     child_containers: list[ContainerState] = []
     pack_uris: list[str] = []
+    enclosing = _enclosing(step.view, parent_uri) if adding else set()
     for uri in child_uris:
         if parse_subject(uri).type is SubjectType.CONTAINER:
+            if uri in enclosing:
+                raise MalformedEntry(
+                    f"pack: expected container {uri} to go into another container, found it is "
+                    f"{parent_uri} or encloses it"
+                )
             child = step.view.get_container(uri)
             if child is None:
                 _guard(
@@ -697,6 +737,13 @@ def _aggregate(step: _Step, adding: bool) -> None:
             parent.children.discard(pack.uri)
     for child in child_containers:
         if adding:
+            if (
+                child.parent
+                and child.parent != parent_uri
+                and (old := step.view.get_container(child.parent))
+            ):
+                old.children.discard(child.uri)
+                changed.append(old)
             child.parent = parent_uri
             parent.children.add(child.uri)
         elif child.parent == parent_uri:

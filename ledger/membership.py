@@ -58,6 +58,15 @@ def _unb64(text: Any, what: str) -> bytes:
         raise MembershipError(f"expected base64 for {what}, found {text!r}") from None
 
 
+def _public_key(text: Any, what: str) -> bytes:
+    raw = _unb64(text, what)
+    if len(raw) != 32:
+        raise MembershipError(
+            f"expected a 32-byte Ed25519 public key for {what}, found {len(raw)} bytes"
+        )
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class FeedKey:
     """A public key valid for the feed positions ``from_seq`` ≤ seq < ``until_seq``."""
@@ -204,7 +213,7 @@ class Membership:
     def from_json(cls, obj: Any) -> Membership:
         try:
             return _membership_from_json(obj)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, IdentifierError) as exc:
             raise MembershipError(
                 f"expected a membership document, found a malformed one: {exc!r}"
             ) from None
@@ -283,7 +292,7 @@ def _membership_from_json(obj: Any) -> Membership:
         raise MembershipError(f"expected type {DOC_TYPE!r}, found {obj.get('type')!r}")
     gov = obj["governance"]
     governance = {
-        str(name): _unb64(pub, f"governance key {name}") for name, pub in gov["keys"].items()
+        str(name): _public_key(pub, f"governance key {name}") for name, pub in gov["keys"].items()
     }
     threshold = gov["threshold"]
     if not (type(threshold) is int and 1 <= threshold <= len(governance)):
@@ -314,7 +323,7 @@ def _membership_from_json(obj: Any) -> Membership:
                 )
             keys = tuple(
                 FeedKey(
-                    _unb64(k["public"], f"key of {feed_id}"),
+                    _public_key(k["public"], f"key of {feed_id}"),
                     int(k["from_seq"]),
                     None if k["until_seq"] is None else int(k["until_seq"]),
                 )
@@ -366,13 +375,22 @@ class SignedMembership:
             doc = parse_canonical(doc_bytes)
         except MalformedEntry as exc:
             raise MembershipError(f"membership bytes: {exc}") from None
-        return cls(doc_bytes, signatures, Membership.from_json(doc))
+        membership = Membership.from_json(doc)
+        if membership.encode() != doc_bytes:
+            # Signed bytes must mean exactly what is read from them: no ignored fields, no
+            # values read leniently, so the signed id and Membership.id always agree.
+            raise MembershipError(
+                "expected the membership bytes to be exactly the encoding of the document they "
+                "describe, found extra fields or values in another form"
+            )
+        return cls(doc_bytes, signatures, membership)
 
     def count_valid(self, governance: Mapping[str, bytes]) -> int:
-        valid = 0
+        """Distinct governance keys with a valid signature: a key listed twice counts once."""
+        valid: set[bytes] = set()
         for name, public in governance.items():
             sig = self.signatures.get(name)
-            if sig is None:
+            if sig is None or public in valid:
                 continue
             try:
                 Ed25519PublicKey.from_public_bytes(public).verify(
@@ -380,8 +398,8 @@ class SignedMembership:
                 )
             except InvalidSignature:
                 continue
-            valid += 1
-        return valid
+            valid.add(public)
+        return len(valid)
 
     def require_threshold(self, of: Membership, label: str) -> None:
         valid = self.count_valid(of.governance)

@@ -38,7 +38,7 @@ DISPOSITION: dict[Status, str] = {
     Status.SAMPLE: "mt:sample",
     Status.FREE_SAMPLE: "mt:free_sample",
     Status.LOCKED: "mt:locked",
-    Status.QUARANTINED: "quarantined",
+    Status.QUARANTINED: "mt:quarantined",  # CBV 2.0 has no quarantine disposition
     Status.RECALLED: "recalled",
     Status.WITHDRAWN: "mt:withdrawn",
     Status.EXPIRED: "expired",
