@@ -188,10 +188,15 @@ def _each(
 
 
 def _supply_rules(step: _Step, pack: PackState, *, custody: bool = True) -> None:
-    """A pack may move or be supplied only when it is active, in date and in the feed's custody."""
-    if (recall := step.view.recall_of(pack.gtin, pack.lot)) is not None:
+    """A pack may move or be supplied only when it is active, in date and in the feed's custody.
+
+    A return is how recalled, withdrawn and expired stock goes back up the chain, so those three
+    rules do not stop it.
+    """
+    returning = step.kind is Kind.RETURN
+    if not returning and (recall := step.view.recall_of(pack.gtin, pack.lot)) is not None:
         step.breach(Code.RECALLED, pack.uri, f"lot {pack.lot} of {pack.gtin} is recalled", recall)
-    if (withdrawal := step.view.withdrawal_of(pack.gtin)) is not None:
+    if not returning and (withdrawal := step.view.withdrawal_of(pack.gtin)) is not None:
         step.breach(Code.WITHDRAWN, pack.uri, f"product {pack.gtin} is withdrawn", withdrawal)
     if pack.status is Status.STOLEN:
         step.breach(
@@ -216,7 +221,7 @@ def _supply_rules(step: _Step, pack: PackState, *, custody: bool = True) -> None
             f"expected pack {pack.uri} to be active for {step.kind.value}, found it {pack.status.value}",
             *([pack.changed_by] if pack.changed_by else []),
         )
-    if step.day > pack.expiry:
+    if not returning and step.day > pack.expiry:
         step.breach(
             Code.EXPIRED, pack.uri, f"pack {pack.uri} expired on {pack.expiry}", pack.commissioned
         )

@@ -46,6 +46,7 @@ from tests.ledger.builders import (
     Net,
     commission_body,
     later,
+    org_of,
 )
 
 CASE3 = container_uri("095060000000000039")
@@ -905,3 +906,17 @@ def test_commission_makes_active_packs_held_by_the_line() -> None:
             "L2026-03A",
             "2028-06-30",
         )
+
+
+def test_recalled_stock_is_returned_to_its_manufacturer() -> None:
+    """The recall flow: a pharmacy returns packs of a recalled lot; nothing refuses it."""
+    net = Net()
+    net.at_pharmacy()
+    net.do("recall", MFR, Kind.RECALL, subjects=[LOT_URI])
+    with pytest.raises(RuleViolation, match="recalled"):
+        net.do(
+            "ship-recalled", PHARMACY, Kind.SHIP, subjects=[PACK], body={"destination": org_of(MFR)}
+        )
+    net.do("return", PHARMACY, Kind.RETURN, subjects=[PACK], body={"destination": org_of(MFR)})
+    net.do("receive-return", MFR, Kind.RECEIVE, subjects=[PACK], refs=["return"])
+    assert status_of(net) == (Status.ACTIVE, MFR)
