@@ -1,6 +1,7 @@
 # medtrace: `make demo` and `make test` take a fresh Debian machine with Python 3.11 to a running
 # demo network and a passing suite. They install what they need: the virtualenv and the project,
-# and the system packages (libzbar0 for pyzbar, PostgreSQL for the storage tests) when missing.
+# and the system packages (libzbar0 for pyzbar, PostgreSQL for the storage tests, docker-compose
+# to validate docker/compose.yaml without a Docker engine) when missing.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -43,6 +44,7 @@ system-deps:
 	@missing=""; \
 	ldconfig -p 2>/dev/null | grep -q 'libzbar.so.0' || missing="$$missing libzbar0"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing system packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \

@@ -1,0 +1,49 @@
+"""The docker setup is checked without a Docker engine: the compose file must be valid and
+every image build step must refer to files that exist."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker" / "compose.yaml"
+DOCKERFILE = ROOT / "docker" / "Dockerfile"
+
+
+def test_compose_file_is_valid() -> None:
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        pytest.skip("docker-compose is not installed (make test installs Debian's docker-compose)")
+    result = subprocess.run(
+        [tool, "-f", str(COMPOSE), "config"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    for service in (
+        "setup",
+        "postgres",
+        "manufacturer",
+        "distributor",
+        "customs",
+        "pharmacy",
+        "regulator",
+    ):
+        assert re.search(rf"^  {service}:$", result.stdout, re.MULTILINE), service
+
+
+def test_dockerfile_copies_only_what_exists() -> None:
+    for line in DOCKERFILE.read_text().splitlines():
+        if line.startswith("COPY "):
+            *sources, _target = line.split()[1:]
+            for source in sources:
+                assert (ROOT / source).exists(), f"{line}: {source} is missing"
+
+
+def test_the_regulator_node_uses_postgresql() -> None:
+    text = COMPOSE.read_text()
+    assert "postgres:" in text
+    assert re.search(r"regulator:\n(?:.*\n)*?\s+postgres:\n\s+condition: service_healthy", text)
