@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 from biip import ParseError
@@ -42,6 +43,7 @@ class Subject:
     sscc: str | None = None
 
 
+@lru_cache(maxsize=4096)
 def gtin14(value: str) -> str:
     """The GTIN-14 form of a GTIN-8/12/13/14, check digit verified."""
     if not value.isdigit():
