@@ -260,6 +260,44 @@ def _touch(
 # -- handlers ----------------------------------------------------------------------------------
 
 
+Rules = Callable[[_Step, PackState], None]
+
+
+def _transition(
+    step: _Step, rules: Rules, to: Callable[[PackState], tuple[Status, Status | None]]
+) -> None:
+    """The common shape of a status change: the packs named (containers expanded), those that
+    pass ``rules``, each moved to ``to(pack)`` = (new status, the status an undo returns to)."""
+    containers, packs = _targets(step, step.entry.payload.subjects)
+    done = _each(step, packs, rules)
+    for pack in done:
+        status, prior = to(pack)
+        _set(step, pack, status, prior=prior)
+    _touch(step, done, containers)
+
+
+def _not_final(step: _Step, pack: PackState) -> None:
+    """Nothing happens to a destroyed, stolen or dispensed pack any more."""
+    if pack.status in TERMINAL or pack.status is Status.DISPENSED:
+        step.breach(
+            Code.ALREADY_INACTIVE,
+            pack.uri,
+            f"pack {pack.uri} is already {pack.status.value}",
+            pack.changed_by or "",
+        )
+
+
+def _held_by_writer_or_regulator(step: _Step, pack: PackState, what: str) -> None:
+    if step.role is not Role.REGULATOR and not step.holds(pack.custodian):
+        step.breach(
+            Code.CUSTODY_VIOLATION,
+            pack.uri,
+            f"expected {step.feed} to hold pack {pack.uri} to {what} it, found {pack.custodian}",
+            pack.changed_by or pack.commissioned,
+            blocking=False,
+        )
+
+
 def _commission(step: _Step) -> None:
     body = step.entry.payload.body
     gtin = gtin14(step.body_str("gtin") or "")
@@ -409,29 +447,17 @@ def _receive(step: _Step) -> None:
 
 def _decommission(status: Status) -> Callable[[_Step], None]:
     def handler(step: _Step) -> None:
-        containers, packs = _targets(step, step.entry.payload.subjects)
-        done = _each(step, packs, _supply_rules)
         target = status
         if status is Status.SAMPLE and step.entry.payload.body.get("free") is True:
             target = Status.FREE_SAMPLE
-        for pack in done:
-            _set(step, pack, target, prior=pack.status)
-        _touch(step, done, containers)
+        _transition(step, _supply_rules, lambda pack: (target, pack.status))
 
     return handler
 
 
 def _destroy(step: _Step) -> None:
-    containers, packs = _targets(step, step.entry.payload.subjects)
-
     def rules(step: _Step, pack: PackState) -> None:
-        if pack.status in TERMINAL or pack.status is Status.DISPENSED:
-            step.breach(
-                Code.ALREADY_INACTIVE,
-                pack.uri,
-                f"pack {pack.uri} is already {pack.status.value}",
-                pack.changed_by or "",
-            )
+        _not_final(step, pack)
         seized = step.role is Role.CUSTOMS and pack.status is Status.QUARANTINED
         if not seized and not step.holds(pack.custodian):
             step.breach(
@@ -442,23 +468,12 @@ def _destroy(step: _Step) -> None:
                 blocking=False,
             )
 
-    done = _each(step, packs, rules)
-    for pack in done:
-        _set(step, pack, Status.DESTROYED)
-    _touch(step, done, containers)
+    _transition(step, rules, lambda pack: (Status.DESTROYED, None))
 
 
 def _stolen(step: _Step) -> None:
-    containers, packs = _targets(step, step.entry.payload.subjects)
-
     def rules(step: _Step, pack: PackState) -> None:
-        if pack.status in TERMINAL or pack.status is Status.DISPENSED:
-            step.breach(
-                Code.ALREADY_INACTIVE,
-                pack.uri,
-                f"pack {pack.uri} is already {pack.status.value}",
-                pack.changed_by or "",
-            )
+        _not_final(step, pack)
         owner = step.membership.organisations[step.org].company_prefixes
         if not step.holds(pack.custodian) and not gtin_in_prefixes(pack.gtin, owner):
             step.breach(
@@ -469,10 +484,7 @@ def _stolen(step: _Step) -> None:
                 blocking=False,
             )
 
-    done = _each(step, packs, rules)
-    for pack in done:
-        _set(step, pack, Status.STOLEN)
-    _touch(step, done, containers)
+    _transition(step, rules, lambda pack: (Status.STOLEN, None))
 
 
 def _inspect(step: _Step) -> None:
@@ -530,7 +542,6 @@ def _undo(step: _Step) -> None:
             f"undo: expected refs naming exactly the entry to undo, found {len(refs)}"
         )
     target = refs[0]
-    containers, packs = _targets(step, step.entry.payload.subjects)
     now = parse_ts(step.entry.payload.ts)
 
     def rules(step: _Step, pack: PackState) -> None:
@@ -575,16 +586,10 @@ def _undo(step: _Step) -> None:
                 target,
             )
 
-    done = _each(step, packs, rules)
-    for pack in done:
-        _set(step, pack, pack.prior or Status.ACTIVE)
-    _touch(step, done, containers)
+    _transition(step, rules, lambda pack: (pack.prior or Status.ACTIVE, None))
 
 
 def _lock(step: _Step) -> None:
-    containers, packs = _targets(step, step.entry.payload.subjects)
-    regulator = step.role is Role.REGULATOR
-
     def rules(step: _Step, pack: PackState) -> None:
         if pack.status is not Status.ACTIVE:
             step.breach(
@@ -593,25 +598,12 @@ def _lock(step: _Step) -> None:
                 f"expected pack {pack.uri} active to lock, found {pack.status.value}",
                 pack.changed_by or "",
             )
-        if not regulator and not step.holds(pack.custodian):
-            step.breach(
-                Code.CUSTODY_VIOLATION,
-                pack.uri,
-                f"expected {step.feed} to hold pack {pack.uri} to lock it, found {pack.custodian}",
-                pack.changed_by or pack.commissioned,
-                blocking=False,
-            )
+        _held_by_writer_or_regulator(step, pack, "lock")
 
-    done = _each(step, packs, rules)
-    for pack in done:
-        _set(step, pack, Status.LOCKED, prior=Status.ACTIVE)
-    _touch(step, done, containers)
+    _transition(step, rules, lambda pack: (Status.LOCKED, Status.ACTIVE))
 
 
 def _unlock(step: _Step) -> None:
-    containers, packs = _targets(step, step.entry.payload.subjects)
-    regulator = step.role is Role.REGULATOR
-
     def rules(step: _Step, pack: PackState) -> None:
         if pack.status is not Status.LOCKED:
             step.breach(
@@ -620,19 +612,9 @@ def _unlock(step: _Step) -> None:
                 f"expected pack {pack.uri} locked, found {pack.status.value}",
                 pack.changed_by or "",
             )
-        if not regulator and not step.holds(pack.custodian):
-            step.breach(
-                Code.CUSTODY_VIOLATION,
-                pack.uri,
-                f"expected {step.feed} to hold pack {pack.uri} to unlock it, found {pack.custodian}",
-                pack.changed_by or pack.commissioned,
-                blocking=False,
-            )
+        _held_by_writer_or_regulator(step, pack, "unlock")
 
-    done = _each(step, packs, rules)
-    for pack in done:
-        _set(step, pack, pack.prior or Status.ACTIVE)
-    _touch(step, done, containers)
+    _transition(step, rules, lambda pack: (pack.prior or Status.ACTIVE, None))
 
 
 def _class_subject(step: _Step, expected: SubjectType) -> tuple[str, str | None]:
