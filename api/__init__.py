@@ -1,1 +1,72 @@
-"""medtrace api."""
+"""medtrace api: the node's HTTP API under ``/api/v1`` (Flask), described in docs/spec/api.md.
+
+``register(app, ctx)`` installs everything on an application built by ``node.app.create_app``:
+
+* ``routes``: the one table of routes (auth roles, parameters, body schemas, views);
+* ``problems``: RFC 9457 problem details for every error;
+* ``schema``: strict JSON parsing and validation against the table's schemas;
+* ``auth`` and ``ratelimit``: bearer tokens by role, token buckets for verification queries;
+* ``actions``, ``queries``, ``replication``, ``ops``: the views;
+* ``openapi``: the OpenAPI 3.1 document generated from the table;
+* ``metrics``: Prometheus exposition; request hooks below count and log every request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from importlib.metadata import PackageNotFoundError, version
+
+from flask import Flask, Response, g, request
+
+from api.context import EXTENSION, NodeContext
+from api.openapi import document
+from api.ops import OPENAPI_EXTENSION
+from api.problems import register_error_handlers
+from api.routes import ROUTES, blueprint
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+_QUIET = frozenset({"/healthz", "/metrics"})
+
+
+def _version() -> str:
+    try:
+        return version("medtrace")
+    except PackageNotFoundError:  # pragma: no cover (running from a plain checkout)
+        return "0.0.0"
+
+
+def register(app: Flask, ctx: NodeContext) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.compact = True  # type: ignore[attr-defined]
+    app.extensions[EXTENSION] = ctx
+    app.extensions[OPENAPI_EXTENSION] = document(ROUTES, version=_version(), node=ctx.name)
+    register_error_handlers(app)
+    app.register_blueprint(blueprint())
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        started = g.get("started")
+        seconds = time.perf_counter() - started if started is not None else 0.0
+        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        ctx.metrics.observe(rule, request.method, response.status_code, seconds)
+        ctx.log.event(
+            "request",
+            level=logging.DEBUG if request.path in _QUIET else logging.INFO,
+            method=request.method,
+            path=request.path,
+            status=response.status_code,
+            duration_ms=round(seconds * 1000, 2),
+            user=g.get("token_user"),
+        )
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+
+__all__ = ["MAX_BODY_BYTES", "ROUTES", "NodeContext", "register"]

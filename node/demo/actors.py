@@ -10,7 +10,7 @@ from ledger.alerts import Alert
 from ledger.entry import SignedEntry
 from ledger.kinds import Kind, Role
 from ledger.membership import Membership
-from node.replication import LocalPeer, pull_many
+from node.replication import Peer, pull_many
 from node.service import Commissioned, NodeService
 
 
@@ -44,7 +44,7 @@ class InProcessNode:
     name: str
     role: Role
     service: NodeService
-    peers: list[LocalPeer] = field(default_factory=list)
+    peers: list[Peer] = field(default_factory=list)
 
     @property
     def feed(self) -> str:

@@ -10,11 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import click
+import requests
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
+from keys.keystore import KeyStoreError
+from ledger.errors import LedgerError
+from node.config import ConfigError
 from node.console import console, fail
-from node.demo.network import build_in_process, create_consortium
+from node.demo.network import create_consortium
+from node.demo.processes import Layout, ProcessNetwork, build_process_network, init_network
 from node.demo.scenario import Step, Story, play, unexpected
 
 PHASES = 9
@@ -65,23 +71,74 @@ def _steps_table(steps: list[Step]) -> Table:
     default="demo-out",
     show_default=True,
     type=click.Path(path_type=Path),
-    help="Folder for the consortium, the node databases and report.json (replaced if it holds an earlier demo).",
+    help="Folder for the consortium, the node data directories and report.json (replaced if it holds an earlier demo).",
 )
-def demo_command(out: Path) -> None:
-    """Run the end-to-end demo: a consortium of five organisations, a batch of 10,000 packs
-    commissioned, aggregated, shipped across a border, inspected, received, verified and
-    dispensed; then a cloned serial, a recalled lot, a mislabelled pack and an unknown one.
+@click.option(
+    "--setup-only",
+    is_flag=True,
+    help="Create the consortium and the node data directories, then stop (no processes).",
+)
+@click.option(
+    "--docker",
+    is_flag=True,
+    help="With --setup-only: lay the network out for docker/compose.yaml (service names, PostgreSQL regulator).",
+)
+@click.option(
+    "--regulator-database",
+    default="postgresql+psycopg://medtrace:medtrace@postgres:5432/regulator",
+    show_default=True,
+    help="With --docker: the regulator node's database URL.",
+)
+def demo_command(out: Path, setup_only: bool, docker: bool, regulator_database: str) -> None:
+    """Run the demo network end to end: five organisations, each its own node process on
+    loopback, and a batch of 10,000 packs commissioned, aggregated, shipped across a border,
+    inspected, received, verified and dispensed; then a cloned serial, a recalled lot, a
+    mislabelled pack and an unknown one.
 
-    Writes OUT/report.json and exits non-zero if a verdict is not the expected one or the nodes
-    do not converge.
+    Writes OUT/report.json and exits non-zero if a node fails, a verdict is not the expected
+    one, or the nodes do not converge. Every node process is stopped at the end, also on
+    Ctrl-C and on failure.
+
+    \b
+    Examples:
+      medtrace demo --out demo-out
+      medtrace node run --data demo-out/nodes/pharmacy      # one node again, afterwards
+      medtrace demo --setup-only --docker --out /data       # what docker/compose.yaml runs
     """
+    try:
+        _demo(out, setup_only=setup_only, docker=docker, regulator_database=regulator_database)
+    except (
+        LedgerError,
+        KeyStoreError,
+        ConfigError,
+        SQLAlchemyError,
+        requests.RequestException,
+        RuntimeError,
+        OSError,
+    ) as exc:
+        if os.environ.get("MEDTRACE_DEBUG"):
+            raise
+        fail(f"the demo stopped: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+
+def _demo(out: Path, *, setup_only: bool, docker: bool, regulator_database: str) -> None:
     _prepare(out)
     passphrase = _passphrase(out)
     with console.status("creating the consortium and its keys"):
         consortium = create_consortium(out / "consortium", passphrase)
-        network = build_in_process(out, consortium, passphrase)
+    if setup_only:
+        layout = Layout.docker(regulator_database) if docker else Layout.loopback()
+        init_network(out, consortium, passphrase, layout)
+        console.print(
+            f"[bold green]✓[/] consortium and {len(layout.ports)} node data directories in {out}/nodes"
+        )
+        return
+    with console.status("creating the node data directories and tokens"):
+        network = build_process_network(out, consortium, passphrase)
     try:
-        story = Story(dict(network.nodes), consortium.membership, network.converge)
+        with console.status("starting five node processes"):
+            network.start()
+        story = Story(dict(network.actors), consortium.membership, network.converge)
         with Progress(
             TextColumn("{task.description:<24}"), BarColumn(), TimeElapsedColumn(), console=console
         ) as progress:
@@ -89,25 +146,20 @@ def demo_command(out: Path) -> None:
             for phase in play(story):
                 progress.update(task, description=phase, advance=1)
             progress.update(task, description="done", completed=PHASES)
-        report = _report(out, network, story.steps)
+        report = _report(network, story.steps)
+        failed = network.failed()
     finally:
-        network.close()
+        network.stop()
     (out / _MARKER).write_text(json.dumps(report, indent=2) + "\n")
     console.print(_steps_table(story.steps))
-    nodes = Table("node", "role", "entries", "packs", "alerts", "digest", title="Nodes at the end")
-    for name, node in network.nodes.items():
-        if name in report["nodes"]:
-            store = node.service.store
-            nodes.add_row(
-                name,
-                node.role.value,
-                f"{store.count('entries'):,}",
-                f"{store.count('packs'):,}",
-                f"{store.count('alerts'):,}",
-                report["nodes"][name]["digest"][:16] + "…",
-            )
+    nodes = Table("node", "role", "url", "digest", title="Nodes at the end")
+    for name, node in report["nodes"].items():
+        nodes.add_row(name, node["role"], node["url"], node["digest"][:16] + "…")
     console.print(nodes)
     problems = unexpected(story.steps)
+    problems += [
+        f"node {name} exited before the end (see {out}/nodes/{name}/node.log)" for name in failed
+    ]
     digests = {n["digest"] for n in report["nodes"].values()}
     if len(digests) != 1:
         problems.append(f"the nodes did not converge: {len(digests)} different digests")
@@ -121,14 +173,14 @@ def demo_command(out: Path) -> None:
     )
 
 
-def _report(out: Path, network: Any, steps: list[Step]) -> dict[str, Any]:
+def _report(network: ProcessNetwork, steps: list[Step]) -> dict[str, Any]:
     nodes = {
         name: {
             "role": node.role.value,
             "data": str(Path("nodes") / name),
+            "url": node.url,
             "digest": node.digest(),
         }
         for name, node in network.nodes.items()
-        if name != "pharmacy-branch"
     }
     return {"nodes": nodes, "steps": [step.to_json() for step in steps]}

@@ -1,4 +1,4 @@
-"""The demo consortium: five organisations, their keys, and their nodes in this process."""
+"""The demo consortium: five organisations and their keys."""
 
 from __future__ import annotations
 
@@ -7,11 +7,7 @@ from pathlib import Path
 
 from keys.consortium import Consortium
 from ledger.kinds import Role
-from ledger.membership import Membership
-from node.demo.actors import InProcessNode
 from node.demo.scenario import COMPANY_PREFIX
-from node.replication import LocalPeer
-from node.service import NodeService
 from node.store import Store
 
 
@@ -70,44 +66,3 @@ def open_store(path: Path, consortium: Consortium) -> Store:
         store.save_membership(version)
     store.set_meta("genesis_id", consortium.genesis_id)
     return store
-
-
-@dataclass
-class InProcessNetwork:
-    nodes: dict[str, InProcessNode]
-    membership: Membership
-
-    def converge(self, rounds: int = 6) -> int:
-        """Pull between every pair until a round adds nothing; the entries added in all."""
-        total = 0
-        for _ in range(rounds):
-            added = sum(
-                node.sync() for name, node in self.nodes.items() if name != "pharmacy-branch"
-            )
-            total += added
-            if added == 0:
-                break
-        return total
-
-    def close(self) -> None:
-        for node in self.nodes.values():
-            node.service.store.close()
-
-
-def build_in_process(out: Path, consortium: Consortium, passphrase: str) -> InProcessNetwork:
-    membership = consortium.membership
-    roles = {m.org: m.role for m in MEMBERS}
-    nodes: dict[str, InProcessNode] = {}
-    for name, feed in {**NODE_FEEDS, "pharmacy-branch": BRANCH_FEED}.items():
-        folder = "devices" if name == "pharmacy-branch" else "nodes"
-        store = open_store(out / folder / name / "node.db", consortium)
-        service = NodeService(store, membership, feed, consortium.feed_key(feed, passphrase))
-        nodes[name] = InProcessNode(name, roles[feed.split("/")[0]], service)
-    for name, node in nodes.items():
-        if name == "pharmacy-branch":
-            node.peers = [LocalPeer("pharmacy", nodes["pharmacy"].service.store)]
-        else:
-            node.peers = [
-                LocalPeer(other, n.service.store) for other, n in nodes.items() if other != name
-            ]
-    return InProcessNetwork(nodes, membership)

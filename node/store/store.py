@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -683,7 +683,13 @@ class Store:
                     g = gtin14(gtin)
                 except LedgerError:
                     return set()
-                return {pack_uri_of(g, str(s)) for s in serials}
+                ilmd = p.body.get("ilmd")
+                lot = ilmd.get("lotNumber") if isinstance(ilmd, dict) else None
+                # The lot and product too: a recall or withdrawal of them is part of the history.
+                classes = {product_uri(g)}
+                with suppress(LedgerError):  # a malformed lot is the lifecycle's to report
+                    classes.add(lot_uri(g, str(lot)))
+                return {pack_uri_of(g, str(s)) for s in serials} | classes
             return set()
         return set(p.subjects)
 

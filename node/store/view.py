@@ -207,7 +207,17 @@ class DbStateView:
 
     def recall_of(self, gtin: str, lot: str) -> str | None:
         found = self._lot(gtin, lot)
-        return found[2] if found else None
+        recall = found[2] if found else None
+        self._saw_entry(recall)
+        return recall
+
+    def _saw_entry(self, entry_id: str | None) -> None:
+        """A lot's recall or a product's withdrawal counts like a state the entry read: if it is
+        ordered after the entry, the entry arrived late and must be refolded under it."""
+        pk = self.ids.entry_pk_of(entry_id)
+        if pk is not None:
+            _, ts, feed, seq = self.ids.entry(pk)
+            self._saw((ts, feed, seq))
 
     def put_recall(self, gtin: str, lot: str, entry_id: str) -> None:
         found = self._lot(gtin, lot)
@@ -224,6 +234,7 @@ class DbStateView:
             self._withdrawals[gtin] = self.conn.execute(
                 select(W.entry_id).where(W.gtin == gtin)
             ).scalar()
+        self._saw_entry(self._withdrawals[gtin])
         return self._withdrawals[gtin]
 
     def put_withdrawal(self, gtin: str, entry_id: str) -> None:

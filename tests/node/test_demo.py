@@ -103,3 +103,46 @@ def test_the_demo_keeps_private_keys_encrypted_and_private(demo: Path) -> None:
     for path in keys:
         assert path.stat().st_mode & 0o077 == 0
         assert b"ENCRYPTED PRIVATE KEY" in path.read_bytes()
+
+
+def test_the_demo_stops_every_node_it_started(demo: Path) -> None:
+    running = subprocess.run(
+        ["pgrep", "-f", str(demo / "nodes")], capture_output=True, text=True, check=False
+    )
+    assert running.stdout.strip() == ""
+
+
+def test_node_logs_are_json_lines_without_tokens_or_key_material(demo: Path) -> None:
+    tokens = json.loads((demo / "tokens.json").read_text())
+    secrets = [t for node in tokens.values() for t in node.values() if t.startswith("mt_")]
+    secrets.append((demo / "passphrase").read_text().strip())
+    for log in (demo / "nodes").glob("*/node.log"):
+        text = log.read_text()
+        assert "PRIVATE KEY" not in text
+        for secret in secrets:
+            assert secret not in text
+        for line in text.splitlines():
+            assert json.loads(line)["node"] == log.parent.name
+
+
+@pytest.mark.postgres
+def test_docker_setup_lays_out_five_nodes_with_a_postgresql_regulator(tmp_path: Path, postgres_url: str) -> None:
+    """What the compose file's setup service runs, against a real PostgreSQL server."""
+    out = tmp_path / "data"
+    env = {**os.environ, "MEDTRACE_PASSPHRASE": "docker-setup-test"}
+    result = subprocess.run(
+        [*MEDTRACE, "demo", "--setup-only", "--docker", "--out", str(out), "--regulator-database", postgres_url],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    configs = {p.parent.name: json.loads(p.read_text()) for p in (out / "nodes").glob("*/node.json")}
+    assert set(configs) == {"manufacturer", "distributor", "customs", "pharmacy", "regulator"}
+    assert configs["regulator"]["database"] == postgres_url
+    assert all(c["database"] == "" for name, c in configs.items() if name != "regulator")
+    assert {p["url"] for p in configs["pharmacy"]["peers"]} == {
+        f"http://{name}:8100" for name in ("manufacturer", "distributor", "customs", "regulator")
+    }
+    assert all(c["host"] == "0.0.0.0" and c["port"] == 8100 for c in configs.values())

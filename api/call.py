@@ -1,0 +1,38 @@
+"""What a view receives: the validated parameters, the parsed body, the caller's token."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Response, jsonify
+
+from node.tokens import TokenInfo
+
+
+@dataclass(frozen=True)
+class Call:
+    args: Mapping[str, Any] = field(default_factory=dict)
+    body: Any = None
+    token: TokenInfo | None = None
+
+    def text(self, name: str) -> str:
+        value = self.args[name]
+        assert isinstance(value, str)
+        return value
+
+    def number(self, name: str) -> int:
+        value = self.args[name]
+        assert isinstance(value, int)
+        return value
+
+    def opt_text(self, name: str) -> str | None:
+        value = self.args.get(name)
+        return value if isinstance(value, str) else None
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    response = jsonify(value)
+    response.status_code = status
+    return response

@@ -1,0 +1,22 @@
+"""SQLite files of a benchmark run: their size on disk and their removal."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+_SIDECARS = ("", "-wal", "-shm", "-journal")
+
+
+def sqlite_bytes(path: Path) -> int:
+    """Size of a database as it rests: the main file plus its ``-wal`` after a checkpoint."""
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        wal = Path(f"{path}-wal")
+        return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def remove_sqlite(path: Path) -> None:
+    for suffix in _SIDECARS:
+        Path(f"{path}{suffix}").unlink(missing_ok=True)

@@ -1,0 +1,166 @@
+"""One benchmark run: the plan (sizes, repeats), the phases in order, and the figures.
+
+Every phase runs in a temporary directory the run creates and deletes. Timed sections use
+``time.perf_counter``; a warm-up pass on small inputs comes first and is not counted; where a
+repeat is cheap the best of a few is kept.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from time import perf_counter
+
+from bench import commission, floors, verify
+from bench.consortium import membership
+from bench.machine import describe
+from bench.progress import NoProgress, Progress
+from ledger.serials import generate_serials
+
+
+@dataclass(frozen=True)
+class Plan:
+    packs: int
+    commission_repeats: int
+    floor_repeats: int
+    verify_entries: int
+    verify_repeats: int
+    ed25519_verifications: int
+    chunk: int = 1_000
+    warmup_packs: int = 2_000
+    warmup_entries: int = 300
+
+
+QUICK = Plan(
+    packs=100_000,
+    commission_repeats=3,
+    floor_repeats=3,
+    verify_entries=20_000,
+    verify_repeats=2,
+    ed25519_verifications=10_000,
+)
+FULL = Plan(
+    packs=1_000_000,
+    commission_repeats=3,
+    floor_repeats=3,
+    verify_entries=60_000,
+    verify_repeats=3,
+    ed25519_verifications=100_000,
+)
+
+
+@dataclass(frozen=True)
+class Results:
+    commission_packs_per_s: float
+    commission_with_serials_packs_per_s: float
+    floor_sqlite_rows_per_s: float
+    entry_verify_per_s: float
+    floor_ed25519_verify_per_s: float
+    bytes_per_pack: float
+    floor_sqlite_bytes_per_row: float
+    ingest_entries_per_s: float
+    packs: int
+    verify_entries: int
+    elapsed_s: float
+    load_1m: float
+    machine: str
+
+    def to_json(self) -> dict[str, float | int | str]:
+        return {
+            name: round(value, 3) if isinstance(value, float) else value
+            for name, value in asdict(self).items()
+        }
+
+
+def run(plan: Plan, progress: Progress | None = None) -> Results:
+    progress = progress or NoProgress()
+    began = perf_counter()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else -1.0
+    members = membership()
+    with tempfile.TemporaryDirectory(prefix="medtrace-bench-") as tmp:
+        work = Path(tmp)
+
+        progress.phase("warming up", 4)
+        warm_serials = generate_serials(plan.warmup_packs)
+        commission.commission_once(
+            work / "warm.db", plan.warmup_packs, serials=warm_serials, members=members
+        )
+        progress.advance()
+        commission.commission_once(work / "warm.db", plan.warmup_packs, members=members)
+        progress.advance()
+        floors.sqlite_floor_once(work / "warm-floor.db", floors.pack_rows(warm_serials))
+        progress.advance()
+        verify.build_store(work / "warm-verify.db", plan.warmup_entries, members)
+        verify.verify_once(work / "warm-verify.db", members)
+        progress.advance()
+
+        progress.phase(f"generating {plan.packs:,} serials (untimed)", 1)
+        serials = generate_serials(plan.packs)
+        progress.advance()
+
+        # Supplied and generated runs alternate, so a burst of other load on the machine
+        # hits both rather than one.
+        progress.phase(
+            f"commissioning {plan.packs:,} packs (serials supplied, then generated)",
+            2 * plan.commission_repeats,
+        )
+        supplied: list[commission.CommissionRun] = []
+        generated: list[commission.CommissionRun] = []
+        for _ in range(plan.commission_repeats):
+            supplied.append(
+                commission.commission_once(
+                    work / "commission.db",
+                    plan.packs,
+                    serials=serials,
+                    chunk=plan.chunk,
+                    members=members,
+                )
+            )
+            progress.advance()
+            generated.append(
+                commission.commission_once(
+                    work / "commission.db", plan.packs, chunk=plan.chunk, members=members
+                )
+            )
+            progress.advance()
+
+        progress.phase(f"sqlite3 floor: {plan.packs:,} rows", plan.floor_repeats)
+        rows = floors.pack_rows(serials, plan.chunk)
+        floor_runs: list[floors.SqliteFloorRun] = []
+        for _ in range(plan.floor_repeats):
+            floor_runs.append(floors.sqlite_floor_once(work / "floor.db", rows))
+            progress.advance()
+        del rows, serials
+
+        built = verify.build_store(work / "verify.db", plan.verify_entries, members, progress)
+        progress.phase(f"verifying {built.entries:,} entries", plan.verify_repeats)
+        verify_seconds = float("inf")
+        verified = 0
+        for _ in range(plan.verify_repeats):
+            seconds, verified = verify.verify_once(work / "verify.db", members)
+            verify_seconds = min(verify_seconds, seconds)
+            progress.advance()
+
+        progress.phase(f"Ed25519 floor: {plan.ed25519_verifications:,} verifications", 1)
+        ed25519 = floors.ed25519_floor(plan.ed25519_verifications)
+        progress.advance()
+
+    best_supplied = min(supplied, key=lambda r: r.seconds)
+    best_floor = min(floor_runs, key=lambda r: r.seconds)
+    return Results(
+        commission_packs_per_s=best_supplied.packs_per_s,
+        commission_with_serials_packs_per_s=min(generated, key=lambda r: r.seconds).packs_per_s,
+        floor_sqlite_rows_per_s=best_floor.rows_per_s,
+        entry_verify_per_s=verified / verify_seconds,
+        floor_ed25519_verify_per_s=ed25519,
+        bytes_per_pack=best_supplied.db_bytes / best_supplied.packs,
+        floor_sqlite_bytes_per_row=best_floor.db_bytes / best_floor.rows,
+        ingest_entries_per_s=built.ingest_per_s,
+        packs=plan.packs,
+        verify_entries=verified,
+        elapsed_s=perf_counter() - began,
+        load_1m=load,
+        machine=describe(),
+    )

@@ -1,0 +1,119 @@
+"""Run a node under gunicorn (gthread workers), programmatically.
+
+Process model: the gunicorn master binds the socket and forks ``workers`` processes; each worker
+builds the app (``create_app``) after the fork, so no database connection or thread crosses a
+fork. The replicator's loop runs in exactly one worker: the first to take the lock file
+``DATA/replicator.lock`` (see ``node.app.ReplicationHost``). Not in the master, because the
+master forks (and re-forks dead workers), and forking a process with running threads can leave
+locks held forever in the child; not in every worker, because N pull loops would fetch the same
+pages N times. If the owning worker dies, the lock dies with it and a standby worker takes over.
+
+Stopping: SIGTERM and SIGINT both stop gracefully. The master closes the listening socket and
+sends SIGTERM to the workers, which finish the requests in flight (up to ``graceful_timeout``),
+stop the replicator and close the store on exit. (gunicorn's own SIGINT is a quick stop; here a
+Ctrl-C, which reaches master and workers alike, is graceful too. SIGQUIT remains the quick stop.)
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from gunicorn.arbiter import Arbiter  # type: ignore[import-untyped]
+
+from node.app import close_app, create_app
+from node.config import NodeConfig
+from node.logs import gunicorn_logger_class
+
+GRACEFUL_TIMEOUT_S = 30
+WORKER_TIMEOUT_S = 120
+
+
+class _GracefulArbiter(Arbiter):  # type: ignore[misc]
+    def handle_int(self) -> None:
+        """SIGINT: the same graceful stop as SIGTERM."""
+        self.handle_term()
+
+
+def _post_worker_init(worker: Any) -> None:
+    # A terminal's Ctrl-C reaches the workers too: let them finish their requests.
+    signal.signal(signal.SIGINT, worker.handle_exit)
+
+
+def _worker_exit(server: Any, worker: Any) -> None:
+    app = getattr(worker, "wsgi", None)
+    if isinstance(app, Flask):
+        close_app(app)
+
+
+class NodeServer(BaseApplication):  # type: ignore[misc]
+    def __init__(
+        self,
+        data: Path,
+        config: NodeConfig,
+        passphrase: str,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        workers: int | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.data = data
+        self.passphrase = passphrase
+        self.options: dict[str, Any] = {
+            "bind": f"{host or config.host}:{port if port is not None else config.port}",
+            "workers": max(1, workers if workers is not None else config.workers),
+            "threads": max(1, threads if threads is not None else config.threads),
+            "worker_class": "gthread",
+            "timeout": WORKER_TIMEOUT_S,
+            "graceful_timeout": GRACEFUL_TIMEOUT_S,
+            "keepalive": 5,
+            "preload_app": False,
+            "proc_name": f"medtrace-{config.name}",
+            "logger_class": gunicorn_logger_class(config.name),
+            "accesslog": None,  # the app logs every request itself (node/logs.py)
+            "errorlog": "-",
+            "loglevel": "info",
+            # gunicorn >= 25 opens a control socket under $HOME by default; two nodes on one
+            # machine would share it, and nothing here needs it.
+            "control_socket_disable": True,
+            "post_worker_init": _post_worker_init,
+            "worker_exit": _worker_exit,
+        }
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        # In each worker, after the fork; the replicator loop starts in one of them only.
+        return create_app(self.data, passphrase=self.passphrase, start_replicator=True)
+
+    def run(self) -> None:
+        try:
+            _GracefulArbiter(self).run()
+        except RuntimeError as exc:  # what gunicorn's own run() does: one line, exit 1
+            sys.stderr.write(f"error: {exc}\n")
+            sys.exit(1)
+
+
+def serve(
+    data: Path,
+    config: NodeConfig,
+    passphrase: str,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int | None = None,
+    threads: int | None = None,
+) -> None:
+    """Serve until stopped by a signal (this call does not return normally: gunicorn exits)."""
+    NodeServer(
+        data, config, passphrase, host=host, port=port, workers=workers, threads=threads
+    ).run()

@@ -1,0 +1,226 @@
+"""Bearer tokens for the users, devices and peers of one node.
+
+A token is ``mt_`` followed by 32 random bytes in URL-safe base64 (43 characters). It is shown
+once, when it is created, and never stored: the node keeps the SHA-256 of it in the table
+``tokens`` of its own database. A presented token is looked up by its hash, so checking it
+compares no secret byte by byte (nothing to time), and a token of another node is simply
+unknown here.
+
+Roles (what the HTTP API lets a token do, see docs/spec/api.md):
+
+* ``operator``: write the kinds the node's feed may write, and everything a reader may do;
+* ``verifier``: pack, provenance and container queries and alerts (a pharmacist's scanner);
+* ``peer``: the replication endpoints only (another node of the consortium);
+* ``auditor``: read alerts, feeds, provenance; no writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from ledger.timefmt import format_ts, now_ts
+from node.store import Store
+
+TOKEN_PREFIX = "mt_"  # noqa: S105 (the public prefix, not a secret)
+_TOKEN = re.compile(r"\Amt_[A-Za-z0-9_-]{43}\Z")
+_USER = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._@-]{0,63}\Z")
+
+
+class TokenRole(StrEnum):
+    OPERATOR = "operator"
+    VERIFIER = "verifier"
+    PEER = "peer"
+    AUDITOR = "auditor"
+
+
+class TokenError(Exception):
+    """A token cannot be created or changed as asked."""
+
+
+class _TokenBase(SQLModel, registry=registry()):
+    """Own metadata: the table is created beside the store's tables, not by the Store."""
+
+
+class TokenRow(_TokenBase, table=True):
+    __tablename__ = "tokens"
+    id: int | None = Field(default=None, primary_key=True)
+    user: str = Field(max_length=64, index=True)
+    role: str = Field(max_length=16)
+    hash: str = Field(max_length=64, unique=True)
+    created: str = Field(max_length=24)
+    expires: str | None = Field(default=None, max_length=24)
+    revoked: bool = False
+
+
+TOKENS = TokenRow.__table__  # type: ignore[attr-defined]
+T = TOKENS.c
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    user: str
+    role: TokenRole
+    created: str
+    expires: str | None
+    revoked: bool
+    fingerprint: str  # the first 12 hex digits of the hash: to tell tokens apart, not a secret
+
+    def active(self, now: str | None = None) -> bool:
+        moment = now or now_ts()
+        return not self.revoked and (self.expires is None or moment < self.expires)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "user": self.user,
+            "role": self.role.value,
+            "created": self.created,
+            "expires": self.expires,
+            "revoked": self.revoked,
+            "active": self.active(),
+            "fingerprint": self.fingerprint,
+        }
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def looks_like_token(value: str) -> bool:
+    return _TOKEN.match(value) is not None
+
+
+def parse_role(value: str) -> TokenRole:
+    try:
+        return TokenRole(value)
+    except ValueError:
+        raise TokenError(
+            f"expected a role from {[r.value for r in TokenRole]}, found {value!r}"
+        ) from None
+
+
+def _info(row: Mapping[Any, Any]) -> TokenInfo:
+    expires = row["expires"]
+    return TokenInfo(
+        id=int(row["id"]),
+        user=str(row["user"]),
+        role=TokenRole(row["role"]),
+        created=str(row["created"]),
+        expires=str(expires) if expires is not None else None,
+        revoked=bool(row["revoked"]),
+        fingerprint=str(row["hash"])[:12],
+    )
+
+
+class Tokens:
+    """The token table of one store (created on first use, idempotently)."""
+
+    def __init__(self, store: Store) -> None:
+        self.writer: Engine = store.engine
+        self.reader: Engine = store.reader
+        _TokenBase.metadata.create_all(self.writer)
+
+    def create(
+        self, user: str, role: TokenRole | str, expires: datetime | None = None
+    ) -> tuple[str, TokenInfo]:
+        """A new token (returned here only, never stored in clear) and what is stored of it."""
+        if not isinstance(user, str) or not _USER.match(user):
+            raise TokenError(
+                "expected a user name of 1 to 64 letters, digits and . _ @ - (starting with a "
+                f"letter or digit), found {user!r}"
+            )
+        the_role = parse_role(role) if isinstance(role, str) else role
+        if expires is not None and expires.tzinfo is None:
+            raise TokenError("expected an aware expiry time, found a naive one")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        values = {
+            "user": user,
+            "role": the_role.value,
+            "hash": token_hash(token),
+            "created": now_ts(),
+            "expires": format_ts(expires) if expires is not None else None,
+            "revoked": False,
+        }
+        with self.writer.begin() as conn:
+            pk = conn.execute(insert(TOKENS).values(**values)).inserted_primary_key[0]  # type: ignore[index]
+        return token, _info({"id": pk, **values})
+
+    def revoke(self, token_id: int | None = None, *, user: str | None = None) -> int:
+        """Revoke one token by id, or every token of ``user``; the number revoked."""
+        if (token_id is None) == (user is None):
+            raise TokenError("expected either a token id or a user to revoke, not both or neither")
+        query = update(TOKENS).where(T.revoked.is_(False))
+        query = (
+            query.where(T.id == token_id) if token_id is not None else query.where(T.user == user)
+        )
+        with self.writer.begin() as conn:
+            return int(conn.execute(query.values(revoked=True)).rowcount)
+
+    def list(self) -> list[TokenInfo]:
+        with self.reader.connect() as conn:
+            rows = conn.execute(select(TOKENS).order_by(T.id)).all()
+        return [_info(r._mapping) for r in rows]
+
+    def authenticate(self, token: str) -> TokenInfo | None:
+        """The token's record if it is known here, not revoked and not expired; else ``None``."""
+        if not isinstance(token, str) or not looks_like_token(token):
+            return None
+        with self.reader.connect() as conn:
+            row = conn.execute(select(TOKENS).where(T.hash == token_hash(token))).one_or_none()
+        if row is None:
+            return None
+        info = _info(row._mapping)
+        return info if info.active() else None
+
+
+# -- module-level shortcuts (each opens the table; an app keeps one ``Tokens``) ------------------
+
+
+def create_token(
+    store: Store, user: str, role: TokenRole | str, expires: datetime | None = None
+) -> str:
+    return Tokens(store).create(user, role, expires)[0]
+
+
+def revoke_token(store: Store, token_id: int | None = None, *, user: str | None = None) -> int:
+    return Tokens(store).revoke(token_id, user=user)
+
+
+def list_tokens(store: Store) -> list[TokenInfo]:
+    return Tokens(store).list()
+
+
+def authenticate(store: Store, token: str) -> TokenInfo | None:
+    return Tokens(store).authenticate(token)
+
+
+def expiry_in_days(days: int, *, now: datetime | None = None) -> datetime:
+    if days < 1:
+        raise TokenError(f"expected a positive number of days, found {days}")
+    return (now or datetime.now(UTC)) + timedelta(days=days)
+
+
+__all__ = [
+    "TokenError",
+    "TokenInfo",
+    "TokenRole",
+    "Tokens",
+    "authenticate",
+    "create_token",
+    "expiry_in_days",
+    "list_tokens",
+    "revoke_token",
+    "token_hash",
+]

@@ -1,0 +1,239 @@
+"""Real processes: `medtrace node run` under gunicorn on a loopback port, driven over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from keys.keystore import PASSPHRASE_ENV
+from node.config import PeerConfig, load_config, save_config
+from node.node_cli import node_group
+from tests.api.conftest import GTIN, PASSPHRASE, init_node, pack
+
+MEDTRACE = str(Path(sys.executable).with_name("medtrace"))
+START_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def create_token(data: Path, role: str, user: str) -> str:
+    result = CliRunner().invoke(
+        node_group, ["token", "create", "--data", str(data), "--user", user, "--role", role]
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+@dataclass
+class Running:
+    data: Path
+    url: str
+    process: subprocess.Popen[bytes]
+    stderr_path: Path
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode)
+
+    def log_lines(self) -> list[str]:
+        return [line for line in self.stderr_path.read_text().splitlines() if line.strip()]
+
+
+def start(data: Path, port: int, tmp_path: Path, *args: str) -> Running:
+    stderr_path = tmp_path / f"{data.name}-{port}.stderr"
+    env = {**os.environ, PASSPHRASE_ENV: PASSPHRASE, "PYTHONUNBUFFERED": "1"}
+    with stderr_path.open("wb") as err:
+        process = subprocess.Popen(
+            [MEDTRACE, "node", "run", "--data", str(data), "--port", str(port), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+        )
+    running = Running(data, f"http://127.0.0.1:{port}", process, stderr_path)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"node exited early: {stderr_path.read_text()[-2000:]}")
+        try:
+            with requests.get(f"{running.url}/healthz", timeout=1) as response:
+                if response.status_code == 200:
+                    return running
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            running.stop(signal.SIGKILL)
+            raise AssertionError(f"node did not answer /healthz: {stderr_path.read_text()[-2000:]}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def acme_data(consortium_dir: Path, tmp_path: Path) -> Path:
+    return init_node(consortium_dir, tmp_path / "acme", "acme/line-1", workers=2, threads=4)
+
+
+@pytest.fixture
+def served(acme_data: Path, tmp_path: Path) -> Iterator[Running]:
+    running = start(acme_data, free_port(), tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop(signal.SIGKILL)
+
+
+def test_a_served_node_commissions_ships_counts_and_logs_json(
+    served: Running, acme_data: Path
+) -> None:
+    operator = create_token(acme_data, "operator", "line-operator")
+    verifier = create_token(acme_data, "verifier", "scanner-1")
+    with requests.Session() as http:
+        http.headers["Authorization"] = f"Bearer {operator}"
+        made = http.post(
+            f"{served.url}/api/v1/commission",
+            json={"gtin": GTIN, "lot": "L1", "expiry": "2030-12-31", "count": 4},
+            timeout=10,
+        )
+        assert made.status_code == 201, made.text
+        serials = made.json()["serials"]
+        shipped = http.post(
+            f"{served.url}/api/v1/actions/ship",
+            json={"subjects": [pack(s) for s in serials[:2]], "body": {"destination": "dist"}},
+            timeout=10,
+        )
+        assert shipped.status_code == 201, shipped.text
+        again = http.post(
+            f"{served.url}/api/v1/actions/ship",
+            json={"subjects": [pack(serials[0])], "body": {"destination": "dist"}},
+            timeout=10,
+        )
+        assert again.status_code == 409
+        assert again.headers["Content-Type"] == "application/problem+json"
+        assert again.json()["code"] == "already_inactive"
+        broken = http.post(
+            f"{served.url}/api/v1/commission",
+            data=b"{not json",
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert broken.status_code == 400
+        for _ in range(4):  # several requests, so both workers likely answer some
+            state = requests.get(
+                f"{served.url}/api/v1/packs/{GTIN}/{serials[0]}",
+                headers={"Authorization": f"Bearer {verifier}"},
+                timeout=10,
+            )
+            assert state.status_code == 200
+            assert state.json()["status"] == "in_transit"
+        assert requests.get(f"{served.url}/api/v1/feeds", timeout=10).status_code == 401
+
+    health = requests.get(f"{served.url}/healthz", timeout=10).json()
+    assert health["status"] == "ok"
+    assert health["entries"] == 2
+    assert health["feed"] == "acme/line-1"
+    metrics = requests.get(f"{served.url}/metrics", timeout=10)
+    assert metrics.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = metrics.text
+    assert 'medtrace_entries{node="acme"} 2' in text
+    assert 'medtrace_packs{node="acme"} 4' in text
+    assert "# TYPE medtrace_http_request_duration_seconds histogram" in text
+    for line in text.splitlines():
+        assert line.startswith("#") or line.startswith("medtrace_"), line
+
+    assert served.stop(signal.SIGTERM) == 0
+    lines = served.log_lines()
+    parsed = [json.loads(line) for line in lines]  # every line on stderr is one JSON object
+    assert all({"ts", "level", "node", "event"} <= set(p) for p in parsed)
+    requests_logged = [p for p in parsed if p["event"] == "request"]
+    assert {(p["method"], p["status"]) for p in requests_logged} >= {
+        ("POST", 201),
+        ("POST", 409),
+        ("POST", 400),
+        ("GET", 401),
+    }
+    assert {p.get("user") for p in requests_logged} >= {"line-operator", "scanner-1"}
+    everything = served.stderr_path.read_text()
+    for secret in (operator, verifier, PASSPHRASE, "PRIVATE KEY", "-----BEGIN"):
+        assert secret not in everything
+    assert (acme_data / "feed.key").read_bytes()[:20] not in everything.encode()
+
+
+def test_sigint_stops_gracefully_too(served: Running) -> None:
+    assert served.stop(signal.SIGINT) == 0
+    assert any("Shutting down" in line for line in served.log_lines())
+
+
+def test_a_wrong_passphrase_is_one_red_line(acme_data: Path) -> None:
+    result = subprocess.run(
+        [MEDTRACE, "node", "run", "--data", str(acme_data), "--port", str(free_port())],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env={**os.environ, PASSPHRASE_ENV: "not the passphrase"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.decode().strip().count("\n") == 0
+    assert b"wrong passphrase" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def _digest(running: Running) -> Any:
+    with requests.get(f"{running.url}/healthz", timeout=5) as response:
+        return response.json()["digest"]
+
+
+def test_two_served_nodes_replicate_a_write(consortium_dir: Path, tmp_path: Path) -> None:
+    """With the replicator in place, an append at one node reaches its peer quickly."""
+    pytest.importorskip("node.replicator")
+    pytest.importorskip("node.http_peer")
+    ports = {"acme": free_port(), "dist": free_port()}
+    acme = init_node(consortium_dir, tmp_path / "acme", "acme/line-1", workers=2, threads=4)
+    dist = init_node(consortium_dir, tmp_path / "dist", "dist/wh", workers=2, threads=4)
+    for here, there in ((acme, dist), (dist, acme)):
+        token = create_token(there, "peer", here.name)
+        peer = PeerConfig(there.name, f"http://127.0.0.1:{ports[there.name]}", token)
+        save_config(here, replace(load_config(here), peers=(peer,), replication_interval_s=1.0))
+    nodes = [start(acme, ports["acme"], tmp_path), start(dist, ports["dist"], tmp_path)]
+    try:
+        operator = create_token(acme, "operator", "ops")
+        made = requests.post(
+            f"{nodes[0].url}/api/v1/commission",
+            json={"gtin": GTIN, "lot": "L1", "expiry": "2030-12-31", "count": 3},
+            headers={"Authorization": f"Bearer {operator}"},
+            timeout=10,
+        )
+        assert made.status_code == 201
+        deadline = time.monotonic() + 15
+        while _digest(nodes[1]) != _digest(nodes[0]):
+            assert time.monotonic() < deadline, "the peer did not catch up"
+            time.sleep(0.1)
+    finally:
+        for running in nodes:
+            running.stop()
+    owners = [
+        line for running in nodes for line in running.log_lines() if "replicator started" in line
+    ]
+    assert len(owners) == 2  # one replicator loop per node, not one per worker
