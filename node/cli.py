@@ -22,6 +22,16 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "node": ("node.node_cli", "node_group", "Create, run and administer an organisation's node."),
     "sync": ("node.sync_cli", "sync_group", "Carry ledger updates by file to a post with no link."),
     "demo": ("node.demo", "demo_command", "Run the end-to-end demo and write a report."),
+    "scan": (
+        "scanner.cli",
+        "scan_command",
+        "Read a pack's code and verify it: RELEASE, HOLD or REJECT.",
+    ),
+    "labels": (
+        "scanner.labels_cli",
+        "labels_group",
+        "Make pack labels: GS1 DataMatrix and Digital Link QR.",
+    ),
     "bench": (
         "bench.cli",
         "bench_command",

@@ -21,7 +21,7 @@ The protocol, verification order and bundle format are described in ``docs/spec/
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -97,6 +97,8 @@ class PullResult:
     refused: dict[str, int] = field(default_factory=dict)
     #: peer name -> why the store refused the first entry it refused this round
     refusal: dict[str, str] = field(default_factory=dict)
+    #: the round was cut short (the replicator is stopping)
+    cancelled: bool = False
 
 
 def pull(peer: Peer, store: Store, membership: Membership, page: int = PAGE) -> IngestReport:
@@ -140,9 +142,38 @@ def pull_round(
     *,
     heads: Mapping[str, tuple[Peer, dict[str, FeedHead]]] | None = None,
     result: PullResult | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> PullResult:
-    """One round of anti-entropy with ``peers``; ``heads`` if they were already read."""
+    """One round of anti-entropy with ``peers``; ``heads`` if they were already read.
+
+    ``cancelled`` is asked before each request and each ingest: when it says so, the round
+    ends there (what was already ingested stays; ``result.cancelled`` is set).
+    """
     result = result if result is not None else PullResult()
+    try:
+        return _pull_round(peers, store, membership, page, heads, result, cancelled)
+    except _Cancelled:
+        result.cancelled = True
+        return result
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _pull_round(
+    peers: Sequence[Peer],
+    store: Store,
+    membership: Membership,
+    page: int,
+    heads: Mapping[str, tuple[Peer, dict[str, FeedHead]]] | None,
+    result: PullResult,
+    cancelled: Callable[[], bool] | None,
+) -> PullResult:
+    def check() -> None:
+        if cancelled is not None and cancelled():
+            raise _Cancelled
+
     advertised = dict(heads) if heads is not None else read_heads(peers, result)
     spent: set[tuple[str, str]] = set()  # (peer, feed): taken what it offered this round
     compared: set[tuple[str, str, int]] = set()  # (peer, feed, size): positions compared
@@ -163,6 +194,7 @@ def pull_round(
                         if (name, feed) not in spent:
                             plan.setdefault(feed, []).append((peer, theirs))
                     elif theirs.size and (name, feed, theirs.size) not in compared:
+                        check()
                         compared.add((name, feed, theirs.size))
                         found = _differing_entry(peer, store, feed, theirs, mine)
                         if found is not None:
@@ -177,7 +209,7 @@ def pull_round(
                     continue
                 spent.add((peer.name, feed))
                 try:
-                    run, probe = _fetch_run(peer, store, feed, mine, theirs.size, page)
+                    run, probe = _fetch_run(peer, store, feed, mine, theirs.size, page, check)
                 except PeerError as exc:
                     _failed(result, peer, exc)
                     continue
@@ -190,7 +222,7 @@ def pull_round(
             break
         for name, _entry in fetched:
             result.fetched[name] = result.fetched.get(name, 0) + 1
-        _ingest(store, membership, fetched, result)
+        _ingest(store, membership, fetched, result, check)
     return result
 
 
@@ -225,7 +257,13 @@ def _differing_entry(
 
 
 def _fetch_run(
-    peer: Peer, store: Store, feed: str, mine: FeedHead | None, target: int, page: int
+    peer: Peer,
+    store: Store,
+    feed: str,
+    mine: FeedHead | None,
+    target: int,
+    page: int,
+    check: Callable[[], None],
 ) -> tuple[list[SignedEntry], SignedEntry | None]:
     """Entries ``[our size, target)`` of ``feed`` from ``peer``, linked to our head; and, if
     the peer's chain does not continue ours, its entry at our head position (fork evidence or a
@@ -235,6 +273,7 @@ def _fetch_run(
     run: list[SignedEntry] = []
     seq = start
     while seq < target:
+        check()
         batch = peer.entries(feed, seq, min(page, target - seq))
         if not batch:
             raise _silent(peer, feed, seq, target)
@@ -284,10 +323,12 @@ def _ingest(
     membership: Membership,
     fetched: list[tuple[str, SignedEntry]],
     result: PullResult,
+    check: Callable[[], None],
 ) -> None:
     fetched.sort(key=lambda item: item[1].payload.order_key)
     source = {entry.id: name for name, entry in fetched}
     for start in range(0, len(fetched), INGEST_CHUNK):
+        check()
         chunk = [entry for _, entry in fetched[start : start + INGEST_CHUNK]]
         part = store.ingest(chunk, membership)
         merge_reports(result.report, part)

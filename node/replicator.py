@@ -188,7 +188,8 @@ class Replicator:
         )
 
     def stop(self) -> None:
-        """Stop the loop and the notifier (waits for a running round), close connections."""
+        """Stop the loop and the notifier, close connections. A round in progress ends at its
+        next request (what it stored stays); ``run_once`` does nothing until ``start``."""
         self._stop.set()
         self._wake.set()
         self._notify_wake.set()
@@ -265,7 +266,14 @@ class Replicator:
             heads = read_heads(peers, result)
             self._adopt_memberships(due, heads, result)
             try:
-                pull_round(peers, self.store, self._membership, heads=heads, result=result)
+                pull_round(
+                    peers,
+                    self.store,
+                    self._membership,
+                    heads=heads,
+                    result=result,
+                    cancelled=self._stop.is_set,
+                )
             finally:
                 self._record(due, result, started, wall)
             return result

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.exc import IntegrityError
 
 from ledger.entry import SignedEntry
-from ledger.errors import ChainError
 from ledger.feed import FeedWriter
 from ledger.identifiers import gtin14, lot_uri
 from ledger.kinds import Kind
@@ -75,15 +75,16 @@ class NodeService:
                     return self._sign_and_store(steps, floors)
                 except StaleTimestamp as stale:
                     floors = [max(f, stale.floor) for f in floors]
-                except ChainError:
-                    # Another process of this node appended: continue from the stored head.
-                    self._writer.head = self.store.head(self.feed)
+                except IntegrityError:
+                    pass  # two processes created the feed's row at once: the next try finds it
             return self._sign_and_store(steps, floors)
 
     def _sign_and_store(self, steps: Sequence[Step], floors: list[str]) -> list[SignedEntry]:
-        start = self._writer.head
-        entries = []
-        try:
+        def build(head: SignedEntry | None) -> list[SignedEntry]:
+            # Signed only now, under the feed's lock, after the head the store holds: a
+            # position is never signed twice, whatever other workers of this node do.
+            self._writer.head = head
+            entries = []
             for (kind, subjects, refs, body), floor in zip(steps, floors, strict=True):
                 payload = self._writer.next_payload(
                     kind,
@@ -93,11 +94,13 @@ class NodeService:
                     not_before=[floor] if floor else [],
                 )
                 entries.append(self._writer.sign(payload))
-            self.store.append_local(entries, self.membership)
+            return entries
+
+        try:
+            return self.store.write_local(self.feed, build, self.membership)
         except BaseException:
-            self._writer.head = start
+            self._writer.head = self.store.head(self.feed)
             raise
-        return entries
 
     def _floor(self, subjects: Sequence[str], refs: Sequence[str]) -> str:
         stamps = [e.payload.ts for e in self.store.entries_by_id(refs)]

@@ -138,7 +138,9 @@ def _demo(out: Path, *, setup_only: bool, docker: bool, regulator_database: str)
     try:
         with console.status("starting five node processes"):
             network.start()
-        story = Story(dict(network.actors), consortium.membership, network.converge)
+        story = Story(
+            dict(network.actors), consortium.membership, network.converge, labels=out / "labels"
+        )
         with Progress(
             TextColumn("{task.description:<24}"), BarColumn(), TimeElapsedColumn(), console=console
         ) as progress:

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ledger.errors import RuleViolation
@@ -20,6 +21,8 @@ from ledger.identifiers import container_uri, lot_uri, pack_uri
 from ledger.kinds import Kind
 from ledger.membership import Membership
 from node.demo.actors import Actor
+from scanner.labels import PackLabel, write_label
+from scanner.read import read_image
 from scanner.verdict import Decision, Scanned, Verdict, decide
 
 GTIN = "09506000134352"
@@ -68,6 +71,9 @@ class Story:
     converge: Callable[[], int]
     on_step: Callable[[Step], None] = lambda step: None
     steps: list[Step] = field(default_factory=list)
+    #: Where each scan step writes the label of the pack it scans (a DataMatrix PNG with the
+    #: printed lot and expiry); the scan then reads that image. ``None``: scan the data as is.
+    labels: Path | None = None
 
     def record(self, step: Step) -> Step:
         self.steps.append(step)
@@ -78,6 +84,9 @@ class Story:
         self, name: str, actor: str, scanned: Scanned, *, in_transit_ok: bool = False
     ) -> Verdict:
         node = self.actors[actor]
+        label = None
+        if self.labels is not None:
+            label, scanned = self._scan_label(scanned)
         uri = pack_uri(scanned.gtin, scanned.serial)
         verdict = decide(
             scanned,
@@ -95,12 +104,25 @@ class Story:
                 name,
                 actor,
                 uri,
+                label=label,
                 verdict=verdict.decision.value,
                 reasons=[r.code for r in verdict.reasons],
                 alerts=alerts,
             )
         )
         return verdict
+
+    def _scan_label(self, printed: Scanned) -> tuple[str, Scanned]:
+        """Print the pack's label as it is on the pack, then read it back like a scanner."""
+        assert self.labels is not None
+        assert printed.lot is not None
+        assert printed.expiry is not None
+        path = write_label(
+            PackLabel(printed.gtin, printed.lot, printed.expiry, printed.serial), self.labels
+        )
+        (scan,) = read_image(path.read_bytes())
+        read = Scanned(scan.gtin, scan.serial, scan.lot, scan.expiry)
+        return str(path.relative_to(self.labels.parent)), read
 
     def act(
         self,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from ledger.alerts import Alert, Code
-from ledger.entry import SignedEntry
+from ledger.entry import SignedEntry, entry_id
 from ledger.errors import (
     ChainError,
     FeedFrozen,
@@ -50,6 +51,7 @@ from ledger.errors import (
     MembershipError,
     SequenceGap,
     SignatureInvalid,
+    WrongFeed,
 )
 from ledger.feed import check_fork, verify_entry, verify_link
 from ledger.identifiers import SubjectType, gtin14, lot_uri, parse_subject, product_uri
@@ -60,6 +62,9 @@ from ledger.state import OrderKey, PackState
 from ledger.timefmt import now_ts
 from node.store import models as m
 from node.store.view import DbStateView, Ids, pack_key, pack_uri_of
+
+#: Any fixed number: the PostgreSQL advisory lock schema set-up takes.
+_SCHEMA_LOCK = 0x6D7472  # "mtr"
 
 E = m.ENTRIES.c
 F = m.FEEDS.c
@@ -125,25 +130,34 @@ class Store:
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         self.engine = self._engine(writer=True)
         self.reader = self._engine(writer=False) if self.is_sqlite else self.engine
-        SQLModel.metadata.create_all(self.engine)
-        self._protect_entries()
-        self._ids_cache: Ids | None = None
+        self._setup_schema()
+        # Caches of feed and entry keys, one per thread: a gunicorn worker serves requests on
+        # several threads, and on PostgreSQL their transactions overlap.
+        self._local = threading.local()
 
-    def _protect_entries(self) -> None:
-        """The database itself refuses to change or delete a stored entry."""
+    def _setup_schema(self) -> None:
+        """Tables, and triggers by which the database itself refuses to change or delete a
+        stored entry. Several processes may open one PostgreSQL database at once: an advisory
+        lock makes them take turns."""
         with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+            SQLModel.metadata.create_all(conn)
             if self.is_sqlite:
                 for action in ("UPDATE", "DELETE"):
                     conn.exec_driver_sql(
                         f"CREATE TRIGGER IF NOT EXISTS entries_no_{action.lower()} BEFORE {action} ON entries "
                         "BEGIN SELECT RAISE(ABORT, 'entries are append-only'); END"
                     )
-            else:
+                return
+            exists = conn.exec_driver_sql(
+                "SELECT 1 FROM pg_trigger WHERE tgname = 'entries_append_only'"
+            ).first()
+            if exists is None:
                 conn.exec_driver_sql(
                     "CREATE OR REPLACE FUNCTION medtrace_entries_append_only() RETURNS trigger AS $$ "
                     "BEGIN RAISE EXCEPTION 'entries are append-only'; END $$ LANGUAGE plpgsql"
                 )
-                conn.exec_driver_sql("DROP TRIGGER IF EXISTS entries_append_only ON entries")
                 conn.exec_driver_sql(
                     "CREATE TRIGGER entries_append_only BEFORE UPDATE OR DELETE ON entries "
                     "FOR EACH ROW EXECUTE FUNCTION medtrace_entries_append_only()"
@@ -188,14 +202,15 @@ class Store:
             try:
                 yield conn, ids
             except BaseException:
-                self._ids_cache = None  # rows it cached may be rolled back
+                self._local.ids = None  # rows it cached may be rolled back
                 raise
 
     def _ids(self, conn: Connection) -> Ids:
-        if self._ids_cache is None:
-            self._ids_cache = Ids(conn)
-        self._ids_cache.conn = conn
-        return self._ids_cache
+        ids: Ids | None = getattr(self._local, "ids", None)
+        if ids is None:
+            ids = self._local.ids = Ids(conn)
+        ids.conn = conn
+        return ids
 
     # -- membership ----------------------------------------------------------------------------
     def save_membership(self, signed: SignedMembership) -> None:
@@ -248,11 +263,26 @@ class Store:
         }
 
     def digest(self) -> str:
-        """One hash over every feed's (size, head): equal digests, equal ledgers."""
-        lines = [
-            f"{h.feed} {h.size} {h.head}\n"
-            for h in sorted(self.heads().values(), key=lambda h: h.feed)
-        ]
+        """One hash over every feed's (size, head): equal digests, equal ledgers.
+
+        A feed frozen at a fork counts up to the fork and the pair of entries there, so two
+        nodes that first saw different sides of the fork still agree once they hold both.
+        """
+        forks: dict[str, set[str]] = {}
+        with self.reader.connect() as conn:
+            for row in conn.execute(select(m.FORKS)).all():
+                for payload in (row.first_payload, row.second_payload):
+                    forks.setdefault(row.feed, set()).add(entry_id(payload))
+        lines = []
+        for h in sorted(self.heads().values(), key=lambda h: h.feed):
+            if h.frozen_at is None:
+                lines.append(f"{h.feed} {h.size} {h.head}\n")
+                continue
+            before = self.entries(h.feed, h.frozen_at - 1, 1) if h.frozen_at else []
+            pair = " ".join(sorted(forks.get(h.feed, set())))
+            lines.append(
+                f"{h.feed} frozen {h.frozen_at} {before[0].id if before else None} {pair}\n"
+            )
         return hashlib.sha256("".join(lines).encode()).hexdigest()
 
     def entries(self, feed: str, from_seq: int = 0, limit: int = 1000) -> list[SignedEntry]:
@@ -424,27 +454,43 @@ class Store:
     # -- writing -------------------------------------------------------------------------------
     def append_local(self, entries: Sequence[SignedEntry], membership: Membership) -> None:
         """Store entries this node signed, applying the rules strictly: all or nothing."""
+        feeds = list(dict.fromkeys(e.payload.feed for e in entries))
+        if len(feeds) > 1:
+            raise WrongFeed(f"expected entries of one feed, found {feeds}")
+        if feeds:
+            self.write_local(feeds[0], lambda _head: entries, membership)
+
+    def write_local(
+        self,
+        feed: str,
+        build: Callable[[SignedEntry | None], Sequence[SignedEntry]],
+        membership: Membership,
+    ) -> list[SignedEntry]:
+        """Sign-then-store under the feed's lock: ``build`` gets the stored head and returns the
+        entries to append after it, so concurrent writers of one feed (several workers, on
+        PostgreSQL) queue instead of racing for a position. Rules strict; all or nothing."""
         with self._write() as (conn, ids):
+            feed_pk = ids.feed(feed)
+            frozen = conn.execute(
+                select(F.frozen_at).where(F.id == feed_pk).with_for_update()
+            ).scalar()
+            if frozen is not None:
+                raise FeedFrozen(f"feed {feed} is frozen at the fork at seq {frozen}")
+            head = self._head(conn, feed)
+            entries = list(build(head))
             view = DbStateView(conn, ids)
-            heads: dict[str, SignedEntry | None] = {}
             for entry in entries:
-                feed = entry.payload.feed
-                if feed not in heads:
-                    heads[feed] = self._head(conn, feed)
-                frozen = conn.execute(select(F.frozen_at).where(F.name == feed)).scalar()
-                if frozen is not None:
-                    raise FeedFrozen(f"feed {feed} is frozen at the fork at seq {frozen}")
-                verify_link(heads[feed], entry, feed)
+                verify_link(head, entry, feed)
                 verify_entry(entry, membership)
                 self._insert_entry(conn, ids, entry)
                 apply(view, entry, membership, strict=True)
                 if view.max_last is not None and view.max_last > entry.payload.order_key:
                     raise StaleTimestamp(view.max_last[0])
-                heads[feed] = entry
+                head = entry
             view.flush()
-            for head in heads.values():
-                if head is not None:
-                    self._set_head(conn, ids, head)
+            if head is not None:
+                self._set_head(conn, ids, head)
+            return entries
 
     def ingest(self, entries: Iterable[SignedEntry], membership: Membership) -> IngestReport:
         """Store entries from peers: any feeds, any order within a page, one transaction.
@@ -548,7 +594,7 @@ class Store:
         alerts = apply(view, entry, membership, strict=False)
         if view.max_last is not None and view.max_last > entry.payload.order_key:
             savepoint.rollback()
-            self._ids_cache = None
+            self._local.ids = None
             return False
         view.flush()
         savepoint.commit()

@@ -126,19 +126,32 @@ def test_node_logs_are_json_lines_without_tokens_or_key_material(demo: Path) -> 
 
 
 @pytest.mark.postgres
-def test_docker_setup_lays_out_five_nodes_with_a_postgresql_regulator(tmp_path: Path, postgres_url: str) -> None:
+def test_docker_setup_lays_out_five_nodes_with_a_postgresql_regulator(
+    tmp_path: Path, postgres_url: str
+) -> None:
     """What the compose file's setup service runs, against a real PostgreSQL server."""
     out = tmp_path / "data"
     env = {**os.environ, "MEDTRACE_PASSPHRASE": "docker-setup-test"}
     result = subprocess.run(
-        [*MEDTRACE, "demo", "--setup-only", "--docker", "--out", str(out), "--regulator-database", postgres_url],
+        [
+            *MEDTRACE,
+            "demo",
+            "--setup-only",
+            "--docker",
+            "--out",
+            str(out),
+            "--regulator-database",
+            postgres_url,
+        ],
         capture_output=True,
         text=True,
         env=env,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    configs = {p.parent.name: json.loads(p.read_text()) for p in (out / "nodes").glob("*/node.json")}
+    configs = {
+        p.parent.name: json.loads(p.read_text()) for p in (out / "nodes").glob("*/node.json")
+    }
     assert set(configs) == {"manufacturer", "distributor", "customs", "pharmacy", "regulator"}
     assert configs["regulator"]["database"] == postgres_url
     assert all(c["database"] == "" for name, c in configs.items() if name != "regulator")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,31 @@ def test_refusals_name_the_rule(tmp_path: Path) -> None:
         with pytest.raises(RuleViolation, match="never commissioned") as unknown:
             node.submit(Kind.SHIP, subjects=[pack("ZZZ")], body={"destination": "dist"})
         assert unknown.value.code == "unknown_pack"
+
+
+def test_concurrent_writers_of_one_feed_never_fork_it(store_url: str) -> None:
+    """Several workers of one node write at once (real threads, real database): every entry
+    lands at its own position and the feed stays one chain."""
+    with Store(store_url) as store:
+        service(store).commission(GTIN, LOT, EXPIRY, serials=[f"C{i}" for i in range(40)])
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        try:
+            with Store(store_url) as own:
+                node = service(own)
+                for i in range(index, 40, 4):
+                    node.submit(Kind.PACK, subjects=[case(100 + i), pack(f"C{i}")])
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    with Store(store_url) as store:
+        entries = store.entries("acme/line1")
+        assert [e.payload.seq for e in entries] == list(range(41))
+        verify_chain(entries, make_world().membership, feed="acme/line1")

@@ -102,3 +102,23 @@ def test_the_same_entries_give_the_same_digest_at_two_stores(tmp_path: Path) -> 
         deliver(two, entries, seed=2)
         assert one.digest() == two.digest()
         assert one.heads() == two.heads()
+
+
+def test_nodes_that_saw_different_sides_of_a_fork_agree_once_both_hold_both(tmp_path: Path) -> None:
+    world = make_world()
+    commission = world.commission(["A1"])
+    writer = world.writers["acme/line1"]
+    base = writer.head
+    to_dist = world.write("acme/line1", Kind.SHIP, subjects=[pack("A1")], body={"destination": "dist"})
+    writer.head = base  # the same key signs a second entry at the same position: equivocation
+    to_ph = world.write("acme/line1", Kind.SHIP, subjects=[pack("A1")], body={"destination": "ph"})
+    assert to_dist.payload.seq == to_ph.payload.seq
+    with Store(tmp_path / "a.db") as one, Store(tmp_path / "b.db") as two:
+        one.ingest([commission, to_dist], world.membership)
+        two.ingest([commission, to_ph], world.membership)
+        assert one.digest() != two.digest()
+        assert len(one.ingest([to_ph], world.membership).forks) == 1
+        assert len(two.ingest([to_dist], world.membership).forks) == 1
+        assert one.heads()["acme/line1"].frozen_at == two.heads()["acme/line1"].frozen_at == 1
+        assert one.digest() == two.digest()
+        assert {a.code.value for a in one.alerts()} >= {"fork"}

@@ -106,6 +106,7 @@ class Honest:
     name: str = "honest"
     hints: list[Any] = field(default_factory=list)
     hint_delay_s: float = 0.0  # a slow peer
+    entries_delay_s: float = 0.0
 
     def app(self) -> Flask:
         app = Flask(f"honest-{self.name}")
@@ -127,6 +128,7 @@ class Honest:
 
         @app.get("/api/v1/feeds/<org>/<site>/entries")
         def entries(org: str, site: str) -> Response:
+            time.sleep(self.entries_delay_s)
             start = int(request.args.get("from", "0"))
             limit = min(int(request.args.get("limit", "1000")), 1000)
             feed = f"{org}/{site}"

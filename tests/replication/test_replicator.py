@@ -13,7 +13,8 @@ from ledger.kinds import Kind, Role
 from ledger.membership import Membership
 from node.replicator import Replicator
 from node.store import Store
-from tests.node.world import key
+from tests.node.test_store_order import history
+from tests.node.world import key, make_world
 from tests.replication.support import (
     Honest,
     base_history,
@@ -190,3 +191,20 @@ def test_without_a_pinned_genesis_membership_updates_are_off(tmp_path: Path) -> 
             assert replicator.status()["membership_version"] == 1
         finally:
             replicator.stop()
+
+
+def test_stop_cuts_a_long_round_short(tmp_path: Path) -> None:
+    """Six feeds to fetch from a peer that takes 0.5 s per page: stop() does not wait for the
+    whole round, only for the request in flight."""
+    entries, _ = history()
+    w = make_world()
+    with open_node(tmp_path / "h.db", w) as honest, open_node(tmp_path / "v.db", w) as victim:
+        ingest_all(honest, entries, w)
+        with serve(Honest(honest, entries_delay_s=0.5).app()) as url:
+            replicator = Replicator(victim, w.membership, [peer("slow", url)], interval_s=60)
+            replicator.start()
+            time.sleep(0.7)
+            started = time.monotonic()
+            replicator.stop()
+            assert time.monotonic() - started < 1.0
+        assert len(victim.heads()) < 6
