@@ -430,6 +430,7 @@ def _context(
                 peers=[p.name for p in config.peers],
                 retry_s=max(config.replication_interval_s, 1.0),
             )
+            ctx.service.before_first_write = ctx.replication.run_once
     return ctx
 
 

@@ -8,8 +8,9 @@ sent (the writer falls back to the stored head).
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,11 @@ class NodeService:
         self.feed = feed
         self._writer = FeedWriter(feed, key, store.head(feed))
         self._lock = threading.Lock()
+        #: Called once, before this process signs its first entry: a node restored from an old
+        #: backup learns its own feed's newer entries from its peers first, so it never signs at
+        #: a position it already used (DESIGN §2). Best effort: an offline post still writes.
+        self.before_first_write: Callable[[], object] | None = None
+        self._caught_up = False
 
     @property
     def org(self) -> str:
@@ -69,6 +75,7 @@ class NodeService:
     def submit_many(self, steps: Sequence[Step]) -> list[SignedEntry]:
         """Sign and store several entries all or nothing (one transaction)."""
         with self._lock:
+            self._catch_up()
             floors = [self._floor(subjects, refs) for _, subjects, refs, _ in steps]
             for _attempt in range(3):
                 try:
@@ -78,6 +85,13 @@ class NodeService:
                 except IntegrityError:
                     pass  # two processes created the feed's row at once: the next try finds it
             return self._sign_and_store(steps, floors)
+
+    def _catch_up(self) -> None:
+        if self._caught_up or self.before_first_write is None:
+            return
+        self._caught_up = True
+        with contextlib.suppress(Exception):  # unreachable peers must not stop a border post
+            self.before_first_write()
 
     def _sign_and_store(self, steps: Sequence[Step], floors: list[str]) -> list[SignedEntry]:
         def build(head: SignedEntry | None) -> list[SignedEntry]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from ledger.errors import KindNotAllowed, RuleViolation
 from ledger.feed import verify_chain
 from ledger.kinds import Kind
+from node.replication import LocalPeer, pull
 from node.service import NodeService
 from node.store import Store
 from tests.node.world import GTIN, LOT, case, key, make_world, pack
@@ -119,3 +121,28 @@ def test_concurrent_writers_of_one_feed_never_fork_it(store_url: str) -> None:
         entries = store.entries("acme/line1")
         assert [e.payload.seq for e in entries] == list(range(41))
         verify_chain(entries, make_world().membership, feed="acme/line1")
+
+
+def test_a_node_restored_from_an_old_backup_learns_its_own_head_before_signing(
+    tmp_path: Path,
+) -> None:
+    membership = make_world().membership
+    with Store(tmp_path / "node.db") as live:
+        service(live).commission(GTIN, LOT, EXPIRY, serials=["A1"])
+        backup = tmp_path / "backup.db"
+        with (
+            sqlite3.connect(live.url.removeprefix("sqlite:///")) as src,
+            sqlite3.connect(backup) as dst,
+        ):
+            src.backup(dst)
+        service(live).submit(Kind.PACK, subjects=[case(1), pack("A1")])
+        with Store(tmp_path / "peer.db") as peer:
+            pull(LocalPeer("live", live), peer, membership)  # a peer holds seq 1 too
+            with Store(backup) as restored:
+                node = service(restored)
+                node.before_first_write = lambda: pull(
+                    LocalPeer("peer", peer), restored, membership
+                )
+                entry = node.submit(Kind.PACK, subjects=[case(2), pack("A1")])
+                assert entry.payload.seq == 2  # not a second, different entry at seq 1
+                assert not restored.heads()["acme/line1"].frozen_at
