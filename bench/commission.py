@@ -1,9 +1,9 @@
 """Commissioning throughput: packs per second through ``NodeService.commission``.
 
 Each timed run commissions one batch into a fresh SQLite store: the same path the HTTP API
-takes (sign chunks of serials, ``Store.append_local`` verifies them, applies the lifecycle
-strictly and writes entries and pack rows in one transaction). Store creation and the serials
-(when supplied) are prepared before the clock starts.
+takes (inside ``Store.write_local``: sign chunks of serials after the stored head, verify them,
+apply the lifecycle strictly, write entries and pack rows in one transaction). Store creation
+and the serials (when supplied) are prepared before the clock starts.
 """
 
 from __future__ import annotations
