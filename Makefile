@@ -1,7 +1,8 @@
 # medtrace: `make demo` and `make test` take a fresh Debian machine with Python 3.11 to a running
 # demo network and a passing suite. They install what they need: the virtualenv and the project,
 # and the system packages (libzbar0 for pyzbar, PostgreSQL for the storage tests, docker-compose
-# to validate docker/compose.yaml without a Docker engine) when missing.
+# to validate docker/compose.yaml without a Docker engine, Chromium for the web page tests) when
+# missing.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -45,6 +46,7 @@ system-deps:
 	ldconfig -p 2>/dev/null | grep -q 'libzbar.so.0' || missing="$$missing libzbar0"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing system packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \

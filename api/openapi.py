@@ -31,6 +31,17 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "path": {"type": "string", "description": "JSON path of the first invalid value."},
         "parameter": {"type": "string", "description": "The invalid path or query parameter."},
         "retry_after": {"type": "integer"},
+        "hint": {
+            "type": "string",
+            "description": "scan-error: what to do at the counter (a scan error is never a "
+            "falsification).",
+        },
+        "scan_error": {
+            "type": "string",
+            "description": "scan-error: which kind (syntax, check_digit, date, lost_separator, "
+            "keyboard_layout, digital_link, empty, image, no_barcode, not_gs1, not_a_pack, "
+            "container, several_packs).",
+        },
     },
 }
 
@@ -43,7 +54,8 @@ _DESCRIPTIONS = {
     409: "The step breaks a lifecycle rule (`code` names it), or the feed is frozen.",
     413: "The body is larger than the node accepts.",
     415: "The body is not JSON.",
-    422: "The step names a pack or container this node does not know (`code`).",
+    422: "The step names a pack or container this node does not know (`code`), or a scanned "
+    "code cannot be read (scan-error, with a `hint`).",
     429: "Too many verification queries for this token (see Retry-After).",
     500: "The node failed; the failure was logged.",
     503: "The database is busy or replication is not available; retry.",
@@ -78,6 +90,7 @@ def _problem_statuses(route: Route) -> list[int]:
         statuses |= {400, 409, 422}
     if route.endpoint in ("container", "pack_state"):
         statuses.add(404)
+    statuses |= set(route.problems)
     return sorted(statuses)
 
 
@@ -140,10 +153,10 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.kind is not None:
         operation["x-kind"] = route.kind.value
     if route.request is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _clean(route.request)}},
-        }
+        content = {"application/json": {"schema": _clean(route.request)}}
+        if route.uploads is not None:
+            content["multipart/form-data"] = {"schema": _clean(route.uploads)}
+        operation["requestBody"] = {"required": True, "content": content}
     return operation
 
 

@@ -50,6 +50,7 @@ TYPES: dict[str, tuple[int, str]] = {
     "unsupported-media-type": (415, "Expected a JSON body (Content-Type: application/json)"),
     "rule-violation": (409, "The step breaks a rule of the pack lifecycle"),
     "unprocessable": (422, "The step names something this node does not know"),
+    "scan-error": (422, "The code could not be read: rescan it"),
     "feed-conflict": (409, "This node's feed cannot take the entry"),
     "rate-limited": (429, "Too many verification queries"),
     "internal": (500, "Internal error"),

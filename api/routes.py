@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from flask import Blueprint, Response, request
 
-from api import actions, ops, queries, replication
-from api.auth import HINTERS, READERS, REPLICATORS, WRITERS, require
+from api import actions, epcis, ops, queries, replication, web, web_scan
+from api.auth import HINTERS, OPERATOR, READERS, REPLICATORS, VERIFIER, WRITERS, require
 from api.call import Call
 from api.context import NodeContext, node_context
 from api.problems import Problem
@@ -30,6 +30,8 @@ MAX_SERIALS = 100_000
 MAX_REFS = 1_000
 PAGE_MAX = 1_000
 PAGE_DEFAULT = 500
+#: Who may scan: a pharmacist's or customs officer's device, or an operator.
+SCANNERS = frozenset({OPERATOR, VERIFIER})
 
 View = Callable[[NodeContext, Call], Response]
 
@@ -60,6 +62,11 @@ class Route:
     kind: Kind | None = None  # a write of this kind: refused early if the feed may not write it
     media_type: str = "application/json"
     description: str = ""
+    #: Also accepted instead of the JSON ``request``: a multipart/form-data body with these
+    #: fields (the view reads it; ``call.body`` is then ``None``).
+    uploads: Schema | None = None
+    #: Problem statuses this route answers beyond those derived from its other fields.
+    problems: tuple[int, ...] = ()
 
 
 # -- schemas -------------------------------------------------------------------------------------
@@ -196,7 +203,8 @@ ACTION_SUMMARIES: dict[Kind, str] = {
     Kind.RECALL: "Recall a lot (subject: /01/{gtin}/10/{lot}); irreversible.",
     Kind.WITHDRAW: "Withdraw a product (subject: /01/{gtin}); irreversible.",
 }
-assert set(ACTION_SCHEMAS) == set(Kind) - {Kind.COMMISSION}
+# ``event`` entries are written by EPCIS capture (api/epcis.py), not by an action route.
+assert set(ACTION_SCHEMAS) == set(Kind) - {Kind.COMMISSION, Kind.EVENT}
 
 COMMISSION = {
     "type": "object",
@@ -323,6 +331,131 @@ SYNC_REPORT = {
     },
 }
 
+SCAN_REQUEST = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["text"],
+    "properties": {
+        "text": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": web_scan.MAX_TEXT,
+            "description": "What a keyboard-wedge scanner typed (GS1 element string, with or "
+            "without ']d2', GS as \\u001d or '<GS>') or a GS1 Digital Link URI.",
+        },
+        "context": {
+            "type": "string",
+            "enum": list(web_scan.CONTEXTS),
+            "description": "counter (default): a pack in transit is held; border: a pack in "
+            "transit is fine (customs).",
+        },
+    },
+}
+SCAN_UPLOAD = {
+    "type": "object",
+    "required": [web_scan.IMAGE_FIELD],
+    "properties": {
+        web_scan.IMAGE_FIELD: {
+            "type": "string",
+            "contentMediaType": "image/png, image/jpeg, image/webp",
+            "description": f"A photo of the code: PNG, JPEG or WebP, at most "
+            f"{web_scan.MAX_IMAGE_BYTES} bytes.",
+        },
+        "context": {"type": "string", "enum": list(web_scan.CONTEXTS)},
+    },
+}
+SCAN_RESULT = {
+    "type": "object",
+    "required": ["verdict", "pack", "gtin", "serial", "reasons", "timeline", "alerts", "scan"],
+    "properties": {
+        "verdict": {"type": "string", "enum": ["RELEASE", "HOLD", "REJECT"]},
+        "pack": {"type": "string"},
+        "gtin": {"type": "string"},
+        "serial": {"type": "string"},
+        "lot": {"type": ["string", "null"], "description": "As printed on the pack."},
+        "expiry": {"type": ["string", "null"], "description": "As printed, an ISO date."},
+        "context": {"type": "string", "enum": list(web_scan.CONTEXTS)},
+        "node": {"type": "string"},
+        "status": {"type": ["string", "null"], "description": "Null for an unknown pack."},
+        "custodian": {"type": ["string", "null"]},
+        "reasons": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+        "timeline": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "ts": {"type": "string"},
+                    "feed": {"type": "string"},
+                    "seq": {"type": "integer"},
+                    "kind": {"type": "string"},
+                    "entry": {"type": "string"},
+                },
+            },
+        },
+        "alerts": {"type": "array", "items": ALERT},
+        "scan": {
+            "type": "object",
+            "properties": {
+                "symbology": {"type": "string"},
+                "decoder": {"type": ["string", "null"]},
+                "raw": {"type": "string"},
+                "recovered": {
+                    "type": "boolean",
+                    "description": "Lost group separators were put back (one reading only).",
+                },
+                "notes": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    },
+}
+
+EPCIS_CAPTURE_JOB = {
+    "type": "object",
+    "description": "An EPCIS 2.0 capture job (REST bindings), plus the entries it wrote.",
+    "required": ["captureID", "running", "success", "captureErrorBehaviour", "errors"],
+    "properties": {
+        "captureID": {"type": "string"},
+        "createdAt": {"type": "string", "format": "date-time"},
+        "finishedAt": {"type": "string", "format": "date-time"},
+        "running": {"type": "boolean"},
+        "success": {"type": "boolean"},
+        "captureErrorBehaviour": {"type": "string", "enum": ["rollback", "proceed"]},
+        "errors": {"type": "array", "items": {"type": "object"}},
+        "eventCount": {"type": "integer"},
+        "entries": {"type": "array", "items": ENTRY_ID},
+        "eventHashes": {"type": "array", "items": {"type": "string"}},
+    },
+}
+EPCIS_QUERY_DOCUMENT = {
+    "type": "object",
+    "description": "An EPCIS 2.0 EPCISQueryDocument (JSON-LD); validates against GS1's schema.",
+}
+EPCIS_QUERY_PARAMS = (
+    Param("eventType", "query", {"type": "string"}, "ObjectEvent, AggregationEvent, …"),
+    Param("GE_eventTime", "query", {"type": "string", "format": "date-time"}, "eventTime ≥."),
+    Param("LT_eventTime", "query", {"type": "string", "format": "date-time"}, "eventTime <."),
+    Param("EQ_bizStep", "query", {"type": "string"}, "CBV bizStep, bare word or URI."),
+    Param("EQ_disposition", "query", {"type": "string"}, "CBV disposition, bare word or URI."),
+    Param("EQ_bizLocation", "query", {"type": "string"}, "SGLN URN or Digital Link."),
+    Param("EQ_action", "query", {"type": "string"}, "OBSERVE, ADD or DELETE."),
+    Param("EQ_eventID", "query", {"type": "string"}, "eventID or event hash."),
+    Param("MATCH_epc", "query", {"type": "string"}, "EPC in epcList / childEPCs (patterns ok)."),
+    Param("MATCH_anyEPC", "query", {"type": "string"}, "EPC anywhere in the event."),
+    Param(
+        "perPage",
+        "query",
+        {"type": "integer", "minimum": 1, "maximum": 1000},
+        "Events per page (default 100).",
+    ),
+    Param("nextPageToken", "query", {"type": "string"}, "From the previous page's Link."),
+)
+
 GTIN_PARAM = Param("gtin", "path", {"type": "string", "format": "gtin"}, "GTIN-8/12/13/14.")
 SERIAL_PARAM = Param(
     "serial",
@@ -391,6 +524,21 @@ def _routes() -> tuple[Route, ...]:
             response=PROVENANCE,
             params=(GTIN_PARAM, SERIAL_PARAM),
             rate_limited=True,
+        ),
+        Route(
+            f"{API}/scan",
+            "POST",
+            "scan",
+            web_scan.scan,
+            "Read a pack's code (a photo, or the scanned text) and verify its provenance here: "
+            "RELEASE, HOLD or REJECT with reasons and the custody timeline.",
+            "verification",
+            SCANNERS,
+            request=SCAN_REQUEST,
+            uploads=SCAN_UPLOAD,
+            response=SCAN_RESULT,
+            rate_limited=True,
+            problems=(422,),
         ),
         Route(
             f"{API}/containers/<sscc>",
@@ -572,7 +720,95 @@ def _routes() -> tuple[Route, ...]:
             response={"type": "object"},
         ),
     ]
-    return (*writes, *reads, *feeds, *public)
+    epcis_routes = [
+        Route(
+            "/epcis/capture",
+            "POST",
+            "epcis_capture",
+            epcis.capture,
+            "EPCIS 2.0 capture: an EPCISDocument (JSON / JSON-LD) becomes entries of this node's "
+            "feed; 202 with Location of the capture job (docs/spec/epcis.md).",
+            "epcis",
+            WRITERS,
+            response=EPCIS_CAPTURE_JOB,
+            status=202,
+            description="Header GS1-Capture-Error-Behaviour: rollback (default, all events or "
+            "none) or proceed (each event on its own). The body is an EPCIS 2.0 EPCISDocument (application/json or "
+            "application/ld+json), validated by medtrace (400 names the JSON path of the first "
+            "problem; nothing is captured). Limits: GS1-EPCIS-Capture-Limit events, "
+            "GS1-EPCIS-Capture-File-Size-Limit bytes (413 beyond). A broken lifecycle rule: "
+            "403/409/422 with `code` naming it.",
+            problems=(400, 409, 413, 415, 422),
+        ),
+        Route(
+            "/epcis/capture/<capture_id>",
+            "GET",
+            "epcis_capture_job",
+            epcis.capture_job,
+            "An EPCIS capture job: finished, success, errors, the entries written.",
+            "epcis",
+            READERS,
+            response=EPCIS_CAPTURE_JOB,
+            params=(
+                Param("capture_id", "path", {"type": "string", "maxLength": 40}, "captureID."),
+            ),
+            problems=(404,),
+        ),
+        Route(
+            "/epcis/events",
+            "GET",
+            "epcis_events",
+            epcis.events,
+            "EPCIS 2.0 SimpleEventQuery over every entry held here, as an EPCISQueryDocument.",
+            "epcis",
+            READERS,
+            response=EPCIS_QUERY_DOCUMENT,
+            params=EPCIS_QUERY_PARAMS,
+            media_type="application/ld+json",
+        ),
+        Route(
+            "/epcis/epcs/<path:epc>/events",
+            "GET",
+            "epcis_epc_events",
+            epcis.epc_events,
+            "The events naming one EPC (EPC URN or GS1 Digital Link, percent-encoded).",
+            "epcis",
+            READERS,
+            response=EPCIS_QUERY_DOCUMENT,
+            params=(
+                Param("epc", "path", {"type": "string"}, "An EPC URN or GS1 Digital Link URI."),
+                *(p for p in EPCIS_QUERY_PARAMS if p.name != "MATCH_anyEPC"),
+            ),
+            media_type="application/ld+json",
+        ),
+        Route(
+            "/epcis/events/<path:event_id>",
+            "GET",
+            "epcis_event",
+            epcis.event_by_id,
+            "The events with this eventID (an event and its error declaration share one).",
+            "epcis",
+            READERS,
+            response=EPCIS_QUERY_DOCUMENT,
+            params=(
+                Param("event_id", "path", {"type": "string"}, "eventID or CBV 2.0 event hash."),
+            ),
+            media_type="application/ld+json",
+            problems=(404,),
+        ),
+        Route(
+            "/epcis/context/medtrace.jsonld",
+            "GET",
+            "epcis_context",
+            epcis.context_document,
+            "The JSON-LD context of medtrace's extension terms (mt:) (docs/spec/vocabulary.md).",
+            "epcis",
+            None,
+            response={"type": "object"},
+            media_type="application/ld+json",
+        ),
+    ]
+    return (*writes, *reads, *feeds, *public, *epcis_routes)
 
 
 ROUTES: tuple[Route, ...] = _routes()
@@ -618,10 +854,15 @@ def _params(route: Route, path_args: Mapping[str, str]) -> dict[str, Any]:
 def _body(route: Route) -> Any:
     if route.request is None:
         return None
+    if route.uploads is not None and request.mimetype == "multipart/form-data":
+        return None  # the view reads the form (and sets its own size limit)
     if not _is_json(request.mimetype):
+        expected = "application/json" + (
+            " or multipart/form-data" if route.uploads is not None else ""
+        )
         raise Problem(
             "unsupported-media-type",
-            f"expected Content-Type: application/json, found {request.mimetype or 'none'!r}",
+            f"expected Content-Type: {expected}, found {request.mimetype or 'none'!r}",
         )
     value = parse_json(request.get_data(cache=False))
     check_body(value, route.request)
@@ -671,7 +912,10 @@ def _dispatch(route: Route) -> Callable[..., Response]:
 
 
 def blueprint() -> Blueprint:
+    """The API's rules, and (nested, outside the OpenAPI document) the web pages."""
     bp = Blueprint("api", __name__)
+    bp.register_blueprint(web.blueprint())
+    bp.register_blueprint(epcis.blueprint())  # OPTIONS /epcis/…: advertised limits only
     for route in ROUTES:
         bp.add_url_rule(
             route.path,

@@ -12,10 +12,13 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from time import perf_counter
+from typing import Any
 
-from bench import commission, floors, verify
+from bench import commission, floors, nodes, served, verify
 from bench.consortium import membership
+from bench.loadgen import percentile
 from bench.machine import describe
+from bench.nodes import Cluster
 from bench.progress import NoProgress, Progress
 from ledger.serials import generate_serials
 
@@ -31,6 +34,18 @@ class Plan:
     chunk: int = 1_000
     warmup_packs: int = 2_000
     warmup_entries: int = 300
+    # Served over HTTP (bench/served.py): packs in the verification node's store, the
+    # load generator's clients, warm-up and duration, convergence rounds, catch-up entries.
+    served_packs: int = 1_000_000
+    served_budget_s: float = 240.0
+    #: Packs per ``commission`` call while filling. Few large calls: on a non-empty store each
+    #: call's duplicate check scans the packs table (see docs/performance.md).
+    served_batch: int = 1_000_000
+    http_clients: int = 32
+    http_warmup_s: float = 3.0
+    http_duration_s: float = 15.0
+    convergence_rounds: int = 20
+    catchup_entries: int = 10_000
 
 
 QUICK = Plan(
@@ -40,6 +55,9 @@ QUICK = Plan(
     verify_entries=20_000,
     verify_repeats=2,
     ed25519_verifications=10_000,
+    served_packs=1_000_000,
+    served_budget_s=240.0,
+    catchup_entries=10_000,
 )
 FULL = Plan(
     packs=1_000_000,
@@ -48,6 +66,11 @@ FULL = Plan(
     verify_entries=60_000,
     verify_repeats=3,
     ed25519_verifications=100_000,
+    served_packs=10_000_000,
+    served_batch=2_000_000,
+    served_budget_s=1_500.0,
+    http_duration_s=30.0,
+    catchup_entries=100_000,
 )
 
 
@@ -61,6 +84,22 @@ class Results:
     bytes_per_pack: float
     floor_sqlite_bytes_per_row: float
     ingest_entries_per_s: float
+    verify_http_p50_ms: float
+    verify_http_p95_ms: float
+    verify_http_p99_ms: float
+    verify_http_rps: float
+    verify_http_non_200: int
+    verify_http_client_cpu_share: float
+    verify_http_clients: int
+    verify_http_workers: int
+    verify_http_threads: int
+    verify_packs_in_db: int
+    verify_fill_packs_per_s: float
+    floor_sqlite_lookup_us: float
+    convergence_p50_ms: float
+    convergence_p95_ms: float
+    replication_catchup_entries_per_s: float
+    catchup_entries: int
     packs: int
     verify_entries: int
     elapsed_s: float
@@ -72,6 +111,73 @@ class Results:
             name: round(value, 3) if isinstance(value, float) else value
             for name, value in asdict(self).items()
         }
+
+
+def served_phases(plan: Plan, root: Path, progress: Progress) -> dict[str, Any]:
+    """The HTTP figures (bench/served.py); every node process is stopped before returning."""
+    root.mkdir()
+    progress.phase("creating the consortium and node data directories", 1)
+    with Cluster(root, nodes.consortium(root)) as cluster:
+        # One node for verification queries, alone (no peers): its store is filled first.
+        lone = cluster.add("verify", "manufacturer")
+        progress.advance()
+        packs, fill_rate = served.fill(
+            cluster, lone, plan.served_packs, plan.served_batch, progress, plan.served_budget_s
+        )
+        database = Path(lone.database)
+        progress.phase("sampling random packs of the store", 1)
+        keys = served.sample_keys(database, served.SAMPLE_KEYS)
+        keys_file = root / "keys.txt"
+        keys_file.write_text("".join(f"{g} {s}\n" for g, s in keys))
+        progress.advance()
+        progress.phase(f"sqlite3 floor: {served.FLOOR_LOOKUPS:,} point lookups", 1)
+        lookup_us = served.floor_lookup_us(database, keys, served.FLOOR_LOOKUPS)
+        progress.advance()
+        progress.phase(
+            f"HTTP verification queries: {plan.http_clients} clients, "
+            f"{plan.http_warmup_s:.0f} s warm-up + {plan.http_duration_s:.0f} s",
+            1,
+        )
+        cluster.start("verify")
+        http = served.verify_http(
+            lone, keys_file, plan.http_clients, plan.http_warmup_s, plan.http_duration_s
+        )
+        lone.stop()
+        progress.advance()
+        del cluster.nodes["verify"]
+
+        # Four nodes, every one a peer of every other.
+        progress.phase("starting 4 peered nodes", 1)
+        for org in ("manufacturer", "distributor", "pharmacy", "regulator"):
+            cluster.add(org, org)
+        cluster.peer_all()
+        cluster.start()
+        progress.advance()
+        four = list(cluster.nodes.values())
+        writer = cluster.nodes["manufacturer"]
+        times = served.convergence(writer, four, plan.convergence_rounds, "distributor", progress)
+        late = cluster.nodes["regulator"]
+        others = [n for n in four if n is not late]
+        catchup_rate, _ = served.catchup(writer, others, late, plan.catchup_entries, progress)
+    ordered = sorted(times)
+    return {
+        "verify_http_p50_ms": http.p50_ms,
+        "verify_http_p95_ms": http.p95_ms,
+        "verify_http_p99_ms": http.p99_ms,
+        "verify_http_rps": http.rps,
+        "verify_http_non_200": http.non_200 + http.errors,
+        "verify_http_client_cpu_share": http.client_cpu_share,
+        "verify_http_clients": http.clients,
+        "verify_http_workers": http.workers,
+        "verify_http_threads": http.threads,
+        "verify_packs_in_db": packs,
+        "verify_fill_packs_per_s": fill_rate,
+        "floor_sqlite_lookup_us": lookup_us,
+        "convergence_p50_ms": 1000 * percentile(ordered, 0.50),
+        "convergence_p95_ms": 1000 * percentile(ordered, 0.95),
+        "replication_catchup_entries_per_s": catchup_rate,
+        "catchup_entries": plan.catchup_entries,
+    }
 
 
 def run(plan: Plan, progress: Progress | None = None) -> Results:
@@ -147,6 +253,8 @@ def run(plan: Plan, progress: Progress | None = None) -> Results:
         ed25519 = floors.ed25519_floor(plan.ed25519_verifications)
         progress.advance()
 
+        served_figures = served_phases(plan, work / "served", progress)
+
     best_supplied = min(supplied, key=lambda r: r.seconds)
     best_floor = min(floor_runs, key=lambda r: r.seconds)
     return Results(
@@ -158,6 +266,7 @@ def run(plan: Plan, progress: Progress | None = None) -> Results:
         bytes_per_pack=best_supplied.db_bytes / best_supplied.packs,
         floor_sqlite_bytes_per_row=best_floor.db_bytes / best_floor.rows,
         ingest_entries_per_s=built.ingest_per_s,
+        **served_figures,
         packs=plan.packs,
         verify_entries=verified,
         elapsed_s=perf_counter() - began,

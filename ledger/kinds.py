@@ -27,6 +27,9 @@ class Kind(StrEnum):
     RECALL = "recall"
     WITHDRAW = "withdraw"
     RETURN = "return"
+    #: An EPCIS event recorded as a signed fact, with no lifecycle effect (ADR 0009): what
+    #: EPCIS capture writes for an event the lifecycle does not model.
+    EVENT = "event"
 
 
 class Role(StrEnum):
@@ -38,7 +41,8 @@ class Role(StrEnum):
 
 
 K = Kind
-#: What each role may write unless the membership narrows it for a feed.
+#: What each role may write unless the membership narrows it for a feed. Every role may record
+#: EPCIS events (``event``): they change no state, so they need no business role.
 ROLE_KINDS: dict[Role, frozenset[Kind]] = {
     Role.MANUFACTURER: frozenset(
         {
@@ -57,6 +61,7 @@ ROLE_KINDS: dict[Role, frozenset[Kind]] = {
             K.WITHDRAW,
             K.UNDO,
             K.RETURN,
+            K.EVENT,
         }
     ),
     Role.DISTRIBUTOR: frozenset(
@@ -72,13 +77,25 @@ ROLE_KINDS: dict[Role, frozenset[Kind]] = {
             K.UNLOCK,
             K.UNDO,
             K.RETURN,
+            K.EVENT,
         }
     ),
-    Role.CUSTOMS: frozenset({K.INSPECT, K.DESTROY}),
+    Role.CUSTOMS: frozenset({K.INSPECT, K.DESTROY, K.EVENT}),
     Role.PHARMACY: frozenset(
-        {K.RECEIVE, K.DISPENSE, K.UNDO, K.DESTROY, K.STOLEN, K.SAMPLE, K.LOCK, K.UNLOCK, K.RETURN}
+        {
+            K.RECEIVE,
+            K.DISPENSE,
+            K.UNDO,
+            K.DESTROY,
+            K.STOLEN,
+            K.SAMPLE,
+            K.LOCK,
+            K.UNLOCK,
+            K.RETURN,
+            K.EVENT,
+        }
     ),
-    Role.REGULATOR: frozenset({K.RECALL, K.WITHDRAW, K.LOCK, K.UNLOCK}),
+    Role.REGULATOR: frozenset({K.RECALL, K.WITHDRAW, K.LOCK, K.UNLOCK, K.EVENT}),
 }
 
 #: CBV 2.0 bizStep for each kind (``None``: CBV has no step; the disposition says it all).
@@ -99,5 +116,6 @@ BIZ_STEP: dict[Kind, str | None] = {
     K.UNLOCK: "mt:releasing",
     K.RECALL: None,
     K.WITHDRAW: None,
-    K.RETURN: "shipping",
+    K.RETURN: "shipping",  # with disposition `returned`: CBV 2.0 has no returning step
+    K.EVENT: None,  # an EPCIS event keeps its own bizStep
 }

@@ -10,6 +10,7 @@ in that step (an already dispensed pack is not dispensed again).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -740,6 +741,25 @@ def _aggregate(step: _Step, adding: bool) -> None:
     _touch(step, packs, changed)
 
 
+_EVENT_HASH = re.compile(r"\Ani:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0\Z")
+
+
+def _event(step: _Step) -> None:
+    """An EPCIS event recorded as a signed fact (ADR 0009): no rule and no state change, only
+    the form: ``body.epcis.event`` the event's JSON text, ``body.epcis.hash`` its CBV 2.0 hash."""
+    epcis = step.entry.payload.body.get("epcis")
+    if not isinstance(epcis, dict):
+        raise MalformedEntry("event body: expected an 'epcis' object with the event and its hash")
+    text = epcis.get("event")
+    if not isinstance(text, str) or not text.startswith("{"):
+        raise MalformedEntry("event body: expected epcis.event to be the event's JSON text")
+    digest = epcis.get("hash")
+    if not isinstance(digest, str) or not _EVENT_HASH.match(digest):
+        raise MalformedEntry(
+            f"event body: expected epcis.hash 'ni:///sha-256;<64 hex>?ver=CBV2.0', found {digest!r}"
+        )
+
+
 def _pack(step: _Step) -> None:
     _aggregate(step, adding=True)
 
@@ -766,6 +786,7 @@ _HANDLERS: dict[Kind, Callable[[_Step], None]] = {
     Kind.UNLOCK: _unlock,
     Kind.RECALL: _recall,
     Kind.WITHDRAW: _withdraw,
+    Kind.EVENT: _event,
 }
 
 assert set(_HANDLERS) == set(Kind), "every kind needs a handler"

@@ -71,6 +71,8 @@ _HOLD_STATUS = {
     Status.QUARANTINED: ("quarantined", "the pack is held by customs or quarantined as suspect"),
 }
 _REJECT_ALERTS = {Code.SUSPECTED_CLONE, Code.DUPLICATE_COMMISSION, Code.STOLEN}
+#: Alerts that a reason derived from the pack's state already covers.
+_COVERED_ALERTS = {Code.RECALLED, Code.WITHDRAWN, Code.EXPIRED}
 
 
 def decide(
@@ -150,10 +152,19 @@ def decide(
             )
         )
         hold = True
+    shown: set[str] = {r.code for r in reasons}
     for alert in own_alerts:
+        if alert.code.value in shown or alert.code in _COVERED_ALERTS:
+            continue
+        shown.add(alert.code.value)
+        reasons.append(Reason(alert.code.value, alert.message))
         if alert.code in _REJECT_ALERTS:
-            reasons.append(Reason(alert.code.value, alert.message))
             reject = True
+        else:
+            # custody violation, an entry on an inactive pack, an unknown container …: a
+            # signed fact broke a rule about this pack, so it is not supplied before someone
+            # has looked at it.
+            hold = True
     decision = Decision.REJECT if reject else Decision.HOLD if hold else Decision.RELEASE
     if decision is Decision.RELEASE:
         reasons.append(

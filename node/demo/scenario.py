@@ -118,7 +118,9 @@ class Story:
         assert printed.lot is not None
         assert printed.expiry is not None
         path = write_label(
-            PackLabel(printed.gtin, printed.lot, printed.expiry, printed.serial), self.labels
+            PackLabel(printed.gtin, printed.lot, printed.expiry, printed.serial),
+            self.labels,
+            prefix=f"{len(self.steps):02d}-",
         )
         (scan,) = read_image(path.read_bytes())
         read = Scanned(scan.gtin, scan.serial, scan.lot, scan.expiry)

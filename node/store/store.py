@@ -33,7 +33,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -61,7 +60,7 @@ from ledger.membership import Membership, MembershipChain, SignedMembership
 from ledger.state import OrderKey, PackState
 from ledger.timefmt import now_ts
 from node.store import models as m
-from node.store.view import DbStateView, Ids, pack_key, pack_uri_of
+from node.store.view import DbStateView, Ids, pack_filters, pack_key, pack_uri_of
 
 #: Any fixed number: the PostgreSQL advisory lock schema set-up takes.
 _SCHEMA_LOCK = 0x6D7472  # "mtr"
@@ -793,9 +792,8 @@ class Store:
         entry_pks, subjects = self._closure(conn, ids, seeds, seed_entries)
         packs = [s for s in subjects if s.startswith("https://id.gs1.org/01/") and "/21/" in s]
         containers = [s for s in subjects if s.startswith("https://id.gs1.org/00/")]
-        for start in range(0, len(packs), 400):
-            chunk = [pack_key(u) for u in packs[start : start + 400]]
-            conn.execute(delete(m.PACKS).where(tuple_(P.gtin, P.serial).in_(chunk)))
+        for condition in pack_filters(pack_key(u) for u in packs):
+            conn.execute(delete(m.PACKS).where(condition))
         if containers:
             conn.execute(delete(m.CONTAINERS).where(C.uri.in_(containers)))
         subject_list = list(subjects)
@@ -844,16 +842,12 @@ class Store:
                 chunk = batch[start : start + 400]
                 new |= set(conn.execute(select(S.entry).where(S.subject.in_(chunk))).scalars())
                 keys = [pack_key(u) for u in chunk if "/21/" in u]
-                if keys:
-                    new |= set(
-                        conn.execute(
-                            select(P.commissioned).where(tuple_(P.gtin, P.serial).in_(keys))
-                        ).scalars()
-                    )
+                for condition in pack_filters(keys):
+                    new |= set(conn.execute(select(P.commissioned).where(condition)).scalars())
                     for gtin, lot in conn.execute(
                         select(L.gtin, L.lot)
                         .join(m.PACKS, P.lot == L.id)
-                        .where(tuple_(P.gtin, P.serial).in_(keys))
+                        .where(condition)
                         .distinct()
                     ):
                         for class_uri in (lot_uri(gtin, lot), product_uri(gtin)):

@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 from urllib.parse import quote, unquote
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, bindparam, insert, select, update
 
 from ledger.identifiers import DL_ROOT
 from ledger.state import ContainerState, OrderKey, PackState
@@ -37,9 +37,16 @@ def pack_uri_of(gtin: str, serial: str) -> str:
     return f"{_PACK_PREFIX}{gtin}/21/{quote(serial, safe='')}"
 
 
-def _chunks(items: list[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
+def pack_filters(keys: Iterable[tuple[str, str]]) -> Iterator[ColumnElement[bool]]:
+    """``gtin = ? AND serial IN (…)`` per GTIN, in chunks: the unique (gtin, serial) index
+    serves that; SQLite answers a row-value ``(gtin, serial) IN (…)`` of two or more keys with a
+    scan of the whole table."""
+    by_gtin: dict[str, list[str]] = {}
+    for gtin, serial in keys:
+        by_gtin.setdefault(gtin, []).append(serial)
+    for gtin, serials in by_gtin.items():
+        for start in range(0, len(serials), _CHUNK):
+            yield and_(P.gtin == gtin, P.serial.in_(serials[start : start + _CHUNK]))
 
 
 class Ids:
@@ -121,9 +128,8 @@ class DbStateView:
     # -- packs ---------------------------------------------------------------------------------
     def get_packs(self, uris: Collection[str]) -> dict[str, PackState]:
         wanted = [u for u in uris if u not in self._packs and u not in self._new]
-        keys = [pack_key(u) for u in wanted]
-        for chunk in _chunks(keys):
-            rows = self.conn.execute(select(PACKS).where(tuple_(P.gtin, P.serial).in_(chunk))).all()
+        for condition in pack_filters(pack_key(u) for u in wanted):
+            rows = self.conn.execute(select(PACKS).where(condition)).all()
             for row in rows:
                 state = self._to_state(row)
                 self._saw(state.last)

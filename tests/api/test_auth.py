@@ -14,7 +14,17 @@ from node.tokens import TokenRole, Tokens
 from tests.api.conftest import GTIN, Node, NodeFactory, sscc
 from tests.api.test_problems import assert_problem
 
-SAMPLES = {"gtin": GTIN, "serial": "NOPE1", "sscc": sscc(1), "org": "acme", "site": "line-1"}
+SAMPLES = {
+    "gtin": GTIN,
+    "serial": "NOPE1",
+    "sscc": sscc(1),
+    "org": "acme",
+    "site": "line-1",
+    # EPCIS routes (api/epcis.py)
+    "capture_id": "00000000-0000-4000-8000-000000000000",
+    "epc": "urn:epc:id:sgtin:4012345.000001.NOPE1",
+    "event_id": "urn:uuid:00000000-0000-4000-8000-000000000000",
+}
 AUTHENTICATED = [r for r in ROUTES if r.roles is not None]
 PUBLIC = [r for r in ROUTES if r.roles is None]
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,30 @@ def test_the_regulator_node_uses_postgresql() -> None:
     text = COMPOSE.read_text()
     assert "postgres:" in text
     assert re.search(r"regulator:\n(?:.*\n)*?\s+postgres:\n\s+condition: service_healthy", text)
+
+
+def test_the_installed_package_carries_the_web_pages(tmp_path: Path) -> None:
+    """The image installs medtrace non-editable: templates and static files must be in the wheel."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (wheel,) = tmp_path.glob("medtrace-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for page in (ROOT / "api" / "templates").iterdir():
+        assert f"api/templates/{page.name}" in names
+    for asset in (ROOT / "api" / "static").iterdir():
+        assert f"api/static/{asset.name}" in names

@@ -109,7 +109,9 @@ def test_nodes_that_saw_different_sides_of_a_fork_agree_once_both_hold_both(tmp_
     commission = world.commission(["A1"])
     writer = world.writers["acme/line1"]
     base = writer.head
-    to_dist = world.write("acme/line1", Kind.SHIP, subjects=[pack("A1")], body={"destination": "dist"})
+    to_dist = world.write(
+        "acme/line1", Kind.SHIP, subjects=[pack("A1")], body={"destination": "dist"}
+    )
     writer.head = base  # the same key signs a second entry at the same position: equivocation
     to_ph = world.write("acme/line1", Kind.SHIP, subjects=[pack("A1")], body={"destination": "ph"})
     assert to_dist.payload.seq == to_ph.payload.seq

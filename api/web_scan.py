@@ -1,0 +1,231 @@
+"""``POST /api/v1/scan``: from a photo or the text of a pack's code to RELEASE / HOLD / REJECT.
+
+The code is read by ``scanner.read`` (image: zxing-cpp and pyzbar; text: a keyboard wedge's
+element string or a GS1 Digital Link URI). A code that cannot be read, or whose syntax is wrong,
+is a **scan error** (422, ``urn:medtrace:problem:scan-error``, with a ``hint`` for the person at
+the counter), never a falsification. A code that reads is looked up in this node's store and
+its provenance is verified by ``scanner.verdict.decide`` against the node's pinned membership,
+exactly as a remote scanner would verify what the node returns. The route is rate-limited like
+the other verification queries (a scan endpoint is a serial oracle too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, request
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from api.call import Call, json_response
+from api.context import NodeContext
+from api.problems import Problem
+from api.queries import alert_json, today
+from ledger.entry import SignedEntry
+from ledger.errors import IdentifierError
+from ledger.identifiers import gtin14, pack_uri
+from scanner.read import ScanData, ScanError, read_image, read_text
+from scanner.verdict import Scanned, Verdict, decide
+
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MAX_TEXT = 2048
+#: A multipart body may exceed the image by this much (boundaries, part headers, the context).
+_MULTIPART_SLACK = 64 * 1024
+IMAGE_FIELD = "image"
+CONTEXTS = ("counter", "border")
+
+#: Leading bytes of the image formats the scanner reads.
+_MAGIC: tuple[tuple[str, bytes, int], ...] = (
+    ("image/png", b"\x89PNG\r\n\x1a\n", 0),
+    ("image/jpeg", b"\xff\xd8\xff", 0),
+    ("image/webp", b"WEBP", 8),
+)
+
+
+def image_type(data: bytes) -> str | None:
+    """The media type of ``data`` if it is a PNG, JPEG or WebP file, by its leading bytes."""
+    for media_type, magic, offset in _MAGIC:
+        if data[offset : offset + len(magic)] == magic:
+            if media_type == "image/webp" and data[:4] != b"RIFF":
+                continue
+            return media_type
+    return None
+
+
+@dataclass(frozen=True)
+class _Request:
+    context: str
+    text: str | None = None
+    image: bytes | None = None
+
+
+def _scan_error(exc: ScanError) -> Problem:
+    hint = exc.hint or "rescan the code"
+    return Problem(
+        "scan-error", (str(exc) or hint)[:500], extra={"hint": hint[:500], "scan_error": exc.code}
+    )
+
+
+def _upload() -> _Request:
+    """The image and context of a multipart/form-data request (read here, not by the
+    dispatcher: a photo may be larger than the JSON body limit)."""
+    # Per-request limits are Flask >= 3.1; on 3.0 the app's 8 MiB limit stays in force.
+    with contextlib.suppress(AttributeError):
+        request.max_content_length = MAX_IMAGE_BYTES + _MULTIPART_SLACK
+    try:
+        files = request.files
+        form = request.form
+    except RequestEntityTooLarge:
+        raise Problem(
+            "body-too-large", f"expected an image of at most {MAX_IMAGE_BYTES} bytes (10 MiB)"
+        ) from None
+    upload: FileStorage | None = files.get(IMAGE_FIELD)
+    if upload is None:
+        raise Problem(
+            "invalid-request",
+            f"expected a file in the form field {IMAGE_FIELD!r}, found "
+            f"{sorted(files)[:5] or 'no file'}"[:300],
+            extra={"path": f"$.{IMAGE_FIELD}"},
+        )
+    data = upload.stream.read(MAX_IMAGE_BYTES + 1)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise Problem(
+            "body-too-large", f"expected an image of at most {MAX_IMAGE_BYTES} bytes (10 MiB)"
+        )
+    if not data:
+        raise Problem(
+            "invalid-request", "expected an image, found an empty file", extra={"path": "$.image"}
+        )
+    if image_type(data) is None:
+        raise Problem(
+            "invalid-request",
+            "expected a PNG, JPEG or WebP image, found another kind of file",
+            extra={"path": f"$.{IMAGE_FIELD}"},
+        )
+    context = form.get("context", "counter")
+    if context not in CONTEXTS:
+        raise Problem(
+            "invalid-request",
+            f"$.context: expected one of {list(CONTEXTS)}, found {context[:40]!r}",
+            extra={"path": "$.context"},
+        )
+    return _Request(context, image=data)
+
+
+def _request(call: Call) -> _Request:
+    if call.body is None:
+        return _upload()
+    body: dict[str, Any] = call.body
+    return _Request(str(body.get("context", "counter")), text=str(body["text"]))
+
+
+def _one(found: list[ScanData]) -> ScanData:
+    """The pack an image shows: several codes of one pack are fine, codes of several packs
+    (or codes that disagree on one pack) are not: which pack would the verdict be about?"""
+    if not found:
+        raise Problem(
+            "scan-error",
+            "no GS1 code found in the image",
+            extra={
+                "hint": "no code found: photograph the code closer, flat and in focus",
+                "scan_error": "no_barcode",
+            },
+        )
+    distinct = {(d.gtin, d.serial, d.lot, d.expiry): d for d in found}
+    if len(distinct) > 1:
+        packs = {(d.gtin, d.serial) for d in found}
+        what = f"{len(packs)} different packs" if len(packs) > 1 else "codes that disagree"
+        raise Problem(
+            "scan-error",
+            f"the image shows {what}",
+            extra={
+                "hint": f"the photo shows {what}: scan one pack's code at a time",
+                "scan_error": "several_packs",
+            },
+        )
+    return found[0]
+
+
+def _read(req: _Request) -> ScanData:
+    try:
+        if req.text is not None:
+            return read_text(req.text)
+        assert req.image is not None
+        return _one(read_image(req.image))
+    except ScanError as exc:
+        raise _scan_error(exc) from None
+    except (OSError, ValueError) as exc:  # Pillow could not decode the file
+        if req.text is not None:
+            raise
+        raise Problem(
+            "invalid-request",
+            f"the image cannot be decoded ({type(exc).__name__})",
+            extra={"path": f"$.{IMAGE_FIELD}"},
+        ) from None
+
+
+def timeline_json(entries: list[SignedEntry]) -> list[dict[str, Any]]:
+    return [
+        {
+            "ts": e.payload.ts,
+            "feed": e.payload.feed,
+            "seq": e.payload.seq,
+            "kind": e.payload.kind.value,
+            "entry": e.id,
+        }
+        for e in entries
+    ]
+
+
+def verdict_json(
+    ctx: NodeContext, data: ScanData, gtin: str, verdict: Verdict, context: str
+) -> dict[str, Any]:
+    state = verdict.state
+    return {
+        "verdict": verdict.decision.value,
+        "pack": verdict.pack,
+        "gtin": gtin,
+        "serial": data.serial,
+        "lot": data.lot,
+        "expiry": data.expiry,
+        "context": context,
+        "node": ctx.name,
+        "status": state.status.value if state is not None else None,
+        "custodian": state.custodian if state is not None else None,
+        "reasons": [{"code": r.code, "message": r.message} for r in verdict.reasons],
+        "timeline": timeline_json(verdict.timeline),
+        "alerts": [alert_json(a) for a in verdict.alerts],
+        "scan": {
+            "symbology": data.symbology,
+            "decoder": data.decoder,
+            "raw": data.raw,
+            "recovered": data.recovered,
+            "notes": list(data.notes),
+        },
+    }
+
+
+def scan(ctx: NodeContext, call: Call) -> Response:
+    req = _request(call)
+    data = _read(req)
+    try:  # the reader checks these; a second line of defence
+        gtin = gtin14(data.gtin)
+        uri = pack_uri(gtin, data.serial)
+    except IdentifierError as exc:
+        raise Problem(
+            "scan-error",
+            str(exc)[:300],
+            extra={"hint": "the code does not read: rescan it", "scan_error": "syntax"},
+        ) from None
+    scanned = Scanned(gtin, data.serial, data.lot, data.expiry)
+    provenance = ctx.store.provenance(uri)
+    verdict = decide(
+        scanned,
+        provenance,
+        ctx.membership,
+        today=today(),
+        in_transit_ok=req.context == "border",
+    )
+    return json_response(verdict_json(ctx, data, gtin, verdict, req.context))

@@ -1,0 +1,178 @@
+"""Real ``medtrace node run`` processes for the HTTP benchmarks: data directories, start, stop.
+
+The consortium is the demo's (``node.demo.network.create_consortium``: five organisations, keys
+encrypted with a fixed passphrase) created in the run's temporary directory. Each node's data
+directory is made by ``node.init.init_node`` as ``medtrace node init`` does; tokens come from
+``node.tokens.Tokens``; peers are written into node.json with ``PeerConfig``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+
+import requests
+
+from keys.consortium import Consortium
+from node.config import NodeConfig, PeerConfig, load_config, save_config
+from node.demo.network import NODE_FEEDS, create_consortium
+from node.demo.processes import MEDTRACE, free_port
+from node.init import init_node
+from node.store import Store
+from node.tokens import Tokens
+
+PASSPHRASE = "bench-passphrase"  # noqa: S105 - throwaway keys of a temporary run
+START_TIMEOUT_S = 120.0
+#: Verification queries are rate-limited per token; the benchmark must not meet the limit.
+UNLIMITED_RATE = 1_000_000_000
+
+
+@dataclass
+class Node:
+    name: str
+    feed: str
+    data: Path
+    port: int
+    operator: str = ""
+    verifier: str = ""
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def database(self) -> str:
+        return load_config(self.data).database_url(self.data)
+
+    def start(self) -> None:
+        log = (self.data / "node.log").open("ab")
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+                [*MEDTRACE, "node", "run", "--data", str(self.data)],
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+
+    def wait_healthy(self, timeout: float = START_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(
+                    f"node {self.name} exited with {self.process.returncode}: {self.tail()}"
+                )
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"node {self.name} did not answer /healthz within {timeout:.0f} s: {self.tail()}"
+                )
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def tail(self, lines: int = 5) -> str:
+        path = self.data / "node.log"
+        if not path.exists():
+            return ""
+        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Cluster:
+    """Nodes of one consortium; stops every process it started on exit, whatever happened."""
+
+    root: Path
+    consortium: Consortium
+    nodes: dict[str, Node] = field(default_factory=dict)
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        for node in self.nodes.values():
+            node.stop()
+
+    def add(
+        self, label: str, org: str, *, workers: int | None = None, threads: int | None = None
+    ) -> Node:
+        """A fresh data directory for a node signing ``org``'s feed (not started)."""
+        feed = NODE_FEEDS[org]
+        data = self.root / label
+        port = free_port()
+        config = NodeConfig(
+            name=label,
+            feed=feed,
+            genesis_id=self.consortium.genesis_id,
+            port=port,
+            replication_interval_s=1.0,
+            verify_rate_per_minute=UNLIMITED_RATE,
+        )
+        if workers is not None:
+            config = replace(config, workers=workers)
+        if threads is not None:
+            config = replace(config, threads=threads)
+        init_node(data, self.consortium, config, PASSPHRASE.encode(), keep_passphrase=True)
+        node = Node(label, feed, data, port)
+        with Store(node.database) as store:
+            issued = Tokens(store)
+            node.operator = issued.create("bench-operator", "operator")[0]
+            node.verifier = issued.create("bench-scanner", "verifier")[0]
+        self.nodes[label] = node
+        return node
+
+    def peer_all(self) -> None:
+        """Every node a peer of every other, with a peer token issued by the other."""
+        tokens: dict[tuple[str, str], str] = {}  # (issuer, holder) -> token
+        for issuer, node in self.nodes.items():
+            with Store(node.database) as store:
+                issued = Tokens(store)
+                for holder in self.nodes:
+                    if holder != issuer:
+                        tokens[(issuer, holder)] = issued.create(f"peer@{holder}", "peer")[0]
+        for name, node in self.nodes.items():
+            peers = tuple(
+                PeerConfig(other, self.nodes[other].url, tokens[(other, name)])
+                for other in self.nodes
+                if other != name
+            )
+            save_config(node.data, replace(load_config(node.data), peers=peers))
+
+    def start(self, *labels: str) -> None:
+        chosen = [self.nodes[label] for label in labels] if labels else list(self.nodes.values())
+        for node in chosen:
+            node.start()
+        for node in chosen:
+            node.wait_healthy()
+
+
+def consortium(root: Path) -> Consortium:
+    return create_consortium(root / "consortium", PASSPHRASE)

@@ -1,0 +1,447 @@
+"""EPC URNs and GS1 Digital Link URIs -> one canonical GS1 Digital Link URI.
+
+This is the identifier normalisation the CBV 2.0 event hash is defined over (CBV 2.0 section
+8.9, "canonical GS1 Digital Link"): the domain becomes ``https://id.gs1.org``, short names
+become application identifiers, GTINs are padded to 14 digits, key qualifiers are dropped down
+to the finest level (a serial beats a lot, a CPV is dropped), query strings and fragments go.
+EPC pure identity URNs (``urn:epc:id:...``), EPC class URNs (``urn:epc:class:lgtin:...``) and
+EPC id patterns (``urn:epc:idpat:...``, the class part of the pattern) are converted the GS1 Tag
+Data Standard way, computing the check digits they leave out.
+
+``canonical`` answers ``None`` for anything that is not a GS1 key in one of those forms: the
+caller keeps such a value as it is (a private URI is a perfectly good EPCIS identifier).
+
+Character encoding follows the EPC URN: what the URN escaped stays escaped, and the characters
+GS1 Digital Link reserves (``! ( ) * + , :``) are percent-encoded on top. That is the spelling
+the reference hashes are computed with. The ledger's own subject URIs (``ledger.identifiers``)
+percent-encode serials with ``quote(safe="")``, which also escapes ``' ; =``: for serials made of
+letters, digits and ``- . _`` (every serial medtrace generates) the two spellings are the same
+string; ``ledger_subject`` converts through the parsed GTIN and serial, never by string identity.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from ledger.errors import IdentifierError
+from ledger.identifiers import (
+    SubjectType,
+    container_uri,
+    lot_uri,
+    pack_uri,
+    product_uri,
+)
+
+DL_ROOT = "https://id.gs1.org"
+
+#: One character of an EPC URN component: the URN-safe ASCII subset or a percent escape.
+_URN_CHAR = r"(?:[A-Za-z0-9!'()*+,\-.:;=_]|%[0-9A-Fa-f]{2})"
+_DL_RESERVED = {"!": "%21", "(": "%28", ")": "%29", "*": "%2A", "+": "%2B", ",": "%2C", ":": "%3A"}
+#: Values a canonical Digital Link may carry unescaped (GS1 AI character set 82 less the
+#: characters Digital Link requires to be percent-encoded, plus the escapes themselves).
+_DL_VALUE = re.compile(r"\A(?:[\"'\-.0-9;<=>?A-Z_a-z]|%[0-9A-Fa-f]{2})+\Z")
+_CSET82 = re.compile(r"\A[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]+\Z")
+_CPID = re.compile(r"\A[#\-/0-9A-Z]{1,30}\Z")
+
+#: Short names of GS1 Digital Link (1.1 "convenience alphas") -> application identifiers.
+SHORT_NAMES = {
+    "gtin": "01",
+    "itip": "8006",
+    "cpid": "8010",
+    "gln": "414",
+    "party": "417",
+    "gsrnp": "8017",
+    "gsrn": "8018",
+    "gcn": "255",
+    "sscc": "00",
+    "gdti": "253",
+    "ginc": "401",
+    "gsin": "402",
+    "grai": "8003",
+    "giai": "8004",
+    "cpv": "22",
+    "lot": "10",
+    "ser": "21",
+}
+#: Primary keys and the key qualifiers each may carry, in the only order Digital Link allows.
+_QUALIFIERS: dict[str, tuple[str, ...]] = {
+    "01": ("22", "10", "21"),
+    "8006": ("22", "10", "21"),
+    "414": ("254",),
+    "8010": ("8011",),
+    "00": (),
+    "253": (),
+    "255": (),
+    "401": (),
+    "402": (),
+    "417": (),
+    "8003": (),
+    "8004": (),
+    "8017": (),
+    "8018": (),
+}
+
+
+def check_digit(digits: str) -> str:
+    """The GS1 mod-10 check digit of ``digits`` (the key without its check digit)."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return str((10 - total % 10) % 10)
+
+
+def _with_check(digits: str) -> str:
+    return digits + check_digit(digits)
+
+
+def _dl_escape(urn_text: str) -> str:
+    return "".join(_DL_RESERVED.get(ch, ch) for ch in urn_text)
+
+
+def _chars(text: str) -> int:
+    """Length in characters once percent escapes are decoded."""
+    return len(re.findall(r"%[0-9A-Fa-f]{2}|.", text))
+
+
+# -- EPC URNs ------------------------------------------------------------------------------------
+
+
+def _split_cp(cp: str, ref: str, total: int) -> bool:
+    """A company prefix of 6-12 digits and a reference filling ``total`` digits with it."""
+    return cp.isdigit() and 6 <= len(cp) <= 12 and len(cp) + len(ref) == total and ref.isdigit()
+
+
+def _gtin(cp: str, item_ref: str) -> str | None:
+    """GTIN-14 from company prefix and indicator + item reference (13 digits in all)."""
+    if not _split_cp(cp, item_ref, 13):
+        return None
+    return _with_check(item_ref[0] + cp + item_ref[1:])
+
+
+def _serial(text: str, limit: int) -> str | None:
+    if not re.fullmatch(f"{_URN_CHAR}+", text) or _chars(text) > limit:
+        return None
+    return _dl_escape(text)
+
+
+def _epc_id(scheme: str, body: str) -> str | None:
+    parts = body.split(".")
+    if scheme == "sgtin" and len(parts) >= 3:
+        gtin = _gtin(parts[0], parts[1])
+        serial = _serial(".".join(parts[2:]), 20)
+        return f"{DL_ROOT}/01/{gtin}/21/{serial}" if gtin and serial else None
+    if scheme == "sscc" and len(parts) == 2:
+        cp, ref = parts
+        if not _split_cp(cp, ref, 17):
+            return None
+        return f"{DL_ROOT}/00/{_with_check(ref[0] + cp + ref[1:])}"
+    if scheme == "sgln" and len(parts) >= 3:
+        cp, loc = parts[0], parts[1]
+        if not (_split_cp(cp, loc, 12) or (len(cp) == 12 and loc == "" and cp.isdigit())):
+            return None
+        ext = ".".join(parts[2:])
+        gln = _with_check(cp + loc)
+        if ext == "0":
+            return f"{DL_ROOT}/414/{gln}"
+        escaped = _serial(ext, 20)
+        return f"{DL_ROOT}/414/{gln}/254/{escaped}" if escaped else None
+    if scheme == "grai" and len(parts) >= 3:
+        cp, asset = parts[0], parts[1]
+        if not (_split_cp(cp, asset, 12) or (len(cp) == 12 and asset == "" and cp.isdigit())):
+            return None
+        serial = _serial(".".join(parts[2:]), 16)
+        return f"{DL_ROOT}/8003/{_with_check('0' + cp + asset)}{serial}" if serial else None
+    if scheme == "giai" and len(parts) >= 2:
+        cp, ref = parts[0], ".".join(parts[1:])
+        if not (cp.isdigit() and 6 <= len(cp) <= 12):
+            return None
+        escaped = _serial(ref, 30 - len(cp))
+        return f"{DL_ROOT}/8004/{cp}{escaped}" if escaped else None
+    if scheme in ("gsrn", "gsrnp") and len(parts) == 2:
+        cp, ref = parts
+        if not _split_cp(cp, ref, 17):
+            return None
+        ai = "8018" if scheme == "gsrn" else "8017"
+        return f"{DL_ROOT}/{ai}/{_with_check(cp + ref)}"
+    if scheme == "gdti" and len(parts) >= 3:
+        cp, doc = parts[0], parts[1]
+        if not (_split_cp(cp, doc, 12) or (len(cp) == 12 and doc == "" and cp.isdigit())):
+            return None
+        serial = _serial(".".join(parts[2:]), 17)
+        return f"{DL_ROOT}/253/{_with_check(cp + doc)}{serial}" if serial else None
+    if scheme == "sgcn" and len(parts) == 3:
+        cp, coupon, serial = parts
+        if not (
+            (_split_cp(cp, coupon, 12) or (len(cp) == 12 and coupon == "" and cp.isdigit()))
+            and serial.isdigit()
+            and len(serial) <= 12
+        ):
+            return None
+        return f"{DL_ROOT}/255/{_with_check(cp + coupon)}{serial}"
+    if scheme == "cpi" and len(parts) == 3:
+        cp, ref, serial = parts
+        if not (cp.isdigit() and 6 <= len(cp) <= 12 and serial.isdigit() and len(serial) <= 12):
+            return None
+        if not re.fullmatch(r"(?:[0-9A-Z\-]|%2[3dfDF])+", ref) or _chars(cp + ref) > 30:
+            return None
+        return f"{DL_ROOT}/8010/{_dl_escape(cp + ref)}/8011/{serial}"
+    if scheme == "ginc" and len(parts) >= 2:
+        cp, ref = parts[0], ".".join(parts[1:])
+        if not (cp.isdigit() and 6 <= len(cp) <= 12):
+            return None
+        escaped = _serial(ref, 30 - len(cp))
+        return f"{DL_ROOT}/401/{cp}{escaped}" if escaped else None
+    if scheme == "gsin" and len(parts) == 2:
+        cp, ref = parts
+        if not _split_cp(cp, ref, 16):
+            return None
+        return f"{DL_ROOT}/402/{_with_check(cp + ref)}"
+    if scheme == "itip" and len(parts) >= 5:
+        gtin = _gtin(parts[0], parts[1])
+        piece, total = parts[2], parts[3]
+        serial = _serial(".".join(parts[4:]), 20)
+        if not (
+            gtin and serial and re.fullmatch(r"\d{2}", piece) and re.fullmatch(r"\d{2}", total)
+        ):
+            return None
+        return f"{DL_ROOT}/8006/{gtin}{piece}{total}/21/{serial}"
+    if scheme == "upui" and len(parts) >= 3:
+        gtin = _gtin(parts[0], parts[1])
+        tpx = _serial(".".join(parts[2:]), 28)
+        return f"{DL_ROOT}/01/{gtin}/235/{tpx}" if gtin and tpx else None
+    if scheme == "pgln" and len(parts) == 2:
+        cp, ref = parts
+        if not (_split_cp(cp, ref, 12) or (len(cp) == 12 and ref == "" and cp.isdigit())):
+            return None
+        return f"{DL_ROOT}/417/{_with_check(cp + ref)}"
+    return None
+
+
+def _epc_class(scheme: str, body: str) -> str | None:
+    parts = body.split(".")
+    if scheme == "lgtin" and len(parts) >= 3:
+        gtin = _gtin(parts[0], parts[1])
+        lot = _serial(".".join(parts[2:]), 20)
+        return f"{DL_ROOT}/01/{gtin}/10/{lot}" if gtin and lot else None
+    return None
+
+
+def _epc_pattern(scheme: str, body: str) -> str | None:
+    parts = body.split(".")
+    if not parts or parts[-1] != "*":
+        return None
+    fixed = parts[:-1]
+    if scheme in ("sgtin", "upui") and len(fixed) == 2:
+        gtin = _gtin(*fixed)
+        return f"{DL_ROOT}/01/{gtin}" if gtin else None
+    if scheme in ("grai", "gdti", "sgcn") and len(fixed) == 2:
+        cp, ref = fixed
+        if not (_split_cp(cp, ref, 12) or (len(cp) == 12 and ref == "" and cp.isdigit())):
+            return None
+        key = _with_check(("0" if scheme == "grai" else "") + cp + ref)
+        ai = {"grai": "8003", "gdti": "253", "sgcn": "255"}[scheme]
+        return f"{DL_ROOT}/{ai}/{key}"
+    if scheme == "cpi" and len(fixed) == 2:
+        cp, ref = fixed
+        if not (cp.isdigit() and 6 <= len(cp) <= 12):
+            return None
+        if not re.fullmatch(r"(?:[0-9A-Z\-]|%2[3dfDF])+", ref) or _chars(cp + ref) > 30:
+            return None
+        return f"{DL_ROOT}/8010/{_dl_escape(cp + ref)}"
+    if scheme == "itip" and len(fixed) == 4:
+        gtin = _gtin(fixed[0], fixed[1])
+        piece, total = fixed[2], fixed[3]
+        if not (gtin and re.fullmatch(r"\d{2}", piece) and re.fullmatch(r"\d{2}", total)):
+            return None
+        return f"{DL_ROOT}/8006/{gtin}{piece}{total}"
+    return None
+
+
+_URN = re.compile(r"\Aurn:epc:(id|class|idpat):([a-z]+):(.+)\Z")
+
+
+def _from_urn(uri: str) -> str | None:
+    match = _URN.match(uri)
+    if match is None:
+        return None
+    kind, scheme, body = match.groups()
+    if kind == "id":
+        return _epc_id(scheme, body)
+    if kind == "class":
+        return _epc_class(scheme, body)
+    return _epc_pattern(scheme, body)
+
+
+# -- Digital Link --------------------------------------------------------------------------------
+
+_HTTP = re.compile(r"\Ahttps?://[^/?#]*(?P<path>/[^?#]*)?(?:\?[^#]*)?(?:#.*)?\Z")
+
+
+def _dl_value(value: str, limit: int) -> str | None:
+    """A qualifier or key-extension value: CSET 82 once decoded, re-encoded canonically."""
+    if not _DL_VALUE.match(value) and not _CSET82.match(unquote(value)):
+        return None
+    decoded = unquote(value)
+    if not decoded or len(decoded) > limit or not _CSET82.match(decoded):
+        return None
+    if _DL_VALUE.match(value):
+        return value  # already in the canonical spelling
+    return "".join(
+        ch if re.match(r"[\"'\-.0-9;<=>?A-Z_a-z]", ch) else f"%{ord(ch):02X}" for ch in decoded
+    )
+
+
+def _key(ai: str, value: str) -> str | None:
+    """The canonical primary key value for ``ai`` (GTINs padded to 14 digits), or ``None``."""
+    digits = {"00": 18, "417": 13, "414": 13, "8017": 18, "8018": 18, "402": 17, "8006": 18}
+    if ai == "01":
+        if value.isdigit() and len(value) in (8, 12, 13, 14):
+            return value.zfill(14)
+        return None
+    if ai in digits:
+        return value if value.isdigit() and len(value) == digits[ai] else None
+    if ai in ("253", "255", "8003"):
+        head = {"253": 13, "255": 13, "8003": 14}[ai]
+        tail_limit = {"253": 17, "255": 12, "8003": 16}[ai]
+        if len(value) < head or not value[:head].isdigit():
+            return None
+        tail = value[head:]
+        if not tail:
+            return value
+        if ai == "255":
+            return value if tail.isdigit() and len(tail) <= tail_limit else None
+        escaped = _dl_value(tail, tail_limit)
+        return value[:head] + escaped if escaped else None
+    if ai in ("401", "8004"):
+        return _dl_value(value, 30)
+    if ai == "8010":
+        return value if _CPID.match(unquote(value)) else None
+    return None
+
+
+def _from_dl(uri: str) -> str | None:
+    match = _HTTP.match(uri)
+    if match is None or not match["path"]:
+        return None
+    segments = [SHORT_NAMES.get(s, s) for s in match["path"].split("/")[1:]]
+    if segments and segments[-1] == "":
+        segments.pop()
+    start = next(
+        (
+            i
+            for i, s in enumerate(segments)
+            if s in _QUALIFIERS and i + 1 < len(segments) and re.match(r"\d{4}", segments[i + 1])
+        ),
+        None,
+    )
+    if start is None:
+        return None
+    ai, raw_key = segments[start], segments[start + 1]
+    key = _key(ai, raw_key)
+    if key is None:
+        return None
+    rest = segments[start + 2 :]
+    if len(rest) % 2:
+        return None
+    allowed = _QUALIFIERS[ai]
+    qualifiers: dict[str, str] = {}
+    position = -1
+    for q_ai, q_value in zip(rest[::2], rest[1::2], strict=True):
+        if q_ai == "235" and ai == "01" and not qualifiers:
+            allowed, position = ("235",), -1
+        if q_ai not in allowed or allowed.index(q_ai) <= position:
+            return None
+        position = allowed.index(q_ai)
+        if q_ai == "8011":
+            if not (q_value.isdigit() and len(q_value) <= 12):
+                return None
+            qualifiers[q_ai] = q_value
+            continue
+        value = _dl_value(q_value, 28 if q_ai == "235" else 20)
+        if value is None:
+            return None
+        qualifiers[q_ai] = value
+    qualifiers.pop("22", None)  # a consumer product variant never identifies an instance
+    if "21" in qualifiers:
+        qualifiers.pop("10", None)  # the finest level only: a serial beats a lot
+    tail = "".join(f"/{q}/{v}" for q, v in qualifiers.items())
+    return f"{DL_ROOT}/{ai}/{key}{tail}"
+
+
+def canonical(uri: object) -> str | None:
+    """The canonical GS1 Digital Link URI of an EPC URN or Digital Link URI, else ``None``."""
+    if not isinstance(uri, str):
+        return None
+    if uri.startswith("urn:epc:"):
+        return _from_urn(uri)
+    if uri.startswith(("http://", "https://")):
+        return _from_dl(uri)
+    return None
+
+
+# -- what the ledger can name ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A GS1 key as the EPCIS mapping needs it: the canonical Digital Link and its parts."""
+
+    dl: str
+    ai: str
+    key: str
+    qualifiers: tuple[tuple[str, str], ...] = ()
+
+    def qualifier(self, ai: str) -> str | None:
+        return next((unquote(v) for q, v in self.qualifiers if q == ai), None)
+
+
+_CANONICAL = re.compile(r"\Ahttps://id\.gs1\.org/(\d+)/([^/]+)((?:/\d+/[^/]+)*)\Z")
+
+
+def parse(uri: object) -> Key | None:
+    """Normalise ``uri`` and split it into AI, key and qualifiers; ``None`` if not a GS1 key."""
+    dl = canonical(uri)
+    if dl is None:
+        return None
+    match = _CANONICAL.match(dl)
+    if match is None:  # pragma: no cover (canonical() only builds this shape)
+        return None
+    tail = match[3].split("/")[1:]
+    return Key(dl, match[1], match[2], tuple(zip(tail[::2], tail[1::2], strict=True)))
+
+
+def ledger_subject(uri: object) -> str | None:
+    """The ledger's subject URI for a pack (SGTIN), container (SSCC), lot (LGTIN) or product
+    (GTIN class), check digits verified the ledger's way; ``None`` for anything else."""
+    key = parse(uri)
+    if key is None:
+        return None
+    try:
+        if key.ai == "00" and not key.qualifiers:
+            return container_uri(key.key)
+        if key.ai != "01":
+            return None
+        serial, lot = key.qualifier("21"), key.qualifier("10")
+        if serial is not None:
+            return pack_uri(key.key, serial)
+        if lot is not None:
+            return lot_uri(key.key, lot)
+        if not key.qualifiers:
+            return product_uri(key.key)
+    except IdentifierError:
+        return None
+    return None
+
+
+def subject_type(subject: str) -> SubjectType:
+    """The type of a ledger subject URI made by ``ledger_subject``."""
+    if subject.startswith(f"{DL_ROOT}/00/"):
+        return SubjectType.CONTAINER
+    if "/21/" in subject:
+        return SubjectType.PACK
+    if "/10/" in subject:
+        return SubjectType.LOT
+    return SubjectType.PRODUCT
+
+
+__all__ = ["DL_ROOT", "Key", "canonical", "check_digit", "ledger_subject", "parse"]
