@@ -121,6 +121,16 @@ def _table(results: Results, quick: bool) -> Table:
         _times(1e6 / r.floor_sqlite_lookup_us / r.verify_http_rps),
     )
     table.add_row("convergence, 4 nodes: p95", f"{r.convergence_p95_ms:,.0f} ms", "", "")
+    for label, p50, p95 in (
+        ("label decode + parse, both decoders", r.scan_decode_p50_ms, r.scan_decode_p95_ms),
+        ("  zxing-cpp alone", r.scan_decode_zxing_p50_ms, r.scan_decode_zxing_p95_ms),
+        (
+            "  pyzbar alone (no DataMatrix: time to give up)",
+            r.scan_decode_pyzbar_p50_ms,
+            r.scan_decode_pyzbar_p95_ms,
+        ),
+    ):
+        table.add_row(f"{label}: p50 / p95", f"{p50:,.1f} / {p95:,.1f} ms", "", "")
     table.add_row(
         f"replication catch-up ({r.catchup_entries:,} entries)",
         _rate(r.replication_catchup_entries_per_s, "entries/s"),

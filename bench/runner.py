@@ -21,6 +21,8 @@ from bench.machine import describe
 from bench.nodes import Cluster
 from bench.progress import NoProgress, Progress
 from ledger.serials import generate_serials
+from scanner.timing import measure as timing_measure
+from scanner.timing import sample_images
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,12 @@ class Results:
     convergence_p95_ms: float
     replication_catchup_entries_per_s: float
     catchup_entries: int
+    scan_decode_p50_ms: float
+    scan_decode_p95_ms: float
+    scan_decode_zxing_p50_ms: float
+    scan_decode_zxing_p95_ms: float
+    scan_decode_pyzbar_p50_ms: float
+    scan_decode_pyzbar_p95_ms: float
     packs: int
     verify_entries: int
     elapsed_s: float
@@ -180,6 +188,18 @@ def served_phases(plan: Plan, root: Path, progress: Progress) -> dict[str, Any]:
     }
 
 
+def scan_phase(folder: Path, repeat: int = 5) -> dict[str, float]:
+    """Decode + parse time of one label photo (clean and degraded DataMatrix and QR labels,
+    scanner.timing), per decoder and as ``read_image`` does it with both."""
+    keys = {"both": "scan_decode", "zxing-cpp": "scan_decode_zxing", "pyzbar": "scan_decode_pyzbar"}
+    figures: dict[str, float] = {}
+    for timing in timing_measure(sample_images(folder), repeat=repeat):
+        prefix = keys[timing.mode]
+        figures[f"{prefix}_p50_ms"] = timing.percentile(0.5) * 1000
+        figures[f"{prefix}_p95_ms"] = timing.percentile(0.95) * 1000
+    return figures
+
+
 def run(plan: Plan, progress: Progress | None = None) -> Results:
     progress = progress or NoProgress()
     began = perf_counter()
@@ -255,6 +275,10 @@ def run(plan: Plan, progress: Progress | None = None) -> Results:
 
         served_figures = served_phases(plan, work / "served", progress)
 
+        progress.phase("decoding label photos (each decoder, then both)", 1)
+        scan_figures = scan_phase(work / "labels")
+        progress.advance()
+
     best_supplied = min(supplied, key=lambda r: r.seconds)
     best_floor = min(floor_runs, key=lambda r: r.seconds)
     return Results(
@@ -267,6 +291,12 @@ def run(plan: Plan, progress: Progress | None = None) -> Results:
         floor_sqlite_bytes_per_row=best_floor.db_bytes / best_floor.rows,
         ingest_entries_per_s=built.ingest_per_s,
         **served_figures,
+        scan_decode_p50_ms=scan_figures["scan_decode_p50_ms"],
+        scan_decode_p95_ms=scan_figures["scan_decode_p95_ms"],
+        scan_decode_zxing_p50_ms=scan_figures["scan_decode_zxing_p50_ms"],
+        scan_decode_zxing_p95_ms=scan_figures["scan_decode_zxing_p95_ms"],
+        scan_decode_pyzbar_p50_ms=scan_figures["scan_decode_pyzbar_p50_ms"],
+        scan_decode_pyzbar_p95_ms=scan_figures["scan_decode_pyzbar_p95_ms"],
         packs=plan.packs,
         verify_entries=verified,
         elapsed_s=perf_counter() - began,

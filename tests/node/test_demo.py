@@ -8,10 +8,12 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 MEDTRACE = [sys.executable, "-c", "from node.cli import main; main()"]
 
@@ -159,3 +161,59 @@ def test_docker_setup_lays_out_five_nodes_with_a_postgresql_regulator(
         f"http://{name}:8100" for name in ("manufacturer", "distributor", "customs", "regulator")
     }
     assert all(c["host"] == "0.0.0.0" and c["port"] == 8100 for c in configs.values())
+
+
+def _scan(*args: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [*MEDTRACE, "scan", *args, "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode in (0, 1, 2), result.stderr[-2000:]
+    value: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+    return value
+
+
+def test_a_demo_label_scans_to_the_reported_verdict_online_and_offline(demo: Path) -> None:
+    """The last scan of the story (a pack nothing happened to afterwards), read from the label
+    image the demo printed: offline against the pharmacy's data directory, and online against
+    the pharmacy node run again on that directory."""
+    step = next(s for s in report(demo)["steps"] if s["name"] == "regular pack still fine")
+    label = demo / step["label"]
+    assert label.is_file()
+    offline = _scan(str(label), "--offline", str(demo / "nodes" / "pharmacy"), "--max-age", "7d")
+    assert offline["verdict"] == step["verdict"] == "RELEASE"
+    data = demo / "nodes" / "pharmacy"
+    config = json.loads((data / "node.json").read_text())
+    tokens = json.loads((demo / "tokens.json").read_text())["pharmacy"]
+    node = subprocess.Popen(
+        [*MEDTRACE, "node", "run", "--data", str(data)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{tokens['url']}/healthz", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "the pharmacy node did not start again"
+            time.sleep(0.2)
+        online = _scan(
+            str(label),
+            "--node",
+            tokens["url"],
+            "--token",
+            tokens["verifier"],
+            "--genesis",
+            config["genesis_id"],
+        )
+    finally:
+        node.terminate()
+        node.wait(timeout=30)
+    assert online["verdict"] == offline["verdict"]
+    assert online["pack"] == offline["pack"] == step["pack"]
