@@ -20,6 +20,7 @@ from api.problems import Problem
 from ledger.entry import ENTRY_ID, FEED_ID
 from ledger.errors import IdentifierError
 from ledger.identifiers import check_cset82, check_sscc, gtin14, parse_subject
+from ledger.strictjson import refuse_constant, unique_members
 
 Schema = Mapping[str, Any]
 MAX_DEPTH = 32
@@ -37,19 +38,6 @@ class Invalid(Exception):
 # -- strict JSON ---------------------------------------------------------------------------------
 
 
-def _no_constant(text: str) -> Any:
-    raise ValueError(f"expected plain JSON, found {text}")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"expected each member once, found {key!r} twice")
-        result[key] = value
-    return result
-
-
 def parse_json(data: bytes) -> Any:
     """Parse a request body; anything but one plain JSON value is a 400 problem."""
     if not data.strip():
@@ -57,8 +45,8 @@ def parse_json(data: bytes) -> Any:
     try:
         return json.loads(
             data.decode("utf-8"),
-            parse_constant=_no_constant,
-            object_pairs_hook=_no_duplicates,
+            parse_constant=refuse_constant,
+            object_pairs_hook=unique_members,
         )
     except UnicodeDecodeError as exc:
         raise Problem(

@@ -38,6 +38,7 @@ from typing import Any
 from ledger.entry import ENTRY_ID, FEED_ID, SignedEntry
 from ledger.errors import LedgerError
 from ledger.membership import MembershipChain, SignedMembership
+from ledger.strictjson import refuse_constant, unique_members
 from ledger.timefmt import now_ts
 from node.replication import INGEST_CHUNK, adopt_memberships, merge_reports
 from node.store import FeedHead, IngestReport, Store
@@ -160,7 +161,7 @@ def read_heads(path: Path) -> dict[str, FeedHead]:
     if len(data) > MAX_HEADS_FILE:
         raise BundleError(f"{path}: expected a heads file under {MAX_HEADS_FILE} bytes")
     try:
-        obj = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+        obj = json.loads(data.decode("utf-8"), parse_constant=refuse_constant)
     except (ValueError, RecursionError) as exc:
         raise BundleError(f"{path}: expected a JSON heads file, found an error: {exc}") from None
     feeds = obj.get("feeds") if isinstance(obj, dict) else None
@@ -324,21 +325,8 @@ class _Text:
             self.more(len(self.buf) - self.pos)  # a number may go on in the next read
 
 
-def _no_constant(text: str) -> Any:
-    raise ValueError(f"expected plain JSON, found the constant {text}")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise ValueError(f"expected unique object keys, found {key!r} twice")
-        obj[key] = value
-    return obj
-
-
 def _parse(text: _Text, path: Path) -> Bundle:
-    decoder = json.JSONDecoder(parse_constant=_no_constant, object_pairs_hook=_no_duplicates)
+    decoder = json.JSONDecoder(parse_constant=refuse_constant, object_pairs_hook=unique_members)
     bundle = Bundle()
     header: dict[str, Any] = {}
     try:

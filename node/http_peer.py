@@ -26,6 +26,7 @@ import requests
 from ledger.entry import ENTRY_ID, FEED_ID, SignedEntry
 from ledger.errors import LedgerError
 from ledger.membership import SignedMembership
+from ledger.strictjson import refuse_constant, unique_members
 from node.replication import PAGE, PeerError
 from node.store import FeedHead
 
@@ -37,19 +38,6 @@ _MAX_INT = 2**53 - 1
 _CHUNK = 64 * 1024
 
 __all__ = ["MAX_BODY", "HttpPeer", "PeerError"]
-
-
-def _no_constant(text: str) -> Any:
-    raise ValueError(f"expected plain JSON, found the constant {text}")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise ValueError(f"expected unique object keys, found {key!r} twice")
-        obj[key] = value
-    return obj
 
 
 def _count(value: Any) -> TypeGuard[int]:
@@ -218,8 +206,8 @@ class HttpPeer:
         try:
             obj = json.loads(
                 body.decode("utf-8"),
-                parse_constant=_no_constant,
-                object_pairs_hook=_no_duplicates,
+                parse_constant=refuse_constant,
+                object_pairs_hook=unique_members,
             )
         except (ValueError, RecursionError) as exc:
             raise self._error(f"{method} {path}: expected JSON, found an error: {exc}") from None

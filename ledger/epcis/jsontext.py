@@ -15,24 +15,13 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from ledger.strictjson import NotPlainJson, refuse_constant, unique_members
+
 MAX_DEPTH = 64
 
 
 class JsonTextError(ValueError):
     """Not one plain JSON value."""
-
-
-def _no_constant(text: str) -> Any:
-    raise JsonTextError(f"expected plain JSON, found the non-standard constant {text}")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise JsonTextError(f"expected each member once, found {key!r} twice")
-        result[key] = value
-    return result
 
 
 def _depth(value: Any, level: int = 0) -> None:
@@ -56,13 +45,15 @@ def loads(data: bytes | str, *, duplicates: bool = True) -> Any:
         value = json.loads(
             text,
             parse_float=Decimal,
-            parse_constant=_no_constant,
-            object_pairs_hook=None if duplicates else _no_duplicates,
+            parse_constant=refuse_constant,
+            object_pairs_hook=None if duplicates else unique_members,
         )
     except json.JSONDecodeError as exc:
         raise JsonTextError(
             f"expected JSON, found an error at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except NotPlainJson as exc:
+        raise JsonTextError(str(exc)) from None
     except RecursionError:
         raise JsonTextError(f"expected JSON nested at most {MAX_DEPTH} levels deep") from None
     _depth(value)

@@ -52,25 +52,26 @@ def test_the_regulator_node_uses_postgresql() -> None:
 
 
 def test_the_installed_package_carries_the_web_pages(tmp_path: Path) -> None:
-    """The image installs medtrace non-editable: templates and static files must be in the wheel."""
+    """The image installs medtrace non-editable: templates and static files must be in the wheel.
+
+    Built from a copy of the sources, so the build leaves nothing in the working tree."""
+    source = tmp_path / "src"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".venv", ".git", "demo-out", "build", "*.egg-info", "__pycache__", ".*_cache"
+        ),
+    )
+    wheels = tmp_path / "wheels"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(ROOT),
-        ],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    (wheel,) = tmp_path.glob("medtrace-*.whl")
+    (wheel,) = wheels.glob("medtrace-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for page in (ROOT / "api" / "templates").iterdir():
         assert f"api/templates/{page.name}" in names
