@@ -54,7 +54,7 @@ class Running:
             try:
                 self.process.wait(timeout=40)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         return int(self.process.returncode)
 
@@ -72,22 +72,28 @@ def start(data: Path, port: int, tmp_path: Path, *args: str) -> Running:
             stdout=subprocess.DEVNULL,
             stderr=err,
             env=env,
+            start_new_session=True,  # its own process group: stop() can reach every worker
         )
     running = Running(data, f"http://127.0.0.1:{port}", process, stderr_path)
     deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"node exited early: {stderr_path.read_text()[-2000:]}")
-        try:
-            with requests.get(f"{running.url}/healthz", timeout=1) as response:
-                if response.status_code == 200:
-                    return running
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline:
-            running.stop(signal.SIGKILL)
-            raise AssertionError(f"node did not answer /healthz: {stderr_path.read_text()[-2000:]}")
-        time.sleep(0.1)
+    try:
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"node exited early: {stderr_path.read_text()[-2000:]}")
+            try:
+                with requests.get(f"{running.url}/healthz", timeout=1) as response:
+                    if response.status_code == 200:
+                        return running
+            except requests.RequestException:  # not up yet, or slow under load
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"node did not answer /healthz: {stderr_path.read_text()[-2000:]}"
+                )
+            time.sleep(0.1)
+    except BaseException:
+        running.stop(signal.SIGKILL)  # never leave a node behind
+        raise
 
 
 @pytest.fixture
