@@ -20,13 +20,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from keys.consortium import DEFAULT_THRESHOLD, Consortium
-from keys.keystore import PASSPHRASE_ENV, KeyStoreError, fingerprint, resolve_passphrase
+from keys.keystore import (
+    PASSPHRASE_ENV,
+    KeyStoreError,
+    fingerprint,
+    read_passphrase_file,
+    resolve_passphrase,
+)
 from ledger.errors import LedgerError
 from ledger.kinds import Kind, Role
 from ledger.membership import SignedMembership
 
 F = TypeVar("F", bound=Callable[..., Any])
-_MAX_PASSPHRASE_FILE = 4096
 DEBUG_ENV = "MEDTRACE_DEBUG"
 
 
@@ -98,21 +103,7 @@ def _sign_with_option(f: F) -> F:
 
 
 def _read_passphrase_file(path: Path | None) -> bytes | None:
-    if path is None:
-        return None
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(_MAX_PASSPHRASE_FILE + 1)
-    except OSError as exc:
-        raise KeyStoreError(f"{path}: cannot read the passphrase file: {exc.strerror}") from None
-    if len(data) > _MAX_PASSPHRASE_FILE:
-        raise KeyStoreError(
-            f"{path}: expected a passphrase file under {_MAX_PASSPHRASE_FILE} bytes"
-        )
-    line = data.split(b"\n", 1)[0].removesuffix(b"\r")
-    if not line:
-        raise KeyStoreError(f"{path}: expected a passphrase on the first line, found it empty")
-    return line
+    return None if path is None else read_passphrase_file(path)
 
 
 def _signers(sign_with: Sequence[str]) -> list[str] | None:

@@ -100,6 +100,33 @@ def resolve_passphrase(
 # -- public keys ---------------------------------------------------------------------------------
 
 
+#: A passphrase file holds one line; anything longer is not a passphrase file.
+MAX_PASSPHRASE_FILE = 4096
+
+
+def read_passphrase_file(path: Path, *, private: bool = False) -> bytes:
+    """The first line of ``path`` (``--passphrase-file``, a demo node's DATA/passphrase).
+
+    ``private``: refuse a file others may read, as for key files.
+    """
+    try:
+        if private and (mode := stat.S_IMODE(path.stat().st_mode)) & 0o077:
+            raise KeyStoreError(
+                f"{path}: expected a passphrase file of mode 0600, found {mode:04o} "
+                f"(fix it with: chmod 600 {path})"
+            )
+        with path.open("rb") as handle:
+            data = handle.read(MAX_PASSPHRASE_FILE + 1)
+    except OSError as exc:
+        raise KeyStoreError(f"{path}: cannot read the passphrase file: {exc.strerror}") from None
+    if len(data) > MAX_PASSPHRASE_FILE:
+        raise KeyStoreError(f"{path}: expected a passphrase file under {MAX_PASSPHRASE_FILE} bytes")
+    line = data.split(b"\n", 1)[0].removesuffix(b"\r")
+    if not line:
+        raise KeyStoreError(f"{path}: expected a passphrase on the first line, found it empty")
+    return line
+
+
 def public_bytes(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
     """The raw 32-byte Ed25519 public key."""
     public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key

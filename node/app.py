@@ -25,7 +25,6 @@ import inspect
 import logging
 import os
 import socket
-import stat
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,7 +37,13 @@ import api
 from api.context import EXTENSION, NodeContext
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
-from keys.keystore import PASSPHRASE_ENV, KeyStoreError, load_private_key, public_bytes
+from keys.keystore import (
+    PASSPHRASE_ENV,
+    KeyStoreError,
+    load_private_key,
+    public_bytes,
+    read_passphrase_file,
+)
 from ledger.errors import LedgerError
 from ledger.membership import Membership
 from node.config import KEY_FILE, ConfigError, NodeConfig, PeerConfig, load_config
@@ -50,7 +55,6 @@ from node.tokens import Tokens
 PASSPHRASE_FILE = "passphrase"  # noqa: S105 (a file name)
 LOCK_FILE = "replicator.lock"
 RELAY_SOCKET = "replicator.sock"
-_MAX_PASSPHRASE_FILE = 4096
 _SUN_PATH_MAX = 100  # sockaddr_un holds 108 bytes; keep a margin
 
 
@@ -80,21 +84,9 @@ class AppError(Exception):
 
 def _read_passphrase_file(path: Path) -> str:
     try:
-        st = path.stat()
-        if stat.S_IMODE(st.st_mode) & 0o077:
-            raise AppError(
-                f"{path}: expected a passphrase file of mode 0600, found "
-                f"{stat.S_IMODE(st.st_mode):04o} (fix it with: chmod 600 {path})"
-            )
-        with path.open("rb") as handle:
-            data = handle.read(_MAX_PASSPHRASE_FILE + 1)
-    except OSError as exc:
-        raise AppError(f"{path}: cannot read the passphrase file: {exc.strerror}") from None
-    line = data.split(b"\n", 1)[0].removesuffix(b"\r")
-    if not line or len(data) > _MAX_PASSPHRASE_FILE:
-        raise AppError(f"{path}: expected a passphrase on its first line")
-    try:
-        return line.decode("utf-8")
+        return read_passphrase_file(path, private=True).decode("utf-8")
+    except KeyStoreError as exc:
+        raise AppError(str(exc)) from None
     except UnicodeDecodeError:
         raise AppError(f"{path}: expected a UTF-8 passphrase") from None
 

@@ -27,6 +27,7 @@ from keys.keystore import (
     PASSPHRASE_ENV,
     KeyStoreError,
     load_private_key,
+    read_passphrase_file,
     resolve_passphrase,
 )
 from ledger.errors import LedgerError
@@ -47,7 +48,6 @@ from node.tokens import TokenError, TokenRole, Tokens, expiry_in_days, looks_lik
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEBUG_ENV = "MEDTRACE_DEBUG"
-_MAX_PASSPHRASE_FILE = 4096
 _URL = re.compile(r"\Ahttps?://[^\s/?#]+(?::\d+)?(?:/[^\s?#]*)?\Z")
 #: Files a data directory may hold before ``init`` (anything else needs --force).
 _HARMLESS = frozenset({".DS_Store"})
@@ -113,17 +113,7 @@ def _passphrase_option(f: F) -> F:
 
 
 def _read_passphrase_file(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(_MAX_PASSPHRASE_FILE + 1)
-    except OSError as exc:
-        raise KeyStoreError(f"{path}: cannot read the passphrase file: {exc.strerror}") from None
-    line = data.split(b"\n", 1)[0].removesuffix(b"\r")
-    if not line or len(data) > _MAX_PASSPHRASE_FILE:
-        raise KeyStoreError(f"{path}: expected a passphrase on the first line")
-    return line.decode("utf-8", errors="strict")
+    return None if path is None else read_passphrase_file(path).decode("utf-8", errors="strict")
 
 
 @contextmanager
