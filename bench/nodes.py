@@ -8,21 +8,17 @@ directory is made by ``node.init.init_node`` as ``medtrace node init`` does; tok
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 
-import requests
-
 from keys.consortium import Consortium
 from node.config import NodeConfig, PeerConfig, load_config, save_config
 from node.demo.network import NODE_FEEDS, create_consortium
-from node.demo.processes import MEDTRACE, free_port
+from node.demo.processes import free_port
 from node.init import init_node
+from node.process import NodeProcess
 from node.store import Store
 from node.tokens import Tokens
 
@@ -40,7 +36,10 @@ class Node:
     port: int
     operator: str = ""
     verifier: str = ""
-    process: subprocess.Popen[bytes] | None = None
+    runner: NodeProcess = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.runner = NodeProcess(self.name, self.data, self.url)
 
     @property
     def url(self) -> str:
@@ -51,51 +50,13 @@ class Node:
         return load_config(self.data).database_url(self.data)
 
     def start(self) -> None:
-        log = (self.data / "node.log").open("ab")
-        try:
-            self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-                [*MEDTRACE, "node", "run", "--data", str(self.data)],
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        finally:
-            log.close()
+        self.runner.start()
 
     def wait_healthy(self, timeout: float = START_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(
-                    f"node {self.name} exited with {self.process.returncode}: {self.tail()}"
-                )
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=2).ok:
-                    return
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"node {self.name} did not answer /healthz within {timeout:.0f} s: {self.tail()}"
-                )
-            time.sleep(0.1)
+        self.runner.wait_healthy(time.monotonic() + timeout)
 
     def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-    def tail(self, lines: int = 5) -> str:
-        path = self.data / "node.log"
-        if not path.exists():
-            return ""
-        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
+        self.runner.stop()
 
 
 @dataclass

@@ -10,15 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-import requests
 
 from keys.consortium import Consortium
 from ledger.kinds import Role
@@ -29,6 +24,7 @@ from node.demo.http_actor import HttpNode
 from node.demo.network import BRANCH_FEED, MEMBERS, NODE_FEEDS, open_store
 from node.http_peer import HttpPeer
 from node.init import init_node
+from node.process import NodeProcess
 from node.service import NodeService
 from node.store import Store
 from node.tokens import Tokens
@@ -37,7 +33,6 @@ ROLES = {m.org: m.role for m in MEMBERS}
 START_TIMEOUT_S = 90.0
 #: Inside a container a node listens everywhere; compose decides what is published.
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
-MEDTRACE = [sys.executable, "-c", "from node.cli import main; main()"]
 
 
 def free_port() -> int:
@@ -140,50 +135,22 @@ class ProcessNetwork:
     out: Path
     nodes: dict[str, HttpNode]
     branch: BranchDevice
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    processes: dict[str, NodeProcess] = field(default_factory=dict)
 
     @property
     def actors(self) -> dict[str, HttpNode | BranchDevice]:
         return {**self.nodes, "pharmacy-branch": self.branch}
 
     def start(self) -> None:
-        for name in self.nodes:
-            data = self.out / "nodes" / name
-            log = (data / "node.log").open("ab")
-            self.processes[name] = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-                [*MEDTRACE, "node", "run", "--data", str(data)],
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT_S
         for name, node in self.nodes.items():
-            while True:
-                if self.processes[name].poll() is not None:
-                    raise RuntimeError(
-                        f"node {name} exited with {self.processes[name].returncode}: {self.tail(name)}"
-                    )
-                try:
-                    if requests.get(f"{node.url}/healthz", timeout=2).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"node {name} did not answer /healthz within {START_TIMEOUT_S:.0f} s: {self.tail(name)}"
-                    )
-                time.sleep(0.2)
-
-    def tail(self, name: str, lines: int = 5) -> str:
-        path = self.out / "nodes" / name / "node.log"
-        return (
-            " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
-            if path.exists()
-            else ""
-        )
+            self.processes[name] = NodeProcess(name, self.out / "nodes" / name, node.url)
+            self.processes[name].start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        for process in self.processes.values():
+            process.wait_healthy(deadline)
 
     def failed(self) -> list[str]:
-        return [name for name, process in self.processes.items() if process.poll() is not None]
+        return [name for name, process in self.processes.items() if process.exited]
 
     def converge(self, rounds: int = 8) -> int:
         """Ask every node to pull now until a round adds nothing."""
@@ -197,15 +164,7 @@ class ProcessNetwork:
 
     def stop(self) -> None:
         for process in self.processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            process.stop()
         self.branch.service.store.close()
 
 

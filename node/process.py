@@ -1,0 +1,77 @@
+"""A `medtrace node run` process on this machine: start it, wait until it answers, stop it.
+
+The demo and the benchmarks run nodes as real processes; this is the one place that knows how.
+Each node runs in its own process group, so stopping it reaches every gunicorn worker.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+MEDTRACE = [sys.executable, "-c", "from node.cli import main; main()"]
+LOG_FILE = "node.log"
+
+
+@dataclass
+class NodeProcess:
+    name: str
+    data: Path
+    url: str
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the node, its output appended to DATA/node.log."""
+        with (self.data / LOG_FILE).open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+                [*MEDTRACE, "node", "run", "--data", str(self.data)],
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+
+    def wait_healthy(self, deadline: float) -> None:
+        """Until ``/healthz`` answers; ``deadline`` is a ``time.monotonic()`` value."""
+        while True:
+            if self.exited:
+                code = self.process.returncode if self.process else None
+                raise RuntimeError(f"node {self.name} exited with {code}: {self.tail()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=2).ok:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"node {self.name} did not answer /healthz in time: {self.tail()}"
+                )
+            time.sleep(0.1)
+
+    @property
+    def exited(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+    def stop(self, grace_s: float = 15.0) -> None:
+        """SIGTERM to the whole group (graceful), SIGKILL after ``grace_s``."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def tail(self, lines: int = 5) -> str:
+        path = self.data / LOG_FILE
+        if not path.exists():
+            return ""
+        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
