@@ -1,11 +1,20 @@
 """The load generator for ``verify_http_*``: a separate process, run as ``python -m bench.loadgen``.
 
-``clients`` threads, each with its own keep-alive ``http.client.HTTPConnection``, send
-``GET /api/v1/packs/<gtin>/<serial>`` for random keys from a file (``gtin serial`` per line)
-back to back for ``warmup`` seconds (not counted), then for ``duration`` seconds (counted). It
-prints one JSON object: requests, errors and statuses, latency percentiles in ms, requests per
-second, and the process's own CPU time, so the caller can tell whether the client was the
-bottleneck.
+``clients`` keep-alive connections send ``GET /api/v1/packs/<gtin>/<serial>`` for random keys
+from a file (``gtin serial`` per line) back to back for ``warmup`` seconds (not counted), then
+for ``duration`` seconds (counted). It prints one JSON object: which client ran, requests,
+errors and statuses, latency percentiles in ms, requests per second, and the client's own CPU
+time, so the caller can tell whether the client was the bottleneck.
+
+Two clients, the same measurement:
+
+* ``wrk`` (Debian's package; ``make bench`` installs it) with ``bench/wrk_packs.lua``, in two
+  threads: the server shares the machine's cores with the client, and wrk's event loop in C
+  costs a few percent of what Python threads cost per request. The warm-up is a first wrk run.
+* the fallback when wrk is missing: ``clients`` Python threads, each with its own
+  ``http.client.HTTPConnection``.
+
+With ``--client auto`` (the default) wrk runs if it is on the ``PATH``.
 """
 
 from __future__ import annotations
@@ -15,6 +24,8 @@ import http.client
 import json
 import random
 import resource
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -111,6 +122,7 @@ def run(
         cpu_measured.ru_utime + cpu_measured.ru_stime
     )
     return {
+        "client": "python",
         "requests": len(latencies),
         "ok": ok,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
@@ -125,6 +137,66 @@ def run(
     }
 
 
+WRK_SCRIPT = Path(__file__).with_name("wrk_packs.lua")
+WRK_THREADS = 2
+
+
+def _wrk(wrk: str, url: str, token: str, keys_file: Path, clients: int, seconds: float) -> Any:
+    """One wrk run; its JSON line (``done`` in wrk_packs.lua)."""
+    done = subprocess.run(  # noqa: S603 - wrk from the PATH, fixed arguments
+        [
+            wrk,
+            f"-t{min(WRK_THREADS, clients)}",
+            f"-c{clients}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(WRK_SCRIPT),
+            url,
+            "--",
+            str(keys_file),
+            token,
+            "7",
+        ],
+        capture_output=True,
+        check=False,
+        timeout=seconds + 60,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed: {done.stderr.decode(errors='replace')[-500:]}")
+    return json.loads(done.stdout.decode().strip().splitlines()[-1])
+
+
+def run_wrk(
+    wrk: str, url: str, token: str, keys_file: Path, clients: int, warmup: float, duration: float
+) -> dict[str, Any]:
+    """The same figures as ``run``, measured by wrk: a warm-up run, then the measured run."""
+    if warmup > 0:
+        _wrk(wrk, url, token, keys_file, clients, warmup)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = _wrk(wrk, url, token, keys_file, clients, duration)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = out["duration_us"] / 1e6
+    requests = int(out["requests"])
+    ok = requests - int(out["non_2xx_3xx"])  # the pack query answers 200 or a problem (4xx/5xx)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {
+        "client": "wrk",
+        "requests": requests,
+        "ok": ok,
+        "statuses": {"200": ok, "other": requests - ok},
+        "errors": sum(int(out[k]) for k in ("connect", "read", "write", "timeout")),
+        "duration_s": seconds,
+        "rps": ok / seconds,
+        "p50_ms": out["p50_us"] / 1000,
+        "p95_ms": out["p95_us"] / 1000,
+        "p99_ms": out["p99_us"] / 1000,
+        "client_cpu_s": cpu,
+        "client_cpu_share": cpu / seconds,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.loadgen")
     parser.add_argument("--url", required=True, help="http://host:port")
@@ -133,10 +205,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument(
+        "--client",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="wrk, Python threads, or wrk when it is installed (default)",
+    )
     args = parser.parse_args(argv)
-    host, _, port = args.url.removeprefix("http://").partition(":")
-    keys = ["/".join(line.split()) for line in args.keys.read_text().splitlines() if line.strip()]
-    result = run(host, int(port), args.token, keys, args.clients, args.warmup, args.duration)
+    wrk = shutil.which("wrk") if args.client != "python" else None
+    if args.client == "wrk" and wrk is None:
+        parser.error("--client wrk: wrk is not installed (apt-get install wrk)")
+    if wrk is not None:
+        result = run_wrk(
+            wrk, args.url, args.token, args.keys, args.clients, args.warmup, args.duration
+        )
+    else:
+        host, _, port = args.url.removeprefix("http://").partition(":")
+        lines = args.keys.read_text().splitlines()
+        keys = ["/".join(line.split()) for line in lines if line.strip()]
+        result = run(host, int(port), args.token, keys, args.clients, args.warmup, args.duration)
     sys.stdout.write(json.dumps(result) + "\n")
 
 

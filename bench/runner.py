@@ -95,6 +95,7 @@ class Results:
     verify_http_clients: int
     verify_http_workers: int
     verify_http_threads: int
+    verify_http_wrk: int  # 1: the load came from wrk; 0: from the Python client (bench/loadgen.py)
     verify_packs_in_db: int
     verify_fill_packs_per_s: float
     floor_sqlite_lookup_us: float
@@ -178,6 +179,7 @@ def served_phases(plan: Plan, root: Path, progress: Progress) -> dict[str, Any]:
         "verify_http_clients": http.clients,
         "verify_http_workers": http.workers,
         "verify_http_threads": http.threads,
+        "verify_http_wrk": int(http.client == "wrk"),
         "verify_packs_in_db": packs,
         "verify_fill_packs_per_s": fill_rate,
         "floor_sqlite_lookup_us": lookup_us,

@@ -2,8 +2,9 @@
 
 * ``verify_http``: one node (gunicorn, workers and threads as node.json's defaults) whose SQLite
   store was filled by ``NodeService.commission`` before it started; a separate load-generator
-  process (``bench.loadgen``) sends the pack verification query for random packs from
-  ``clients`` keep-alive connections for a fixed time after a warm-up.
+  process (``bench.loadgen``: wrk when installed, else Python threads) sends the pack
+  verification query for random packs from ``clients`` keep-alive connections for a fixed time
+  after a warm-up.
 * ``floor_sqlite_lookup``: stdlib ``sqlite3`` point lookups by (gtin, serial) on the same file.
 * ``convergence``: four nodes peered with each other; one appends a ship entry over HTTP and the
   clock runs until every node's ``GET /api/v1/feeds`` digest equals the writer's; appends are
@@ -57,6 +58,7 @@ class VerifyHttp:
     clients: int
     workers: int
     threads: int
+    client: str  # "wrk" or "python" (bench/loadgen.py)
 
 
 def fill(
@@ -164,6 +166,7 @@ def verify_http(
         clients=clients,
         workers=config.workers,
         threads=config.threads,
+        client=str(out["client"]),
     )
 
 

@@ -53,7 +53,60 @@ def _check_no_floats(value: JsonValue, path: str = "$") -> None:
 def canonical_bytes(value: JsonValue) -> bytes:
     """Encode ``value`` as RFC 8785 canonical JSON (UTF-8), refusing floats."""
     _check_no_floats(value)
-    return bytes(rfc8785.dumps(value))
+    try:
+        return bytes(rfc8785.dumps(value))
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError) as exc:
+        # A lone surrogate (from a "\\ud800" escape, say) has no UTF-8 form.
+        raise MalformedEntry(f"expected text UTF-8 can encode, found: {exc}") from None
+
+
+class _Unsafe(Exception):
+    """An integer outside ±2^53-1: the fast path steps aside for the precise error."""
+
+
+def _parse_int_fast(text: str) -> int:
+    number = int(text)
+    if abs(number) > _MAX_SAFE_INT:
+        raise _Unsafe
+    return number
+
+
+# Built once: ``json.dumps``/``json.loads`` with options build a new coder on every call,
+# which costs as much as coding a whole payload.
+_PLAIN_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+_FAST_DECODER = json.JSONDecoder(
+    parse_float=_refuse_float, parse_constant=_refuse_constant, parse_int=_parse_int_fast
+)
+
+
+def _plain_dumps(value: JsonValue) -> str:
+    """``json.dumps`` in the form that equals RFC 8785 under ``_parse_fast``'s conditions.
+
+    Same escapes (``\\" \\\\ \\b \\f \\n \\r \\t``, other controls as ``\\u00xx`` lower-case,
+    everything else raw), same integer digits, no white space. It differs from RFC 8785 only in
+    key order (code points rather than UTF-16 units: they differ only for keys outside the BMP),
+    for lone surrogates (emitted raw, so never equal to valid UTF-8 input) and for numbers the
+    parse refuses or fences off.
+    """
+    return _PLAIN_ENCODER.encode(value)
+
+
+#: ``_parse_fast`` found no proof; ``None`` cannot say so, it is the JSON ``null``.
+_UNPROVEN = object()
+
+
+def _parse_fast(text: str) -> JsonValue:
+    """The value of ``text`` if the fast check proves it canonical, else ``_UNPROVEN``.
+
+    It never refuses: whatever it cannot prove goes the precise way, which gives the error.
+    """
+    if not text.isascii() and max(text) > "\uffff":
+        return _UNPROVEN  # a character outside the BMP: key order may differ from RFC 8785's
+    try:
+        value = _FAST_DECODER.decode(text)
+    except (_Unsafe, MalformedEntry, json.JSONDecodeError):
+        return _UNPROVEN
+    return value if _plain_dumps(value) == text else _UNPROVEN
 
 
 def parse_canonical(data: bytes) -> JsonValue:
@@ -68,10 +121,18 @@ def parse_canonical(data: bytes) -> JsonValue:
             f"expected UTF-8 payload bytes, found invalid byte at {exc.start}"
         ) from exc
     try:
+        fast = _parse_fast(text)
+        if fast is not _UNPROVEN:
+            return fast
         value = json.loads(text, parse_float=_refuse_float, parse_constant=_refuse_constant)
+        canonical = canonical_bytes(value)
     except json.JSONDecodeError as exc:
         raise MalformedEntry(f"expected JSON, found an error at byte {exc.pos}: {exc.msg}") from exc
-    if canonical_bytes(value) != data:
+    except RecursionError:  # a peer's payload nested deeper than Python's stack allows
+        raise MalformedEntry("expected JSON nested a few levels deep, found deeper") from None
+    except ValueError as exc:  # an integer longer than int() converts (4300 digits)
+        raise MalformedEntry(f"expected an integer within ±2^53-1, found: {exc}"[:200]) from None
+    if canonical != data:
         raise MalformedEntry(
             "expected RFC 8785 canonical JSON (sorted keys, no white space, no duplicate keys), "
             "found another encoding of the same value"

@@ -71,56 +71,48 @@ class Payload:
         return (self.ts, self.feed, self.seq)
 
 
-def _expect(condition: bool, message: str) -> None:
-    if not condition:
-        raise MalformedEntry(message)
-
-
 def validate_payload_json(obj: Any) -> None:
     """Check the envelope's shape; the body's meaning is the lifecycle's business."""
-    _expect(isinstance(obj, dict), f"expected a JSON object payload, found {type(obj).__name__}")
-    keys = set(obj)
-    _expect(
-        keys == _FIELDS,
-        f"expected exactly the fields {sorted(_FIELDS)}, found missing {sorted(_FIELDS - keys)} "
-        f"and unknown {sorted(keys - _FIELDS)}",
-    )
-    _expect(
-        obj["v"] == VERSION and type(obj["v"]) is int, f"expected v={VERSION}, found {obj['v']!r}"
-    )
+    # Every entry read passes here: messages are built only when a check fails.
+    if not isinstance(obj, dict):
+        raise MalformedEntry(f"expected a JSON object payload, found {type(obj).__name__}")
+    keys = obj.keys()
+    if keys != _FIELDS:
+        raise MalformedEntry(
+            f"expected exactly the fields {sorted(_FIELDS)}, found missing "
+            f"{sorted(_FIELDS - keys)} and unknown {sorted(keys - _FIELDS)}"
+        )
+    if not (obj["v"] == VERSION and type(obj["v"]) is int):
+        raise MalformedEntry(f"expected v={VERSION}, found {obj['v']!r}")
     feed = obj["feed"]
-    _expect(
-        isinstance(feed, str) and FEED_ID.match(feed) is not None,
-        f"expected a feed id like 'acme/line-1', found {feed!r}",
-    )
+    if not (isinstance(feed, str) and FEED_ID.match(feed) is not None):
+        raise MalformedEntry(f"expected a feed id like 'acme/line-1', found {feed!r}")
     seq = obj["seq"]
-    _expect(type(seq) is int and seq >= 0, f"expected a non-negative integer seq, found {seq!r}")
+    if not (type(seq) is int and seq >= 0):
+        raise MalformedEntry(f"expected a non-negative integer seq, found {seq!r}")
     prev = obj["prev"]
     if seq == 0:
-        _expect(prev is None, f"expected prev null at seq 0, found {prev!r}")
-    else:
-        _expect(
-            isinstance(prev, str) and ENTRY_ID.match(prev) is not None,
-            f"expected prev to be a 64-hex entry id at seq {seq}, found {prev!r}",
-        )
-    _expect(isinstance(obj["ts"], str), f"expected a string ts, found {obj['ts']!r}")
+        if prev is not None:
+            raise MalformedEntry(f"expected prev null at seq 0, found {prev!r}")
+    elif not (isinstance(prev, str) and ENTRY_ID.match(prev) is not None):
+        raise MalformedEntry(f"expected prev to be a 64-hex entry id at seq {seq}, found {prev!r}")
+    if not isinstance(obj["ts"], str):
+        raise MalformedEntry(f"expected a string ts, found {obj['ts']!r}")
     parse_ts(obj["ts"])
-    _expect(obj["kind"] in _KINDS, f"expected a kind from {sorted(_KINDS)}, found {obj['kind']!r}")
+    kind = obj["kind"]
+    if not (isinstance(kind, str) and kind in _KINDS):  # a list or object is not hashable
+        raise MalformedEntry(f"expected a kind from {sorted(_KINDS)}, found {obj['kind']!r}")
     subjects = obj["subjects"]
-    _expect(
-        isinstance(subjects, list) and all(isinstance(s, str) for s in subjects),
-        "expected subjects to be a list of URI strings",
-    )
+    if not (isinstance(subjects, list) and all(isinstance(s, str) for s in subjects)):
+        raise MalformedEntry("expected subjects to be a list of URI strings")
     refs = obj["refs"]
-    _expect(
+    if not (
         isinstance(refs, list)
-        and all(isinstance(r, str) and ENTRY_ID.match(r) is not None for r in refs),
-        "expected refs to be a list of 64-hex entry ids",
-    )
-    _expect(
-        isinstance(obj["body"], dict),
-        f"expected an object body, found {type(obj['body']).__name__}",
-    )
+        and all(isinstance(r, str) and ENTRY_ID.match(r) is not None for r in refs)
+    ):
+        raise MalformedEntry("expected refs to be a list of 64-hex entry ids")
+    if not isinstance(obj["body"], dict):
+        raise MalformedEntry(f"expected an object body, found {type(obj['body']).__name__}")
 
 
 def decode_payload(data: bytes) -> Payload:

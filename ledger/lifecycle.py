@@ -299,6 +299,10 @@ def _held_by_writer_or_regulator(step: _Step, pack: PackState, what: str) -> Non
         )
 
 
+#: RFC 3986 unreserved characters: ``quote`` leaves them as they are.
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")
+
+
 def _commission(step: _Step) -> None:
     body = step.entry.payload.body
     gtin = gtin14(step.body_str("gtin") or "")
@@ -325,24 +329,26 @@ def _commission(step: _Step) -> None:
         raise MalformedEntry(
             f"commission: expected subjects {list(expected_subjects)}, found {list(step.entry.payload.subjects)}"
         )
-    prefix = f"{DL_ROOT}/01/{gtin}/21/"
-    uris = []
     for serial in serials:
         check_cset82(serial, "serial")
-        uris.append(prefix + quote(serial, safe=""))
+    prefix = f"{DL_ROOT}/01/{gtin}/21/"
+    if _UNRESERVED.fullmatch("".join(serials)):  # random serials always are: nothing to encode
+        uris = [prefix + serial for serial in serials]
+    else:
+        uris = [prefix + quote(serial, safe="") for serial in serials]
     existing = step.view.get_packs(uris)
+    entry_id, feed, ts = step.entry.id, step.feed, step.entry.payload.ts
     fresh = []
     for uri, serial in zip(uris, serials, strict=True):
-        if uri in existing:
-            first = existing[uri].commissioned
-            if not _guard(
-                step.breach,
-                Code.DUPLICATE_COMMISSION,
-                uri,
-                f"serial {serial} of {gtin} is already commissioned",
-                first,
-            ):
-                continue
+        if uri in existing and not _guard(
+            step.breach,
+            Code.DUPLICATE_COMMISSION,
+            uri,
+            f"serial {serial} of {gtin} is already commissioned",
+            existing[uri].commissioned,
+        ):
+            continue
+        # Positional: keyword arguments made this call twice as slow, a million times a batch.
         fresh.append(
             PackState(
                 uri,
@@ -350,11 +356,15 @@ def _commission(step: _Step) -> None:
                 serial,
                 lot,
                 expiry,
-                step.entry.id,
-                step.feed,
-                changed_by=step.entry.id,
-                changed_feed=step.feed,
-                changed_ts=step.entry.payload.ts,
+                entry_id,  # commissioned
+                feed,  # custodian
+                Status.ACTIVE,
+                None,  # destination
+                None,  # container
+                None,  # prior
+                entry_id,  # changed_by
+                feed,  # changed_feed
+                ts,  # changed_ts
             )
         )
     _touch(step, fresh)

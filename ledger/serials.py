@@ -16,19 +16,20 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LENGTH = 12
 BITS = LENGTH * 5
 
+#: A random byte to a character by its low 5 bits: uniform over the alphabet for a uniform byte.
+_CHARACTER_OF_BYTE = bytes(ALPHABET.encode("ascii")[byte & 31] for byte in range(256))
+
 
 def guess_probability(valid_serials: int) -> float:
     """Chance that one random guess of a serial is one of ``valid_serials`` issued."""
     return float(valid_serials) / float(2**BITS)
 
 
-def _one() -> str:
-    value = secrets.randbits(BITS)
-    chars = []
-    for _ in range(LENGTH):
-        chars.append(ALPHABET[value & 31])
-        value >>= 5
-    return "".join(chars)
+def _draw(count: int) -> list[str]:
+    """``count`` random serials (repeats possible) from a single CSPRNG read: one byte per
+    character, so each of the 2^60 serials is equally likely."""
+    text = secrets.token_bytes(LENGTH * count).translate(_CHARACTER_OF_BYTE).decode("ascii")
+    return [text[i : i + LENGTH] for i in range(0, len(text), LENGTH)]
 
 
 def generate_serials(
@@ -39,7 +40,7 @@ def generate_serials(
         raise ValueError(f"expected a non-negative count, found {count}")
     result: set[str] = set()
     while len(result) < count:
-        fresh = {_one() for _ in range(count - len(result))} - result
+        fresh = set(_draw(count - len(result))) - result
         if taken is not None and fresh:
             fresh -= taken(fresh)
         result |= fresh

@@ -15,12 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 import traceback
 from collections.abc import Mapping, MutableMapping
-from datetime import UTC, datetime
 from typing import Any, TextIO
-
-from ledger.timefmt import format_ts
 
 LOGGER = "medtrace.node"
 #: Fields a caller may attach to a record (``extra={"fields": {...}}``).
@@ -48,10 +46,24 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, node: str = "") -> None:
         super().__init__()
         self.node = node
+        self._second = (-1, "")  # the last second formatted: a request line is written per request
+
+    def _ts(self, created: float) -> str:
+        """``format_ts(datetime.fromtimestamp(created, UTC))``, which rounds to the microsecond
+        first, without building a datetime for every line."""
+        second = int(created)
+        micros = round((created - second) * 1e6)
+        if micros >= 1_000_000:
+            second, micros = second + 1, micros - 1_000_000
+        last, text = self._second
+        if second != last:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, text)
+        return f"{text}.{micros // 1000:03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "ts": format_ts(datetime.fromtimestamp(record.created, UTC)),
+            "ts": self._ts(record.created),
             "level": record.levelname.lower(),
             "node": getattr(record, "node", None) or self.node,
             "event": _clip(record.getMessage()),
@@ -126,7 +138,13 @@ class NodeLogger(logging.LoggerAdapter[logging.Logger]):
         return msg, kwargs
 
     def event(self, name: str, *, level: int = logging.INFO, **fields: Any) -> None:
-        self.log(level, name, extra={"fields": fields})
+        # The record is made here rather than by ``Logger.log``, which walks the stack for the
+        # caller's file and line: no line shows them, and a request line is logged per request.
+        logger = self.logger
+        if logger.isEnabledFor(level):
+            node = self.extra["node"] if self.extra else ""
+            extra = {"fields": fields, "node": node}
+            logger.handle(logger.makeRecord(logger.name, level, "", 0, name, (), None, extra=extra))
 
 
 def node_logger(node: str) -> NodeLogger:

@@ -17,7 +17,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.exc import IntegrityError
 
+from ledger.alerts import Code
 from ledger.entry import SignedEntry
+from ledger.errors import RuleViolation
 from ledger.feed import FeedWriter
 from ledger.identifiers import gtin14, lot_uri
 from ledger.kinds import Kind
@@ -31,6 +33,9 @@ Step = tuple[Kind, list[str], list[str], dict[str, Any]]
 #: Serials per commissioning entry: one signature per chunk, and a provenance a scanner
 #: fetches stays small (ADR 0004).
 COMMISSION_CHUNK = 1_000
+
+#: Times a batch of generated serials is drawn again after it met serials already stored.
+_REDRAWS = 3
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ class NodeService:
         """Sign and store several entries all or nothing (one transaction)."""
         with self._lock:
             self._catch_up()
-            floors = [self._floor(subjects, refs) for _, subjects, refs, _ in steps]
+            floors = self._floors(steps)
             for _attempt in range(3):
                 try:
                     return self._sign_and_store(steps, floors)
@@ -116,6 +121,18 @@ class NodeService:
             self._writer.head = self.store.head(self.feed)
             raise
 
+    def _floors(self, steps: Sequence[Step]) -> list[str]:
+        """``_floor`` of each step, asked once for each distinct step: the chunks of one
+        commissioning batch all name the same lot."""
+        found: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
+        floors = []
+        for _, subjects, refs, _ in steps:
+            key = (tuple(subjects), tuple(refs))
+            if key not in found:
+                found[key] = self._floor(subjects, refs)
+            floors.append(found[key])
+        return floors
+
     def _floor(self, subjects: Sequence[str], refs: Sequence[str]) -> str:
         stamps = [e.payload.ts for e in self.store.entries_by_id(refs)]
         latest = self.store.latest_ts(subjects)
@@ -134,9 +151,40 @@ class NodeService:
     ) -> Commissioned:
         """Commission a batch: ``serials`` as given, or ``count`` fresh random ones."""
         gtin = gtin14(gtin)
-        chosen = list(serials) or generate_serials(
-            count, taken=lambda c: self.store.existing_serials(gtin, c)
+        if serials:
+            return self._commission(gtin, lot, expiry, list(serials), chunk, extra)
+        # A random serial the GTIN already has is a 2^-60 event per pack: rather than ask the
+        # store about every serial up front (the lifecycle checks them all again anyway), the
+        # rare refused batch gets its taken serials replaced and is signed again.
+        chosen = generate_serials(count)
+        for _attempt in range(_REDRAWS):
+            try:
+                return self._commission(gtin, lot, expiry, chosen, chunk, extra)
+            except RuleViolation as refused:
+                if refused.code != Code.DUPLICATE_COMMISSION:
+                    raise
+                chosen = self._redraw(gtin, chosen)
+        return self._commission(gtin, lot, expiry, chosen, chunk, extra)
+
+    def _redraw(self, gtin: str, serials: list[str]) -> list[str]:
+        """``serials`` with those the store already holds for ``gtin`` replaced by fresh ones."""
+        taken = self.store.existing_serials(gtin, serials)
+        kept = set(serials) - taken
+        fresh = generate_serials(
+            len(serials) - len(kept),
+            taken=lambda c: (set(c) & kept) | self.store.existing_serials(gtin, c),
         )
+        return sorted(kept.union(fresh))
+
+    def _commission(
+        self,
+        gtin: str,
+        lot: str,
+        expiry: str,
+        serials: list[str],
+        chunk: int,
+        extra: Mapping[str, Any] | None,
+    ) -> Commissioned:
         steps: list[Step] = [
             (
                 Kind.COMMISSION,
@@ -145,10 +193,10 @@ class NodeService:
                 {
                     "gtin": gtin,
                     "ilmd": {"lotNumber": lot, "itemExpirationDate": expiry},
-                    "serials": chosen[i : i + chunk],
+                    "serials": serials[i : i + chunk],
                     **(extra or {}),
                 },
             )
-            for i in range(0, len(chosen), chunk)
+            for i in range(0, len(serials), chunk)
         ]
-        return Commissioned(gtin, lot, expiry, chosen, self.submit_many(steps))
+        return Commissioned(gtin, lot, expiry, serials, self.submit_many(steps))

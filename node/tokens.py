@@ -6,6 +6,12 @@ once, when it is created, and never stored: the node keeps the SHA-256 of it in 
 compares no secret byte by byte (nothing to time), and a token of another node is simply
 unknown here.
 
+Each process remembers a token it found for ``CACHE_TTL_S`` (by its hash), so a verification
+query does not cost a SELECT. Revoking through a ``Tokens`` forgets that process's cache at
+once; in the other processes (the node's other gunicorn workers, or a node running while
+``medtrace node token revoke`` changes its database) a revoked token stops working within
+``CACHE_TTL_S``. Unknown tokens are never cached: a new token works at once everywhere.
+
 Roles (what the HTTP API lets a token do, see docs/spec/api.md):
 
 * ``operator``: write the kinds the node's feed may write, and everything a reader may do;
@@ -19,13 +25,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -35,6 +42,10 @@ from node.store import Store
 TOKEN_PREFIX = "mt_"  # noqa: S105 (the public prefix, not a secret)
 _TOKEN = re.compile(r"\Amt_[A-Za-z0-9_-]{43}\Z")
 _USER = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._@-]{0,63}\Z")
+#: Seconds a process trusts what it read of a token (docs/spec/api.md: revocation).
+CACHE_TTL_S = 1.0
+#: Tokens remembered per process; past that the cache starts again empty.
+_CACHE_MAX = 4096
 
 
 class TokenRole(StrEnum):
@@ -65,6 +76,7 @@ class TokenRow(_TokenBase, table=True):
 
 TOKENS = TokenRow.__table__  # type: ignore[attr-defined]
 T = TOKENS.c
+_BY_HASH = select(TOKENS).where(T.hash == bindparam("hash"))
 
 
 @dataclass(frozen=True)
@@ -78,8 +90,9 @@ class TokenInfo:
     fingerprint: str  # the first 12 hex digits of the hash: to tell tokens apart, not a secret
 
     def active(self, now: str | None = None) -> bool:
-        moment = now or now_ts()
-        return not self.revoked and (self.expires is None or moment < self.expires)
+        if self.revoked:
+            return False
+        return self.expires is None or (now or now_ts()) < self.expires
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -127,9 +140,18 @@ def _info(row: Mapping[Any, Any]) -> TokenInfo:
 class Tokens:
     """The token table of one store (created on first use, idempotently)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        cache_ttl_s: float = CACHE_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.writer: Engine = store.engine
         self.reader: Engine = store.reader
+        self.cache_ttl_s = cache_ttl_s
+        self.clock = clock
+        self._cache: dict[str, tuple[TokenInfo, float]] = {}  # hash -> (record, when read)
         _TokenBase.metadata.create_all(self.writer)
 
     def create(
@@ -166,7 +188,9 @@ class Tokens:
             query.where(T.id == token_id) if token_id is not None else query.where(T.user == user)
         )
         with self.writer.begin() as conn:
-            return int(conn.execute(query.values(revoked=True)).rowcount)
+            revoked = int(conn.execute(query.values(revoked=True)).rowcount)
+        self._cache.clear()
+        return revoked
 
     def list(self) -> list[TokenInfo]:
         with self.reader.connect() as conn:
@@ -177,11 +201,21 @@ class Tokens:
         """The token's record if it is known here, not revoked and not expired; else ``None``."""
         if not isinstance(token, str) or not looks_like_token(token):
             return None
-        with self.reader.connect() as conn:
-            row = conn.execute(select(TOKENS).where(T.hash == token_hash(token))).one_or_none()
-        if row is None:
-            return None
-        info = _info(row._mapping)
+        digest = token_hash(token)
+        now = self.clock()
+        cached = self._cache.get(digest)
+        if cached is not None and now - cached[1] < self.cache_ttl_s:
+            info = cached[0]
+        else:
+            with self.reader.connect() as conn:
+                row = conn.execute(_BY_HASH, {"hash": digest}).one_or_none()
+            if row is None:
+                self._cache.pop(digest, None)
+                return None
+            info = _info(row._mapping)
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            self._cache[digest] = (info, now)
         return info if info.active() else None
 
 
@@ -213,6 +247,7 @@ def expiry_in_days(days: int, *, now: datetime | None = None) -> datetime:
 
 
 __all__ = [
+    "CACHE_TTL_S",
     "TokenError",
     "TokenInfo",
     "TokenRole",

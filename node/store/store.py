@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    MetaData,
     create_engine,
     delete,
     event,
@@ -53,17 +54,26 @@ from ledger.errors import (
     WrongFeed,
 )
 from ledger.feed import check_fork, verify_entry, verify_link
-from ledger.identifiers import SubjectType, gtin14, lot_uri, parse_subject, product_uri
+from ledger.identifiers import DL_ROOT, SubjectType, gtin14, lot_uri, parse_subject, product_uri
 from ledger.kinds import Kind
 from ledger.lifecycle import apply
 from ledger.membership import Membership, MembershipChain, SignedMembership
 from ledger.state import OrderKey, PackState
 from ledger.timefmt import now_ts
+from node.signatures import CheckedAhead, checked_ahead
 from node.store import models as m
+from node.store.reads import PackReading, read_pack
 from node.store.view import DbStateView, Ids, pack_filters, pack_key, pack_uri_of
 
-#: Any fixed number: the PostgreSQL advisory lock schema set-up takes.
+#: Any fixed numbers: the PostgreSQL advisory locks schema set-up and writers take.
 _SCHEMA_LOCK = 0x6D7472  # "mtr"
+_WRITE_LOCK = 0x6D7477  # "mtw"
+
+#: A large local batch writes its pack rows every this many packs, inside its one transaction:
+#: later entries of the batch find those rows in the database, so the batch is still all or
+#: nothing, and memory stays bounded. Written while young, the packs' objects never pile up for
+#: the garbage collector either: every 50,000 packs measured 17% slower per pack.
+_FLUSH_PACKS = 1_000
 
 E = m.ENTRIES.c
 F = m.FEEDS.c
@@ -114,6 +124,29 @@ class _Cursor:
     moved: bool = False
     stopped: bool = False
 
+    def after(self, seq: int) -> bool:
+        """Whether an entry at ``seq`` may be new here (and so needs verifying)."""
+        return seq >= self.size and self.frozen is None
+
+
+@dataclass
+class _Batch:
+    """Entries of a page taken in order, applied to ``view`` but not yet written."""
+
+    view: DbStateView
+    entries: list[SignedEntry] = field(default_factory=list)
+    #: the same entries by (feed, seq), for a duplicate of one later in the page
+    at: dict[tuple[str, int], SignedEntry] = field(default_factory=dict)
+
+    def add(self, entry: SignedEntry) -> None:
+        self.entries.append(entry)
+        self.at[(entry.payload.feed, entry.payload.seq)] = entry
+
+
+#: Keys come back by entry id: asking for them in parameter order makes SQLAlchemy insert one
+#: row per statement on SQLite.
+_INSERT_ENTRIES = insert(m.ENTRIES).returning(m.ENTRIES.c.entry_id, m.ENTRIES.c.id)
+
 
 @dataclass(frozen=True)
 class FeedHead:
@@ -134,13 +167,23 @@ class Store:
         # several threads, and on PostgreSQL their transactions overlap.
         self._local = threading.local()
 
+    def _schema_lock(self, conn: Connection) -> None:
+        if not self.is_sqlite:
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+
+    def create_tables(self, metadata: MetaData) -> None:
+        """Create another module's tables (if missing) under the lock the store's own schema
+        set-up takes, so the workers of one node starting together do not race."""
+        with self.engine.begin() as conn:
+            self._schema_lock(conn)
+            metadata.create_all(conn)
+
     def _setup_schema(self) -> None:
         """Tables, and triggers by which the database itself refuses to change or delete a
         stored entry. Several processes may open one PostgreSQL database at once: an advisory
         lock makes them take turns."""
         with self.engine.begin() as conn:
-            if not self.is_sqlite:
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+            self._schema_lock(conn)
             SQLModel.metadata.create_all(conn)
             if self.is_sqlite:
                 for action in ("UPDATE", "DELETE"):
@@ -196,7 +239,13 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[tuple[Connection, Ids]]:
+        """One writer at a time, as SQLite's BEGIN IMMEDIATE gives: a local write and an ingest
+        of different feeds may still change the same pack, and each decides from what it read
+        (the stored head, the high-water mark, the pack's last entry), so on PostgreSQL writers
+        queue on one transaction-scoped advisory lock, taken before any row lock."""
         with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK})")
             ids = self._ids(conn)
             try:
                 yield conn, ids
@@ -344,6 +393,10 @@ class Store:
             view = DbStateView(conn, Ids(conn))
             return view.get_packs([uri]).get(uri)
 
+    def read_pack(self, gtin: str, serial: str) -> PackReading | None:
+        """The pack query's answer in one statement (node/store/reads.py)."""
+        return read_pack(self.reader, gtin, serial)
+
     def packs(self, uris: Sequence[str]) -> dict[str, PackState]:
         with self.reader.connect() as conn:
             return DbStateView(conn, Ids(conn)).get_packs(uris)
@@ -427,8 +480,8 @@ class Store:
                     .where(S.subject == current)
                 ):
                     pks.add(entry_pk)
-                    entry_subjects = json.loads(payload)["subjects"]
-                    kind = json.loads(payload)["kind"]
+                    document = json.loads(payload)
+                    entry_subjects, kind = document["subjects"], document["kind"]
                     if (
                         kind in (Kind.PACK, Kind.UNPACK)
                         and entry_subjects
@@ -465,14 +518,12 @@ class Store:
         build: Callable[[SignedEntry | None], Sequence[SignedEntry]],
         membership: Membership,
     ) -> list[SignedEntry]:
-        """Sign-then-store under the feed's lock: ``build`` gets the stored head and returns the
-        entries to append after it, so concurrent writers of one feed (several workers, on
-        PostgreSQL) queue instead of racing for a position. Rules strict; all or nothing."""
+        """Sign-then-store under the store's write lock: ``build`` gets the stored head and
+        returns the entries to append after it, so concurrent writers of one feed (several
+        workers) queue instead of racing for a position. Rules strict; all or nothing."""
         with self._write() as (conn, ids):
             feed_pk = ids.feed(feed)
-            frozen = conn.execute(
-                select(F.frozen_at).where(F.id == feed_pk).with_for_update()
-            ).scalar()
+            frozen = conn.execute(select(F.frozen_at).where(F.id == feed_pk)).scalar()
             if frozen is not None:
                 raise FeedFrozen(f"feed {feed} is frozen at the fork at seq {frozen}")
             head = self._head(conn, feed)
@@ -485,6 +536,8 @@ class Store:
                 apply(view, entry, membership, strict=True)
                 if view.max_last is not None and view.max_last > entry.payload.order_key:
                     raise StaleTimestamp(view.max_last[0])
+                if view.pending >= _FLUSH_PACKS:
+                    view.flush()
                 head = entry
             view.flush()
             if head is not None:
@@ -496,92 +549,155 @@ class Store:
 
         Entries are taken in their order key (within a feed that is seq order), so a page that
         holds the whole of a late history is applied in order rather than refolded.
+
+        An entry ordered after everything stored (the common case: a peer's new entries) cannot
+        be late, so it is applied on one view shared by the page and written with its
+        neighbours in bulk. Any other entry is flushed behind and taken the careful way: looked
+        for later entries, applied under a SAVEPOINT, refolded if late.
         """
         report = IngestReport()
+        ordered = sorted(entries, key=_order)
         with self._write() as (conn, ids):
-            cursors: dict[str, _Cursor] = {}
-            refold: set[str] = set()
-            refold_entries: set[int] = set()
-            for entry in sorted(entries, key=_order):
-                feed = entry.payload.feed
-                cursor = cursors.get(feed)
-                if cursor is None:
-                    cursor = cursors[feed] = self._cursor(conn, feed)
-                late = self._ingest_one(conn, ids, cursor, entry, membership, report)
-                if late:
-                    refold |= late
-                    refold_entries.add(ids.entry_pk[entry.id])
-            for feed, cursor in cursors.items():
-                if cursor.moved and cursor.head is not None:
-                    self._set_head(conn, ids, cursor.head)
-                if cursor.frozen is not None:
-                    conn.execute(
-                        update(m.FEEDS).where(F.name == feed).values(frozen_at=cursor.frozen)
-                    )
-            if refold:
-                self._refold(conn, ids, refold, refold_entries, membership, report)
+            feeds = dict.fromkeys(e.payload.feed for e in ordered)
+            cursors = {feed: self._cursor(conn, feed) for feed in feeds}
+            new = [e for e in ordered if cursors[e.payload.feed].after(e.payload.seq)]
+            with checked_ahead(new, membership) as ahead:
+                self._ingest_page(conn, ids, ordered, cursors, ahead, membership, report)
         return report
+
+    def _ingest_page(
+        self,
+        conn: Connection,
+        ids: Ids,
+        ordered: Sequence[SignedEntry],
+        cursors: dict[str, _Cursor],
+        ahead: CheckedAhead,
+        membership: Membership,
+        report: IngestReport,
+    ) -> None:
+        """``ingest`` of the sorted page inside its transaction, signatures checked ahead."""
+        refold: set[str] = set()
+        refold_entries: set[int] = set()
+        high = self._high_water(conn)
+        batch = _Batch(DbStateView(conn, self._ids(conn)))
+        # The page's packs (those it commissions too) in a few SELECTs, not one per entry; as
+        # many as a batch holds, to bound memory on a page of large commissioning entries.
+        batch.view.get_packs(self._packs_named(conn, ordered, _FLUSH_PACKS))
+        for entry in ordered:
+            cursor = cursors[entry.payload.feed]
+            if not self._take(conn, ids, cursor, entry, ahead, report, batch):
+                continue
+            key = entry.payload.order_key
+            if high is None or key > high:
+                high = key
+                batch.add(entry)
+                self._store_alerts(conn, apply(batch.view, entry, membership, strict=False), report)
+                if batch.view.pending >= _FLUSH_PACKS:
+                    self._write_batch(conn, batch)
+                continue
+            self._write_batch(conn, batch)
+            late = self._ingest_out_of_order(conn, ids, entry, membership, report)
+            if late:
+                refold |= late
+                refold_entries.add(ids.entry_pk[entry.id])
+            batch = _Batch(DbStateView(conn, self._ids(conn)))
+        self._write_batch(conn, batch)
+        for feed, cursor in cursors.items():
+            if cursor.moved and cursor.head is not None:
+                self._set_head(conn, ids, cursor.head)
+            if cursor.frozen is not None:
+                conn.execute(update(m.FEEDS).where(F.name == feed).values(frozen_at=cursor.frozen))
+        if refold:
+            self._refold(conn, ids, refold, refold_entries, membership, report)
+
+    def _high_water(self, conn: Connection) -> OrderKey | None:
+        """The greatest order key stored: each feed's head, as ts never goes back in a feed."""
+        rows = conn.execute(
+            select(E.ts, F.name, E.seq).join(m.FEEDS, F.id == E.feed).where(E.seq == F.size - 1)
+        ).all()
+        return max(((r.ts, r.name, r.seq) for r in rows), default=None)
 
     def _cursor(self, conn: Connection, feed: str) -> _Cursor:
         row = conn.execute(select(F.size, F.frozen_at).where(F.name == feed)).one_or_none()
         size, frozen = (row.size, row.frozen_at) if row else (0, None)
         return _Cursor(size, frozen, self._head(conn, feed) if size else None)
 
-    def _ingest_one(
+    def _take(
         self,
         conn: Connection,
         ids: Ids,
         cursor: _Cursor,
         entry: SignedEntry,
-        membership: Membership,
+        ahead: CheckedAhead,
         report: IngestReport,
-    ) -> set[str]:
-        """Take one entry; the subjects to refold if it arrived after later entries."""
+        batch: _Batch,
+    ) -> bool:
+        """Whether ``entry`` is new at the end of its feed and verified (and the cursor moved
+        past it); a duplicate, fork or refusal is recorded instead."""
         feed, seq = entry.payload.feed, entry.payload.seq
         if cursor.stopped:
             report.rejected.append(
                 (entry.id, f"feed {feed}: an earlier entry of this page was refused")
             )
-            return set()
+            return False
         if seq < cursor.size:
-            stored = self._entry_at(conn, ids, feed, seq)
+            stored = batch.at.get((feed, seq)) or self._entry_at(conn, ids, feed, seq)
             if stored.id == entry.id:
                 report.duplicates += 1
-                return set()
+                return False
             try:
-                check_fork(stored, entry, membership)
+                check_fork(stored, entry, ahead.membership)
             except ForkDetected as fork:
                 self._record_fork(conn, ids, fork, report)
                 cursor.frozen = seq if cursor.frozen is None else min(cursor.frozen, seq)
             except LedgerError as exc:
                 report.rejected.append((entry.id, str(exc)))
-            return set()
+            return False
         cursor.stopped = True  # until the entry is taken
         if cursor.frozen is not None:
             report.rejected.append(
                 (entry.id, f"feed {feed} is frozen at the fork at seq {cursor.frozen}")
             )
-            return set()
+            return False
         if seq > cursor.size:
             gap = SequenceGap(f"feed {feed}: expected seq {cursor.size}, found seq {seq}")
             report.rejected.append((entry.id, str(gap)))
-            return set()
+            return False
         try:
             verify_link(cursor.head, entry, feed)
-            verify_entry(entry, membership)
+            ahead.check(entry)  # verify_entry, run ahead on a pool
         except (KindNotAllowed, GtinOutsidePrefixes) as exc:
-            self._record_rejected(conn, entry, exc, membership, report)
-            return set()
+            self._record_rejected(conn, entry, exc, ahead.membership, report)
+            return False
         except (ChainError, SignatureInvalid, MembershipError) as exc:
             report.rejected.append((entry.id, str(exc)))
-            return set()
-        self._insert_entry(conn, ids, entry)
+            return False
         cursor.head, cursor.size, cursor.moved, cursor.stopped = entry, seq + 1, True, False
         report.added += 1
+        return True
+
+    def _ingest_out_of_order(
+        self,
+        conn: Connection,
+        ids: Ids,
+        entry: SignedEntry,
+        membership: Membership,
+        report: IngestReport,
+    ) -> set[str]:
+        """Store an entry ordered before some stored one; the subjects to refold if it is late."""
+        self._insert_entry(conn, ids, entry)
         late = self._later_than(conn, ids, entry)
         if not late and not self._apply_in_order(conn, entry, membership, report):
             late = self._subjects_touched(conn, entry)
         return late
+
+    def _write_batch(self, conn: Connection, batch: _Batch) -> None:
+        """Write the batch's entries, then the states they changed (which refer to them)."""
+        if batch.entries:
+            self._insert_entries(conn, batch.view.ids, batch.entries)
+            batch.entries.clear()
+            batch.at.clear()
+        batch.view.flush()
 
     def _apply_in_order(
         self, conn: Connection, entry: SignedEntry, membership: Membership, report: IngestReport
@@ -624,6 +740,30 @@ class Store:
                 [{"subject": s, "entry": pk} for s in dict.fromkeys(p.subjects)],
             )
         return pk
+
+    def _insert_entries(self, conn: Connection, ids: Ids, entries: Sequence[SignedEntry]) -> None:
+        """``_insert_entry`` for many: one multi-row INSERT … RETURNING for their keys."""
+        rows = [
+            {
+                "feed": ids.feed(e.payload.feed),
+                "seq": e.payload.seq,
+                "entry_id": e.id,
+                "kind": e.payload.kind.value,
+                "ts": e.payload.ts,
+                "payload": e.payload_bytes,
+                "signature": e.signature,
+            }
+            for e in entries
+        ]
+        pk_of: dict[str, int] = {r.entry_id: r.id for r in conn.execute(_INSERT_ENTRIES, rows)}
+        subjects = []
+        for entry in entries:
+            p, pk = entry.payload, pk_of[entry.id]
+            ids.remember_entry(pk, entry.id, p.ts, p.feed, p.seq)
+            if p.kind is not Kind.COMMISSION:
+                subjects += [{"subject": s, "entry": pk} for s in dict.fromkeys(p.subjects)]
+        if subjects:
+            conn.execute(insert(m.SUBJECT_ENTRIES), subjects)
 
     def _set_head(self, conn: Connection, ids: Ids, head: SignedEntry) -> None:
         conn.execute(
@@ -737,6 +877,21 @@ class Store:
                 return {pack_uri_of(g, str(s)) for s in serials} | classes
             return set()
         return set(p.subjects)
+
+    def _packs_named(
+        self, conn: Connection, entries: Iterable[SignedEntry], limit: int
+    ) -> list[str]:
+        """The pack URIs ``entries`` touch, commissioned ones included, each once; no more
+        entries are looked at once ``limit`` URIs are found."""
+        prefix = f"{DL_ROOT}/01/"
+        named: dict[str, None] = {}
+        for entry in entries:
+            for subject in self._subjects_touched(conn, entry):
+                if subject.startswith(prefix) and "/21/" in subject:
+                    named[subject] = None
+            if len(named) >= limit:
+                break
+        return list(named)
 
     def _later_than(self, conn: Connection, ids: Ids, entry: SignedEntry) -> set[str]:
         """Subjects whose stored history holds an entry ordered after ``entry``: those must be
@@ -878,12 +1033,15 @@ class Store:
                 conn.execute(delete(table))
             self._restore_fork_alerts(conn, report)
             entries = sorted(self.iter_entries(), key=_order)
+            view = DbStateView(conn, ids)
             for done, entry in enumerate(entries, 1):
-                view = DbStateView(conn, ids)
                 self._store_alerts(conn, apply(view, entry, membership, strict=False), report)
-                view.flush()
+                if view.pending >= _FLUSH_PACKS:  # in order, so one view may hold many entries
+                    view.flush()
+                    view = DbStateView(conn, ids)  # and a new one keeps memory flat
                 if progress is not None:
                     progress(done)
+            view.flush()
         return report
 
     def _restore_fork_alerts(self, conn: Connection, report: IngestReport) -> None:
@@ -896,15 +1054,22 @@ class Store:
     def pack_rows(self) -> Iterator[PackState]:
         """Every stored pack state (for comparison with a rebuild)."""
         with self.reader.connect() as conn:
-            view = DbStateView(conn, Ids(conn))
             last_id = 0
             while True:
                 rows = conn.execute(
-                    select(P.id, P.gtin, P.serial).where(P.id > last_id).order_by(P.id).limit(2000)
+                    select(P.id, P.gtin, P.serial, P.commissioned, P.changed_by, P.last)
+                    .where(P.id > last_id)
+                    .order_by(P.id)
+                    .limit(2000)
                 ).all()
                 if not rows:
                     return
-                found = view.get_packs([pack_uri_of(r.gtin, r.serial) for r in rows])
+                # A view per page keeps memory flat; its entries are loaded in one go.
+                ids = Ids(conn)
+                ids.load_entries(pk for r in rows for pk in (r.commissioned, r.changed_by, r.last))
+                found = DbStateView(conn, ids).get_packs(
+                    [pack_uri_of(r.gtin, r.serial) for r in rows]
+                )
                 yield from found.values()
                 last_id = rows[-1].id
 

@@ -6,7 +6,10 @@ the plain ``PackState`` objects, and ``flush`` writes back only what changed, in
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import fields
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -17,7 +20,9 @@ from ledger.state import ContainerState, OrderKey, PackState
 from ledger.status import Status
 from node.store.models import CONTAINERS, ENTRIES, FEEDS, LOTS, PACKS, WITHDRAWALS
 
-_CHUNK = 400
+#: Serials per ``gtin = ? AND serial IN (…)``: well under the bound-parameter limits of SQLite
+#: (32,766) and PostgreSQL (65,535), large enough that a 1,000-serial entry takes one query.
+_CHUNK = 1_000
 P = PACKS.c
 C = CONTAINERS.c
 E = ENTRIES.c
@@ -30,23 +35,85 @@ _PACK_PREFIX = f"{DL_ROOT}/01/"
 def pack_key(uri: str) -> tuple[str, str]:
     """(gtin, serial) of a canonical pack URI."""
     gtin, serial = uri[len(_PACK_PREFIX) :].split("/21/", 1)
-    return gtin, unquote(serial)
+    return gtin, unquote(serial) if "%" in serial else serial
 
 
 def pack_uri_of(gtin: str, serial: str) -> str:
     return f"{_PACK_PREFIX}{gtin}/21/{quote(serial, safe='')}"
 
 
-def pack_filters(keys: Iterable[tuple[str, str]]) -> Iterator[ColumnElement[bool]]:
-    """``gtin = ? AND serial IN (…)`` per GTIN, in chunks: the unique (gtin, serial) index
-    serves that; SQLite answers a row-value ``(gtin, serial) IN (…)`` of two or more keys with a
-    scan of the whole table."""
+def pack_chunks(keys: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
+    """(gtin, serials) groups of at most ``_CHUNK`` serials: the unique (gtin, serial) index
+    serves ``gtin = ? AND serial IN (…)``; SQLite answers a row-value ``(gtin, serial) IN (…)``
+    of two or more keys with a scan of the whole table."""
     by_gtin: dict[str, list[str]] = {}
     for gtin, serial in keys:
         by_gtin.setdefault(gtin, []).append(serial)
     for gtin, serials in by_gtin.items():
         for start in range(0, len(serials), _CHUNK):
-            yield and_(P.gtin == gtin, P.serial.in_(serials[start : start + _CHUNK]))
+            yield gtin, serials[start : start + _CHUNK]
+
+
+def pack_filters(keys: Iterable[tuple[str, str]]) -> Iterator[ColumnElement[bool]]:
+    """``gtin = ? AND serial IN (…)`` per GTIN, in chunks (see ``pack_chunks``)."""
+    for gtin, serials in pack_chunks(keys):
+        yield and_(P.gtin == gtin, P.serial.in_(serials))
+
+
+#: ``Status.value`` is a descriptor call: a dictionary lookup costs a fifth of it per pack.
+_STATUS_TEXT = {status: status.value for status in Status}
+
+#: The columns a lifecycle step changes, in the order ``DbStateView._columns`` gives them.
+_STATE_COLUMNS = ("custodian", "status", "destination", "container", "prior", "changed_by", "last")
+_NEW_COLUMNS = ("gtin", "serial", "lot", "commissioned", *_STATE_COLUMNS)
+_ALL_BUT_URI_AND_SERIAL = attrgetter(
+    *(f.name for f in fields(PackState) if f.name not in ("uri", "serial"))
+)
+
+# The pack statements of commissioning are plain SQL run with tuples of parameters through the
+# driver (``exec_driver_sql``): SQLAlchemy's per-row parameter processing for an executemany,
+# and the expansion of an ``IN`` list of a thousand values, each cost several times SQLite's own
+# work. Table and column names are the constants above; values are always bound parameters.
+
+
+def _markers(paramstyle: str, count: int) -> list[str]:
+    """``count`` positional parameter markers in the DBAPI driver's own paramstyle."""
+    if paramstyle == "qmark":
+        return ["?"] * count
+    if paramstyle in ("format", "pyformat"):
+        return ["%s"] * count
+    if paramstyle == "numeric":
+        return [f":{i}" for i in range(1, count + 1)]
+    raise NotImplementedError(f"expected a positional paramstyle, found {paramstyle}")
+
+
+@lru_cache(maxsize=64)
+def _select_packs_sql(paramstyle: str, serials: int) -> str:
+    gtin, *marks = _markers(paramstyle, 1 + serials)
+    columns = ", ".join(c.name for c in PACKS.columns)
+    return (
+        f"SELECT {columns} FROM {PACKS.name} "  # noqa: S608 (constants only)
+        f"WHERE gtin = {gtin} AND serial IN ({', '.join(marks)})"
+    )
+
+
+@lru_cache
+def _insert_packs_sql(paramstyle: str) -> str:
+    values = ", ".join(_markers(paramstyle, len(_NEW_COLUMNS)))
+    columns = ", ".join(_NEW_COLUMNS)
+    return f"INSERT INTO {PACKS.name} ({columns}) VALUES ({values})"  # noqa: S608 (constants only)
+
+
+@lru_cache
+def _update_packs_sql(paramstyle: str) -> str:
+    *marks, pk = _markers(paramstyle, len(_STATE_COLUMNS) + 1)
+    assignments = ", ".join(f"{c} = {m}" for c, m in zip(_STATE_COLUMNS, marks, strict=True))
+    return f"UPDATE {PACKS.name} SET {assignments} WHERE id = {pk}"  # noqa: S608 (constants only)
+
+
+_ENTRY_INFO = select(E.id, E.entry_id, E.ts, E.feed, E.seq).where(
+    E.id.in_(bindparam("pks", expanding=True))
+)
 
 
 class Ids:
@@ -91,6 +158,14 @@ class Ids:
             self.remember_entry(pk, row.entry_id, row.ts, self.name(row.feed), row.seq)
         return self.entry_info[pk]
 
+    def load_entries(self, pks: Iterable[int | None]) -> None:
+        """Learn many entries' info in a few SELECTs, rather than one ``entry`` SELECT each."""
+        wanted = sorted({pk for pk in pks if pk is not None and pk not in self.entry_info})
+        for start in range(0, len(wanted), _CHUNK):
+            rows = self.conn.execute(_ENTRY_INFO, {"pks": wanted[start : start + _CHUNK]})
+            for row in rows:
+                self.remember_entry(row.id, row.entry_id, row.ts, self.name(row.feed), row.seq)
+
     def entry_pk_of(self, entry_id: str | None) -> int | None:
         if entry_id is None:
             return None
@@ -110,6 +185,9 @@ class DbStateView:
         self._pack_pk: dict[str, int] = {}
         self._new: dict[str, PackState] = {}
         self._dirty: dict[str, PackState] = {}
+        #: URIs looked up and not stored (until ``put_packs`` adds them): a page's packs can be
+        #: looked up together before the entries that commission them are applied.
+        self._absent: set[str] = set()
         self._containers: dict[str, ContainerState | None] = {}
         self._container_dirty: dict[str, ContainerState] = {}
         self._lots: dict[
@@ -127,15 +205,33 @@ class DbStateView:
 
     # -- packs ---------------------------------------------------------------------------------
     def get_packs(self, uris: Collection[str]) -> dict[str, PackState]:
-        wanted = [u for u in uris if u not in self._packs and u not in self._new]
-        for condition in pack_filters(pack_key(u) for u in wanted):
-            rows = self.conn.execute(select(PACKS).where(condition)).all()
+        wanted = [
+            u for u in uris if u not in self._packs and u not in self._new and u not in self._absent
+        ]
+        paramstyle = self.conn.dialect.paramstyle
+        for gtin, serials in pack_chunks(map(pack_key, wanted)):
+            sql = _select_packs_sql(paramstyle, len(serials))
+            rows = self._select_fresh_plan(sql, (gtin, *serials))
+            self.ids.load_entries(pk for r in rows for pk in (r.commissioned, r.changed_by, r.last))
             for row in rows:
                 state = self._to_state(row)
                 self._saw(state.last)
                 self._packs[state.uri] = state
                 self._pack_pk[state.uri] = row.id
+        self._absent.update(u for u in wanted if u not in self._packs)
         return {u: s for u in uris if (s := self._packs.get(u) or self._new.get(u)) is not None}
+
+    def _select_fresh_plan(self, sql: str, parameters: tuple[str, ...]) -> Sequence[Row[Any]]:
+        """Rows of ``sql``, planned for the table as it is now. ``packs`` grows while a large
+        batch is written (``Store.write_local`` flushes every 1,000 packs); psycopg prepares a
+        statement run five times, and the generic plan PostgreSQL then keeps, made while the
+        table was small, scans all of it: 1.9 s per 1,000-serial SELECT at 30,000 rows."""
+        if self.conn.dialect.name != "postgresql":
+            return self.conn.exec_driver_sql(sql, parameters).all()
+        self.conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+        rows = self.conn.exec_driver_sql(sql, parameters).all()
+        self.conn.exec_driver_sql("SET LOCAL plan_cache_mode = DEFAULT")
+        return rows
 
     def put_packs(self, states: Iterable[PackState]) -> None:
         for state in states:
@@ -143,6 +239,7 @@ class DbStateView:
                 self._dirty[state.uri] = state
             else:
                 self._new[state.uri] = state
+                self._absent.discard(state.uri)
 
     def _to_state(self, r: Row[Any]) -> PackState:
         gtin, lot = self._lot_of(r.lot)
@@ -187,23 +284,25 @@ class DbStateView:
         self, gtin: str, lot: str, expiry: str | None = None
     ) -> tuple[int, str, str | None] | None:
         cached = self._lots.get((gtin, lot))
-        if cached is not None and not cached[1] and expiry:
-            self._set_expiry(cached[0], gtin, lot, expiry)
-        if (gtin, lot) not in self._lots:
-            row = self.conn.execute(
-                select(L.id, L.expiry, L.recalled_by).where(L.gtin == gtin, L.lot == lot)
-            ).one_or_none()
-            if row is not None:
-                self._remember_lot(row.id, gtin, lot, row.expiry, row.recalled_by)
-                if not row.expiry and expiry:
-                    self._set_expiry(row.id, gtin, lot, expiry)
-            elif expiry is not None:
-                pk = self.conn.execute(
-                    insert(LOTS).values(gtin=gtin, lot=lot, expiry=expiry)
-                ).inserted_primary_key[0]  # type: ignore[index]
-                self._remember_lot(int(pk), gtin, lot, expiry, None)
-            else:
-                return None
+        if cached is not None:  # looked up once per new pack: keep the hit cheap
+            if expiry and not cached[1]:
+                self._set_expiry(cached[0], gtin, lot, expiry)
+                return self._lots[(gtin, lot)]
+            return cached
+        row = self.conn.execute(
+            select(L.id, L.expiry, L.recalled_by).where(L.gtin == gtin, L.lot == lot)
+        ).one_or_none()
+        if row is not None:
+            self._remember_lot(row.id, gtin, lot, row.expiry, row.recalled_by)
+            if not row.expiry and expiry:
+                self._set_expiry(row.id, gtin, lot, expiry)
+        elif expiry is not None:
+            pk = self.conn.execute(
+                insert(LOTS).values(gtin=gtin, lot=lot, expiry=expiry)
+            ).inserted_primary_key[0]  # type: ignore[index]
+            self._remember_lot(int(pk), gtin, lot, expiry, None)
+        else:
+            return None
         return self._lots[(gtin, lot)]
 
     def _set_expiry(self, pk: int, gtin: str, lot: str, expiry: str) -> None:
@@ -291,42 +390,48 @@ class DbStateView:
             self.ids.entry(int(pk))
         return self.ids.entry_by_key[key]
 
-    def _columns(self, state: PackState) -> dict[str, object]:
-        changed = self.ids.entry_pk_of(state.changed_by)
-        return {
-            "custodian": self.ids.feed(state.custodian),
-            "status": state.status.value,
-            "destination": state.destination,
-            "container": state.container,
-            "prior": state.prior.value if state.prior else None,
-            "changed_by": changed,
-            "last": self._entry_pk(state.last),
-        }
+    def _columns(self, state: PackState) -> tuple[object, ...]:
+        """The values of ``_STATE_COLUMNS`` for a pack's row."""
+        return (
+            self.ids.feed(state.custodian),
+            _STATUS_TEXT[state.status],
+            state.destination,
+            state.container,
+            _STATUS_TEXT[state.prior] if state.prior else None,
+            self.ids.entry_pk_of(state.changed_by),
+            self._entry_pk(state.last),
+        )
 
-    def flush(self) -> None:
-        if self._new:
-            rows = []
-            for state in self._new.values():
+    def _new_rows(self) -> list[tuple[object, ...]]:
+        """The values of ``_NEW_COLUMNS`` for each new pack. The packs of one commissioning
+        entry differ only in their serial, so the columns after it, which take lookups, are
+        worked out once for each distinct rest of the state."""
+        rows = []
+        known: dict[tuple[object, ...], tuple[object, ...]] = {}
+        for state in self._new.values():
+            rest = _ALL_BUT_URI_AND_SERIAL(state)
+            columns = known.get(rest)
+            if columns is None:
                 lot = self._lot(state.gtin, state.lot, expiry=state.expiry)
                 assert lot is not None
                 commissioned = self.ids.entry_pk_of(state.commissioned)
-                rows.append(
-                    {
-                        "gtin": state.gtin,
-                        "serial": state.serial,
-                        "lot": lot[0],
-                        "commissioned": commissioned,
-                    }
-                    | self._columns(state)
-                )
-            self.conn.execute(insert(PACKS), rows)
+                columns = known[rest] = (lot[0], commissioned, *self._columns(state))
+            rows.append((state.gtin, state.serial, *columns))
+        return rows
+
+    @property
+    def pending(self) -> int:
+        """Packs changed or added since the last ``flush``."""
+        return len(self._new) + len(self._dirty)
+
+    def flush(self) -> None:
+        paramstyle = self.conn.dialect.paramstyle
+        if self._new:
+            self.conn.exec_driver_sql(_insert_packs_sql(paramstyle), self._new_rows())
             self._new.clear()
         if self._dirty:
-            rows = [{"pk": self._pack_pk[uri]} | self._columns(s) for uri, s in self._dirty.items()]
-            self.conn.execute(
-                update(PACKS).where(P.id == bindparam("pk")),
-                rows,
-            )
+            changed = [(*self._columns(s), self._pack_pk[uri]) for uri, s in self._dirty.items()]
+            self.conn.exec_driver_sql(_update_packs_sql(paramstyle), changed)
             self._dirty.clear()
         for box in self._container_dirty.values():
             values = {

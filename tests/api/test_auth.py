@@ -10,7 +10,7 @@ import pytest
 from api.auth import HINTERS, READERS, REPLICATORS, WRITERS
 from api.problems import TYPE_ROOT
 from api.routes import ROUTES, Route
-from node.tokens import TokenRole, Tokens
+from node.tokens import CACHE_TTL_S, TokenRole, Tokens
 from tests.api.conftest import GTIN, Node, NodeFactory, sscc
 from tests.api.test_problems import assert_problem
 
@@ -122,6 +122,19 @@ def test_revocation_takes_effect_at_once(node: Node) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     assert node.client.get("/api/v1/alerts", headers=headers).status_code == 200
     node.ctx.tokens.revoke(info.id)
+    assert node.client.get("/api/v1/alerts", headers=headers).status_code == 401
+
+
+def test_a_revocation_by_another_process_takes_effect_within_the_cache_ttl(node: Node) -> None:
+    now = [100.0]
+    node.ctx.tokens = Tokens(node.ctx.store, clock=lambda: now[0])
+    token, info = node.ctx.tokens.create("scanner-8", TokenRole.VERIFIER)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert node.client.get("/api/v1/alerts", headers=headers).status_code == 200
+    Tokens(node.ctx.store).revoke(info.id)  # another gunicorn worker, or the CLI
+    now[0] += CACHE_TTL_S / 2
+    assert node.client.get("/api/v1/alerts", headers=headers).status_code == 200
+    now[0] += CACHE_TTL_S / 2
     assert node.client.get("/api/v1/alerts", headers=headers).status_code == 401
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+from datetime import UTC, datetime
 
 import pytest
 
 from api.metrics import BUCKETS, Metrics, escape_label
+from ledger.timefmt import format_ts
 from node.logs import JsonFormatter, gunicorn_logger_class, node_logger
 from tests.api.conftest import Node
 
@@ -61,6 +63,25 @@ def test_long_fields_are_clipped() -> None:
     line = json.loads(JsonFormatter("n").format(record))
     assert len(line["event"]) < 500
     assert len(line["path"]) < 500
+
+
+LOG_TIMES = {
+    "the epoch": 0.0,
+    "a whole second": 1_795_350_000.0,
+    "a millisecond not exact in binary": 1_795_350_000.719,
+    "just below the next millisecond": 1_795_350_000.7189996,
+    "rounds up into the next second": 1_795_350_059.9999996,
+    "the second after the cached one": 1_795_350_060.001,
+}
+
+
+def test_log_timestamps_are_the_ledger_form_of_the_record_time() -> None:
+    formatter = JsonFormatter("n")
+    for name, created in LOG_TIMES.items():
+        record = logging.LogRecord("medtrace.node", logging.INFO, "f", 1, "e", None, None)
+        record.created = created
+        expected = format_ts(datetime.fromtimestamp(created, UTC))
+        assert json.loads(formatter.format(record))["ts"] == expected, name
 
 
 def test_the_gunicorn_logger_writes_json() -> None:

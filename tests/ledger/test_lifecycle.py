@@ -908,6 +908,25 @@ def test_commission_makes_active_packs_held_by_the_line() -> None:
         )
 
 
+@pytest.mark.parametrize(
+    "serials",
+    [
+        ["ABC123", "a-b.c_d"],
+        ["A/2", "B%3", "C&4?", "PLAIN"],
+        ["PLAIN", "A/2"],
+    ],
+    ids=["all-unreserved", "all-percent-encoded", "mixed-batch"],
+)
+def test_commissioned_packs_are_named_by_their_canonical_uri(serials: list[str]) -> None:
+    """Serials of RFC 3986 unreserved characters skip percent-encoding; the rest need it, and a
+    batch mixing both names every pack exactly as ``pack_uri`` does."""
+    net = Net()
+    net.commission(serials=serials)
+    assert sorted(net.state.packs) == sorted(pack_uri(GTIN, s) for s in serials)
+    for serial in serials:
+        assert net.state.packs[pack_uri(GTIN, serial)].serial == serial
+
+
 def test_recalled_stock_is_returned_to_its_manufacturer() -> None:
     """The recall flow: a pharmacy returns packs of a recalled lot; nothing refuses it."""
     net = Net()

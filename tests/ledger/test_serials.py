@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import pytest
 
@@ -65,18 +65,45 @@ def test_taken_callback_is_respected() -> None:
 
 def test_collisions_within_a_batch_are_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
     """A draw that repeats (forced here) must not shrink or duplicate the batch."""
-    draws: Iterator[int] = iter([5, 5, 5, 7, 5, 9, 11, 13])
-    monkeypatch.setattr(secrets, "randbits", lambda bits: next(draws))
+    draws = iter([[5] * 12, [5] * 12, [5] * 12, [7] * 12, [5] * 12, [9] * 12, [11] * 12])
+    monkeypatch.setattr(
+        secrets, "token_bytes", lambda n: b"".join(bytes(next(draws)) for _ in range(n // 12))
+    )
     result = generate_serials(4)
-    assert len(set(result)) == 4
-    assert result == sorted(result)
+    assert result == ["5" * 12, "7" * 12, "9" * 12, "B" * 12]
 
 
-def test_serial_encodes_all_60_bits(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(secrets, "randbits", lambda bits: 2**bits - 1)
-    assert generate_serials(1) == ["Z" * 12]
-    monkeypatch.setattr(secrets, "randbits", lambda bits: 1)
-    assert generate_serials(1) == ["1" + "0" * 11]
+@pytest.mark.parametrize(
+    ("characters", "serial"),
+    [
+        ([31] * 12, "Z" * 12),
+        ([0] * 11 + [1], "0" * 11 + "1"),
+        ([*range(12)], "0123456789AB"),
+        ([*range(20, 32)], "MNPQRSTVWXYZ"),
+        ([0xE0 | v for v in range(12)], "0123456789AB"),
+    ],
+    ids=["all-ones", "one", "first-twelve-values", "last-twelve-values", "high-bits-ignored"],
+)
+def test_each_random_byte_gives_one_character_by_its_low_5_bits(
+    monkeypatch: pytest.MonkeyPatch, characters: list[int], serial: str
+) -> None:
+    monkeypatch.setattr(secrets, "token_bytes", lambda n: bytes(characters) * (n // 12))
+    assert generate_serials(1) == [serial]
+
+
+def test_every_character_is_uniform_at_every_position() -> None:
+    """60 bits per serial: a position that used fewer bits, or favoured some characters, would
+    show here. Pearson's chi-square over 32 characters (31 degrees of freedom) per position; the
+    bound is exceeded by chance with probability below 1e-9 per position."""
+    draws = 32 * 400
+    serials = generate_serials(draws)
+    for position in range(LENGTH):
+        counts = {c: 0 for c in ALPHABET}
+        for serial in serials:
+            counts[serial[position]] += 1
+        expected = draws / len(ALPHABET)
+        chi_square = sum((n - expected) ** 2 / expected for n in counts.values())
+        assert chi_square < 110.0, (position, counts)
 
 
 @pytest.mark.parametrize(

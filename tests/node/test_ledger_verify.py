@@ -140,3 +140,55 @@ def test_every_single_byte_change_of_a_payload_is_caught(honest_db: Path, tmp_pa
         with sqlite3.connect(copy) as conn:
             conn.execute("UPDATE entries SET payload = ? WHERE id = 5", (original,))
         verify_store(store, membership)  # restored: holds again
+
+
+def _tamper_two(db: Path, tmp_path: Path, signature_of: int, payload_of: int) -> Path:
+    """Entry ``signature_of`` gets a flipped signature bit, ``payload_of`` a flipped payload bit
+    (both of feed acme/line1: pk n is seq n - 1)."""
+    copy = tamper(
+        db,
+        tmp_path,
+        "UPDATE entries SET signature = ? WHERE id = ?",
+        flip(_signature_of(db, signature_of), 10),
+        signature_of,
+    )
+    with sqlite3.connect(copy) as conn:
+        conn.execute(
+            "UPDATE entries SET payload = ? WHERE id = ?",
+            (flip(_payload_of(db, payload_of), 40), payload_of),
+        )
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("signature_of", "payload_of", "expected"),
+    [
+        (2, 4, r"feed acme/line1 #1 .*valid Ed25519 signature"),
+        (4, 2, r"feed acme/line1 #1 .*SHA-256 of the stored payload"),
+    ],
+    ids=["forged-signature-first", "changed-payload-first"],
+)
+def test_verify_reports_the_first_of_two_tampered_entries(
+    honest_db: Path, tmp_path: Path, signature_of: int, payload_of: int, expected: str
+) -> None:
+    """Signatures are checked on threads, behind the parsing: the report is still the first
+    broken entry in feed and seq order."""
+    copy = _tamper_two(honest_db, tmp_path, signature_of, payload_of)
+    with Store(copy) as store, pytest.raises(LedgerError, match=expected):
+        verify_store(store, make_world().membership)
+
+
+def test_a_forged_signature_is_reported_before_an_edited_projection(
+    honest_db: Path, tmp_path: Path
+) -> None:
+    """The fold is compared while signatures are still being checked on threads."""
+    copy = tamper(
+        honest_db,
+        tmp_path,
+        "UPDATE entries SET signature = ? WHERE id = 4",
+        flip(_signature_of(honest_db, 4), 10),
+    )
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE packs SET status = 'active' WHERE status = 'dispensed'")
+    with Store(copy) as store, pytest.raises(LedgerError, match=r"acme/line1 #3 .*Ed25519"):
+        verify_store(store, make_world().membership)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 from pathlib import Path
@@ -14,6 +15,7 @@ from ledger.kinds import Kind
 from node.replication import LocalPeer, pull
 from node.service import NodeService
 from node.store import Store
+from node.store import store as store_module
 from tests.node.world import GTIN, LOT, case, key, make_world, pack
 
 EXPIRY = "2030-12-31"
@@ -42,6 +44,44 @@ def test_a_batch_with_one_duplicate_serial_is_refused_whole(store_url: str) -> N
         assert refused.value.code == "duplicate_commission"
         assert store.count("packs") == 2
         assert store.heads()["acme/line1"].size == 1
+
+
+def test_a_batch_larger_than_one_flush_is_still_refused_whole(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pack rows are written every ``_FLUSH_PACKS`` packs inside the batch's transaction: a
+    serial repeated after such a write is still found, and the refusal leaves nothing stored."""
+    monkeypatch.setattr(store_module, "_FLUSH_PACKS", 1_000)
+    with Store(store_url) as store:
+        node = service(store)
+        with pytest.raises(RuleViolation) as refused:
+            node.commission(
+                GTIN, LOT, EXPIRY, serials=[f"B{i}" for i in range(2_500)] + ["B10"], chunk=500
+            )
+        assert refused.value.code == "duplicate_commission"
+        assert store.count("packs") == 0
+        assert "acme/line1" not in store.heads() or store.heads()["acme/line1"].size == 0
+        done = node.commission(
+            GTIN, LOT, EXPIRY, serials=[f"B{i}" for i in range(2_500)], chunk=500
+        )
+        assert store.count("packs") == 2_500
+        assert done.entries[0].payload.seq == 0
+
+
+def test_generated_serials_already_stored_are_drawn_again(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A random serial the GTIN already has (forced here: the CSPRNG repeats itself) is replaced,
+    and the batch is signed again with fresh ones."""
+    reads = iter([b"A" * 36, b"A" * 36, b"B" * 36])
+    monkeypatch.setattr(secrets, "token_bytes", lambda n: next(reads)[:n])
+    with Store(store_url) as store:
+        node = service(store)
+        first = node.commission(GTIN, LOT, EXPIRY, count=1)
+        second = node.commission(GTIN, LOT, EXPIRY, count=1)
+        assert first.serials != second.serials
+        assert store.count("packs") == 2
+        assert [e.payload.seq for e in store.entries("acme/line1")] == [0, 1]
 
 
 def test_after_a_refusal_the_next_entry_takes_the_next_position(tmp_path: Path) -> None:

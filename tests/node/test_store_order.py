@@ -124,3 +124,75 @@ def test_nodes_that_saw_different_sides_of_a_fork_agree_once_both_hold_both(tmp_
         assert one.heads()["acme/line1"].frozen_at == two.heads()["acme/line1"].frozen_at == 1
         assert one.digest() == two.digest()
         assert {a.code.value for a in one.alerts()} >= {"fork"}
+
+
+def deliver_in_pages(store: Store, entries: list[SignedEntry], seed: int) -> None:
+    """Feeds interleaved at random as in ``deliver``, then cut into shuffled pages of one to
+    eight entries: one page mixes entries ordered after everything stored with late ones, and
+    sometimes repeats an entry of the page before."""
+    by_feed: dict[str, list[SignedEntry]] = {}
+    for entry in entries:
+        by_feed.setdefault(entry.payload.feed, []).append(entry)
+    turns = [feed for feed, items in by_feed.items() for _ in items]
+    rng = random.Random(seed)
+    rng.shuffle(turns)
+    position = dict.fromkeys(by_feed, 0)
+    arrival: list[SignedEntry] = []
+    for feed in turns:
+        arrival.append(by_feed[feed][position[feed]])
+        position[feed] += 1
+    membership = make_world().membership
+    start = 0
+    previous: list[SignedEntry] = []
+    while start < len(arrival):
+        page = arrival[start : start + rng.randint(1, 8)]
+        start += len(page)
+        repeated = previous[-1:] if rng.random() < 0.3 else []
+        previous = list(page)
+        page = page + repeated
+        rng.shuffle(page)
+        report = store.ingest(page, membership)
+        assert report.added == len(page) - len(repeated)
+        assert report.duplicates == len(repeated)
+        assert not report.rejected
+
+
+@pytest.mark.parametrize("seed", range(12), ids=lambda s: f"paged-delivery-order-{s}")
+def test_any_delivery_order_in_pages_gives_the_folded_state(store_url: str, seed: int) -> None:
+    entries, _ = history()
+    membership = make_world().membership
+    expected = MemoryState()
+    expected_alerts = fold(entries, membership, expected)
+    with Store(store_url) as store:
+        deliver_in_pages(store, entries, seed)
+        assert snapshot_store(store) == snapshot_memory(expected)
+        assert sorted(a.id for a in store.alerts()) == sorted(a.id for a in expected_alerts)
+
+
+def test_a_whole_history_in_one_page_gives_the_folded_state(store_url: str) -> None:
+    entries, _ = history()
+    membership = make_world().membership
+    expected = MemoryState()
+    expected_alerts = fold(entries, membership, expected)
+    with Store(store_url) as store:
+        report = store.ingest(list(reversed(entries)) + entries[:3], membership)
+        assert (report.added, report.duplicates) == (len(entries), 3)
+        assert snapshot_store(store) == snapshot_memory(expected)
+        assert sorted(a.id for a in store.alerts()) == sorted(a.id for a in expected_alerts)
+
+
+def test_a_fork_inside_one_page_is_recorded_and_freezes_the_feed(tmp_path: Path) -> None:
+    world = make_world()
+    commission = world.commission(["A1"])
+    writer = world.writers["acme/line1"]
+    base = writer.head
+    to_dist = world.write(
+        "acme/line1", Kind.SHIP, subjects=[pack("A1")], body={"destination": "dist"}
+    )
+    writer.head = base
+    to_ph = world.write("acme/line1", Kind.SHIP, subjects=[pack("A1")], body={"destination": "ph"})
+    with Store(tmp_path / "a.db") as store:
+        report = store.ingest([commission, to_dist, to_ph], world.membership)
+        assert report.added == 2
+        assert len(report.forks) == 1
+        assert store.heads()["acme/line1"].frozen_at == 1
