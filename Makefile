@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: demo test check lint typecheck pytest bench system-deps venv clean
+.PHONY: demo test check lint typecheck pytest bench bench-deps soak crash system-deps venv clean
 
 demo: system-deps venv
 	$(BIN)/medtrace demo --out demo-out
@@ -30,8 +30,25 @@ typecheck: venv
 pytest: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: system-deps venv
+bench: system-deps bench-deps venv
 	$(BIN)/medtrace bench --quick
+
+# wrk generates the HTTP benchmark's load (bench/loadgen.py falls back to Python threads).
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 || { \
+		echo "Installing system packages: wrk"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends wrk; \
+	}
+
+# 5 minutes of steady verify + write load on the demo network (not part of `make test`).
+soak: system-deps venv
+	$(BIN)/medtrace soak --minutes 5 --out soak-out
+
+# The slow crash suite: >= 50 SIGKILLs of node processes mid-write, SQLite and PostgreSQL
+# (not part of `make test`, which runs a few kills). MEDTRACE_CRASH_SEED=<seed> replays a run.
+crash: system-deps venv
+	$(BIN)/pytest --run-slow -m slow -rP tests/reliability/test_crash.py $(PYTEST_ARGS)
 
 venv: $(STAMP)
 
@@ -54,4 +71,4 @@ system-deps:
 	fi
 
 clean:
-	rm -rf $(VENV) demo-out .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) demo-out soak-out .mypy_cache .ruff_cache .pytest_cache .hypothesis

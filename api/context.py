@@ -12,10 +12,11 @@ from typing import Protocol
 from flask import current_app
 
 from api.metrics import Metrics
-from api.ratelimit import RateLimiter
+from api.ratelimit import HarvestGuard, RateLimiter
 from ledger.errors import LedgerError
 from ledger.membership import Membership, MembershipChain
 from node.config import NodeConfig
+from node.local_alerts import LocalAlerts
 from node.logs import NodeLogger
 from node.service import NodeService
 from node.store import IngestReport, Store
@@ -49,6 +50,12 @@ class NodeContext:
     membership_check_s: float = 2.0
     _membership_checked: float = 0.0
     _membership_lock: threading.Lock = field(default_factory=threading.Lock)
+    harvest: HarvestGuard = field(init=False)
+    local_alerts: LocalAlerts = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.harvest = HarvestGuard(self.config.harvest_max_unknown, self.config.harvest_window_s)
+        self.local_alerts = LocalAlerts(self.store)
 
     @property
     def membership(self) -> Membership:

@@ -88,7 +88,8 @@ def _problem_statuses(route: Route) -> list[int]:
         statuses.add(429)
     if route.kind is not None:
         statuses |= {400, 409, 422}
-    if route.endpoint in ("container", "pack_state"):
+    if route.endpoint in ("container", "pack_state") or "<" in route.path:
+        # A path parameter the rule cannot match (a line break in a serial, say) is no route.
         statuses.add(404)
     statuses |= set(route.problems)
     return sorted(statuses)

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Response
 
 from api.call import Call, json_response
 from api.context import NodeContext
+from api.harvest import note_unknown
 from api.problems import Problem
 from ledger.alerts import Alert
 from ledger.identifiers import container_uri, gtin14, pack_uri
-from ledger.state import PackState
+from ledger.kinds import Kind
 from ledger.status import TERMINAL, Status
+from node.store.reads import PackReading
 from node.store.view import DbStateView, Ids
 
 #: Statuses that still move in the supply chain: expiry overrides them when shown.
@@ -29,8 +31,17 @@ def today() -> str:
     return datetime.now(UTC).date().isoformat()
 
 
+class _Shown(Protocol):
+    """What the effective status depends on (a ``PackState`` or a ``PackReading``)."""
+
+    @property
+    def status(self) -> Status: ...
+    @property
+    def expiry(self) -> str: ...
+
+
 def effective_status(
-    state: PackState, recalled_by: str | None, withdrawn_by: str | None, day: str
+    state: _Shown, recalled_by: str | None, withdrawn_by: str | None, day: str
 ) -> Status:
     """What a pack counts as: a recall or withdrawal overrides every status but destroyed and
     stolen; expiry overrides the statuses of a pack still in the supply chain."""
@@ -56,29 +67,26 @@ def alert_json(alert: Alert) -> dict[str, Any]:
     }
 
 
-def pack_json(ctx: NodeContext, state: PackState) -> dict[str, Any]:
-    recalled_by = ctx.store.recall_of(state.gtin, state.lot)
-    withdrawn_by = ctx.store.withdrawal_of(state.gtin)
-    day = today()
-    effective = effective_status(state, recalled_by, withdrawn_by, day)
+def pack_json(pack: PackReading, day: str) -> dict[str, Any]:
+    effective = effective_status(pack, pack.recalled_by, pack.withdrawn_by, day)
     return {
-        "pack": state.uri,
-        "gtin": state.gtin,
-        "serial": state.serial,
-        "lot": state.lot,
-        "expiry": state.expiry,
-        "status": state.status.value,
+        "pack": pack.uri,
+        "gtin": pack.gtin,
+        "serial": pack.serial,
+        "lot": pack.lot,
+        "expiry": pack.expiry,
+        "status": pack.status.value,
         "effective_status": effective.value,
-        "expired": day > state.expiry,
-        "custodian": state.custodian,
-        "destination": state.destination,
-        "container": state.container,
-        "commissioned": state.commissioned,
-        "changed_by": state.changed_by,
-        "changed_at": state.changed_ts,
-        "recalled_by": recalled_by,
-        "withdrawn_by": withdrawn_by,
-        "alerts": [alert_json(a) for a in ctx.store.alerts(subject=state.uri)],
+        "expired": day > pack.expiry,
+        "custodian": pack.custodian,
+        "destination": pack.destination,
+        "container": pack.container,
+        "commissioned": pack.commissioned,
+        "changed_by": pack.changed_by,
+        "changed_at": pack.changed_at,
+        "recalled_by": pack.recalled_by,
+        "withdrawn_by": pack.withdrawn_by,
+        "alerts": [alert_json(a) for a in pack.alerts],
     }
 
 
@@ -87,11 +95,12 @@ def _pack_uri(call: Call) -> str:
 
 
 def pack_state(ctx: NodeContext, call: Call) -> Response:
-    uri = _pack_uri(call)
-    state = ctx.store.pack(uri)
-    if state is None:
+    gtin, serial = gtin14(call.text("gtin")), call.text("serial")
+    uri = pack_uri(gtin, serial)  # checks the serial's characters too
+    pack = ctx.store.read_pack(gtin, serial)
+    if pack is None:
         raise Problem("not-found", f"no pack {uri} is known at this node", extra={"pack": uri})
-    return json_response(pack_json(ctx, state))
+    return json_response(pack_json(pack, today()))
 
 
 def provenance(ctx: NodeContext, call: Call) -> Response:
@@ -102,6 +111,8 @@ def provenance(ctx: NodeContext, call: Call) -> Response:
     """
     uri = _pack_uri(call)
     entries = ctx.store.provenance(uri)
+    if not any(e.payload.kind is Kind.COMMISSION for e in entries):
+        note_unknown(uri)  # serial harvesting (ADR 0012)
     return json_response(
         {
             "pack": uri,
@@ -143,18 +154,23 @@ def _evidence(ctx: NodeContext, alerts: Iterable[Alert]) -> dict[str, dict[str, 
 
 def alerts(ctx: NodeContext, call: Call) -> Response:
     found = ctx.store.alerts(subject=call.opt_text("subject"), code=call.opt_text("code"))
+    # Node-local alerts (ADR 0012) have no entries behind them: listed after the ledger's.
+    local = ctx.local_alerts.find(subject=call.opt_text("subject"), code=call.opt_text("code"))
     limit = call.number("limit")
     shown = found[-limit:]  # the most recent ``limit``, oldest first
     wires = _evidence(ctx, shown)
     return json_response(
         {
-            "count": len(found),
+            "count": len(found) + len(local),
             "alerts": [
-                {
-                    **alert_json(a),
-                    "entries": [wires[e] for e in a.evidence if e in wires],
-                }
-                for a in shown
-            ],
+                *(
+                    {
+                        **alert_json(a),
+                        "entries": [wires[e] for e in a.evidence if e in wires],
+                    }
+                    for a in shown
+                ),
+                *(a.to_json() for a in local),
+            ][-limit:],
         }
     )

@@ -1,8 +1,11 @@
-"""Token buckets per bearer token, for the verification queries (per process).
+"""Token buckets per bearer token, and the serial-harvesting guard, for the verification
+queries (both per worker process).
 
 A verify endpoint open to anyone is a serial oracle: a counterfeiter could test which serials
 exist. Verification queries therefore need a token, and each token gets ``rate`` queries per
-minute with bursts up to ``rate``; past that the API answers 429 with ``Retry-After``.
+minute with bursts up to ``rate``; past that the API answers 429 with ``Retry-After``. A token
+that keeps asking about packs that do not exist is throttled as well, and raises an alert
+(``HarvestGuard``, ADR 0012).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -69,3 +73,108 @@ class RateLimiter:
 
 def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
+
+
+@dataclass(frozen=True)
+class Harvest:
+    """A token crossed the unknown-serial threshold: what the alert reports."""
+
+    key: str
+    count: int  # unknown lookups inside the window
+    window_s: float
+    sample: tuple[str, ...]  # the most recent probed keys (pack or container URIs)
+
+
+@dataclass
+class _Probes:
+    stamps: deque[float]
+    keys: deque[str]
+    alerted: float | None = None  # when this key last raised an alert
+
+
+class HarvestGuard:
+    """Serial harvesting: too many verifications of packs that do not exist, per token.
+
+    The token bucket above bounds how fast a token may ask; this bounds how many *unknown*
+    serials it may try. A pharmacist verifies packs in hand, which exist (a misread code is a
+    scan error, refused before any lookup); a counterfeiter testing guessed serials mostly finds
+    none. Past ``max_unknown`` unknown lookups within ``window_s`` the token is refused until the
+    oldest of them leaves the window, and ``unknown`` reports it once per window (one alert per
+    burst, not one per request). Counts live in each worker process, like the buckets.
+    """
+
+    def __init__(
+        self,
+        max_unknown: int,
+        window_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sample: int = 10,
+        max_keys: int = 10_000,
+    ) -> None:
+        self.max_unknown = max(max_unknown, 0)
+        self.window_s = max(window_s, 1.0)
+        self.clock = clock
+        self.sample = sample
+        self.max_keys = max_keys
+        self._probes: dict[str, _Probes] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_unknown > 0
+
+    def wait(self, key: str) -> float:
+        """0.0 if ``key`` may verify now, else the seconds until it may."""
+        if not self.enabled:
+            return 0.0
+        now = self.clock()
+        with self._lock:
+            probes = self._probes.get(key)
+            if probes is None:
+                return 0.0
+            self._expire(probes, now)
+            if len(probes.stamps) < self.max_unknown:
+                return 0.0
+            return max(probes.stamps[0] + self.window_s - now, 0.001)
+
+    def unknown(self, key: str, probed: str) -> Harvest | None:
+        """Record a lookup of an unknown ``probed`` key; a ``Harvest`` when this crosses the
+        threshold for the first time in a window."""
+        if not self.enabled:
+            return None
+        now = self.clock()
+        with self._lock:
+            probes = self._probes.get(key)
+            if probes is None:
+                if len(self._probes) >= self.max_keys:
+                    self._prune(now)
+                probes = self._probes[key] = _Probes(
+                    deque(maxlen=self.max_unknown), deque(maxlen=self.sample)
+                )
+            self._expire(probes, now)
+            probes.stamps.append(now)
+            probes.keys.append(probed[:200])
+            if len(probes.stamps) < self.max_unknown:
+                return None
+            if probes.alerted is not None and now - probes.alerted < self.window_s:
+                return None
+            probes.alerted = now
+            return Harvest(key, len(probes.stamps), self.window_s, tuple(probes.keys))
+
+    def _expire(self, probes: _Probes, now: float) -> None:
+        while probes.stamps and probes.stamps[0] <= now - self.window_s:
+            probes.stamps.popleft()
+
+    def _prune(self, now: float) -> None:
+        """Forget keys with no lookup in the window, then (still full) the oldest half."""
+        for key in [
+            k
+            for k, p in self._probes.items()
+            if not p.stamps or p.stamps[-1] <= now - self.window_s
+        ]:
+            del self._probes[key]
+        if len(self._probes) >= self.max_keys:
+            oldest = sorted(self._probes, key=lambda k: self._probes[k].stamps[-1])
+            for key in oldest[: len(oldest) // 2]:
+                del self._probes[key]

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from flask import Blueprint, Response, request
 
-from api import actions, epcis, ops, queries, replication, web, web_scan
+from api import actions, epcis, harvest, ops, queries, replication, web, web_scan
 from api.auth import HINTERS, OPERATOR, READERS, REPLICATORS, VERIFIER, WRITERS, require
 from api.call import Call
 from api.context import NodeContext, node_context
@@ -115,6 +115,12 @@ ALERT = {
         "message": {"type": "string"},
         "evidence": {"type": "array", "items": {"type": "string"}},
         "entries": {"type": "array", "items": WIRE},
+        "details": {
+            "type": "object",
+            "description": "Node-local alerts only (serial_harvesting, ADR 0012): what the node "
+            "observed (token_id, user, organisation, count, window_s, sample of probed keys).",
+        },
+        "ts": {"type": "string", "description": "Node-local alerts only: when it was raised."},
     },
 }
 
@@ -898,14 +904,25 @@ def _dispatch(route: Route) -> Callable[..., Response]:
     def view(**path_args: str) -> Response:
         ctx = node_context()
         token = require(ctx, route.roles) if route.roles is not None else None
+        guarded = route.rate_limited and token is not None and ctx.harvest.enabled
         if route.rate_limited and token is not None:
             _rate_limit(ctx, route, token)
+            if guarded:
+                harvest.check(ctx, route.path, token)
         args = _params(route, path_args)
         if route.roles is not None:
             ctx.refresh_membership()
         if route.kind is not None:
             _may_write(ctx, route.kind)
-        return route.view(ctx, Call(args, _body(route), token))
+        if not guarded or token is None:
+            return route.view(ctx, Call(args, _body(route), token))
+        try:
+            response = route.view(ctx, Call(args, _body(route), token))
+        except Problem as problem:
+            harvest.after(ctx, token, problem)
+            raise
+        harvest.after(ctx, token, None)
+        return response
 
     view.__name__ = route.endpoint
     return view

@@ -21,6 +21,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.call import Call, json_response
 from api.context import NodeContext
+from api.harvest import note_unknown
 from api.problems import Problem
 from api.queries import alert_json, today
 from ledger.entry import SignedEntry
@@ -228,4 +229,6 @@ def scan(ctx: NodeContext, call: Call) -> Response:
         today=today(),
         in_transit_ok=req.context == "border",
     )
+    if verdict.state is None and any(r.code == "unknown_pack" for r in verdict.reasons):
+        note_unknown(uri)  # serial harvesting (ADR 0012)
     return json_response(verdict_json(ctx, data, gtin, verdict, req.context))

@@ -7,6 +7,7 @@
     DIR/governance/<name>.key    encrypted PKCS#8, 0600 (directory 0700)
     DIR/feeds/<org>/<site>.key   encrypted PKCS#8, 0600 (directories 0700); feed id "<org>/<site>"
     DIR/feeds/<org>/<site>.retired-v0004.key   a key rotated away by v4, kept for audit
+    DIR/tls/ca.key, DIR/tls/ca.crt   the TLS CA for node certificates (``keys.tls``)
 
 Opening a directory verifies every version from the pinned genesis (``ledger.membership``):
 a version file that does not follow, or lacks governance signatures, makes ``open`` raise.
@@ -44,6 +45,7 @@ from keys.keystore import (
     resolve_passphrase,
     write_private_key,
 )
+from keys.tls import create_ca
 from ledger.entry import FEED_ID
 from ledger.errors import LedgerError, MembershipChainError, MembershipError
 from ledger.kinds import Kind, Role
@@ -447,6 +449,7 @@ class Consortium:
                 ) from None
             for n, key in keys.items():
                 write_private_key(path / GOVERNANCE_DIR / f"{n}.key", key, secret)
+            create_ca(path, name, secret)
             atomic_write(
                 path / MEMBERSHIP_DIR / version_file_name(1),
                 _json_bytes(signed.to_wire()),

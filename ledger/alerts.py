@@ -30,6 +30,8 @@ class Code(StrEnum):
     FOREIGN_GTIN = "foreign_gtin"
     MALFORMED = "malformed"
     UNKNOWN_CONTAINER = "unknown_container"
+    #: Node-local (ADR 0012): a token verified too many serials that do not exist.
+    SERIAL_HARVESTING = "serial_harvesting"
 
 
 LEVEL: dict[Code, Level] = {
@@ -50,7 +52,12 @@ LEVEL: dict[Code, Level] = {
     Code.FOREIGN_GTIN: Level.CRITICAL,
     Code.MALFORMED: Level.WARNING,
     Code.UNKNOWN_CONTAINER: Level.WARNING,
+    Code.SERIAL_HARVESTING: Level.CRITICAL,
 }
+
+#: Raised by a node about the requests it served, not by a signed entry: kept in that node's
+#: database only, never replicated, never rebuilt from the ledger (ADR 0012).
+NODE_LOCAL: frozenset[Code] = frozenset({Code.SERIAL_HARVESTING})
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,10 +44,13 @@ from keys.keystore import (
     public_bytes,
     read_passphrase_file,
 )
+from keys.tls import NodeTlsFiles, client_context
 from ledger.errors import LedgerError
 from ledger.membership import Membership
 from node.config import KEY_FILE, ConfigError, NodeConfig, PeerConfig, load_config
+from node.http_peer import use_client_tls
 from node.logs import NodeLogger, node_logger
+from node.peer_certs import require_peer_certificates
 from node.service import NodeService
 from node.store import IngestReport, Store
 from node.tokens import Tokens
@@ -355,6 +358,8 @@ def create_app(
         raise
     app = Flask(__name__, static_folder=None)
     api.register(app, ctx)
+    if config.tls:
+        require_peer_certificates(app, ctx)
     log.event(
         "node started",
         feed=config.feed,
@@ -396,6 +401,13 @@ def _context(
         limiter=RateLimiter(config.verify_rate_per_minute),
         metrics=Metrics(),
     )
+    if config.tls:
+        # Set before the replicator builds its peers: they present this node's certificate.
+        files = NodeTlsFiles.in_dir(data)
+        try:
+            use_client_tls(client_context(files.ca, identity=files, passphrase=secret))
+        except KeyStoreError as exc:
+            raise AppError(str(exc)) from None
     if config.peers:
         factory = replicator_factory or load_replicator_factory(log)
         if factory is not None:

@@ -37,6 +37,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "bench_command",
         "Measure throughput beside raw SQLite and Ed25519 floors.",
     ),
+    "soak": (
+        "bench.soak",
+        "soak_command",
+        "Run the demo network under steady load: 0 errors, flat memory.",
+    ),
 }
 
 

@@ -5,6 +5,9 @@ DATA/node.json     this file (no secrets: peer tokens are bearer tokens of *othe
                    stored 0600 with the file)
 DATA/feed.key      the feed's Ed25519 key, PKCS#8 encrypted with the passphrase (0600)
 DATA/node.db       the SQLite store (unless ``database`` names a PostgreSQL URL)
+DATA/tls.key, DATA/tls.crt, DATA/tls-ca.crt
+                   with ``"tls": true``: the node's TLS key (encrypted like feed.key), its
+                   certificate and the consortium CA's (``keys.tls``, ADR 0011)
 ```
 The passphrase comes from ``MEDTRACE_PASSPHRASE``, a prompt, or (demo data directories only)
 a ``passphrase`` file beside ``node.json``.
@@ -44,9 +47,15 @@ class NodeConfig:
     database: str = ""  # SQLAlchemy URL; empty: DATA/node.db
     peers: tuple[PeerConfig, ...] = ()
     replication_interval_s: float = 2.0
-    verify_rate_per_minute: int = 600  # per token, per node
+    verify_rate_per_minute: int = 600  # per token, per worker process
+    # Serial harvesting (ADR 0012): this many verifications of unknown packs by one token within
+    # the window throttle that token and raise one alert; 0 turns the guard off. Per worker.
+    harvest_max_unknown: int = 50
+    harvest_window_s: float = 600.0
     workers: int = 2
-    threads: int = 8
+    threads: int = 4  # per worker: fewer threads switch less on the GIL (docs/performance.md)
+    # HTTPS with the consortium's certificates (DATA/tls.*), and peers must show theirs.
+    tls: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

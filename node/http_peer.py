@@ -12,12 +12,17 @@ question asked, and small enough to hold:
 
 Anything else raises ``PeerError``: the replicator logs it and goes on with the other peers.
 Signatures, chain links and membership are the store's business (``Store.ingest``).
+
+Over ``https://`` a peer is reached with an ``ssl.SSLContext`` (``keys.tls.client_context``)
+that trusts the consortium CA only and presents this node's certificate (ADR 0011): the one
+given, else the one the node set for its process with ``use_client_tls``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import ssl
 import time
 from typing import Any, TypeGuard
 
@@ -27,6 +32,7 @@ from ledger.entry import ENTRY_ID, FEED_ID, SignedEntry
 from ledger.errors import LedgerError
 from ledger.membership import SignedMembership
 from ledger.strictjson import refuse_constant, unique_members
+from node.https import tls_session
 from node.replication import PAGE, PeerError
 from node.store import FeedHead
 
@@ -37,7 +43,16 @@ MAX_VERSIONS = 10_000
 _MAX_INT = 2**53 - 1
 _CHUNK = 64 * 1024
 
-__all__ = ["MAX_BODY", "HttpPeer", "PeerError"]
+__all__ = ["MAX_BODY", "HttpPeer", "PeerError", "use_client_tls"]
+
+#: The TLS client context of this process's node (one node per process: its identity).
+_client_tls: ssl.SSLContext | None = None
+
+
+def use_client_tls(context: ssl.SSLContext | None) -> None:
+    """Make ``context`` the default of every ``HttpPeer`` built after this in this process."""
+    global _client_tls  # noqa: PLW0603 (a node process has exactly one TLS identity)
+    _client_tls = context
 
 
 def _count(value: Any) -> TypeGuard[int]:
@@ -56,13 +71,17 @@ class HttpPeer:
         *,
         timeout: float = 10,
         session: requests.Session | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.name = name
         self.url = url.rstrip("/")
         self.timeout = timeout
         self._token = token
-        self._session = session if session is not None else requests.Session()
         self._owns_session = session is None
+        if session is None:
+            context = tls if tls is not None else _client_tls
+            session = requests.Session() if context is None else tls_session(context)
+        self._session = session
         #: from the last answers: the peer's digest over its heads, and its pinned genesis
         self.digest: str | None = None
         self.node: str | None = None

@@ -30,6 +30,7 @@ from keys.keystore import (
     read_passphrase_file,
     resolve_passphrase,
 )
+from keys.tls import NodeTlsFiles, server_context
 from ledger.errors import LedgerError
 from node.app import PASSPHRASE_FILE, AppError, resolve_node_passphrase
 from node.config import (
@@ -203,6 +204,20 @@ def node_group() -> None:
     help=f"Also write the passphrase to DATA/{PASSPHRASE_FILE} (0600) so `node run` needs no "
     "environment: for demo and test nodes only.",
 )
+@click.option(
+    "--tls",
+    is_flag=True,
+    help="Serve HTTPS with a certificate issued now from the consortium's TLS CA (DATA/tls.*), "
+    "and require peers to show theirs (ADR 0011).",
+)
+@click.option(
+    "--tls-host",
+    "tls_hosts",
+    multiple=True,
+    metavar="HOST",
+    help="A DNS name or IP address the certificate covers (repeatable; default: --host, "
+    "localhost and 127.0.0.1).",
+)
 @click.option("--force", is_flag=True, help="Re-initialise a non-empty data directory.")
 @_passphrase_option
 def init_command(
@@ -215,18 +230,25 @@ def init_command(
     database: str,
     peers: Sequence[str],
     keep_passphrase: bool,
+    tls: bool,
+    tls_hosts: Sequence[str],
     force: bool,
     passphrase_file: Path | None,
 ) -> None:
     """Create a node's data directory: the feed's key (re-encrypted, 0600), the membership
-    chain and its pinned genesis in the node's store, and node.json.
+    chain and its pinned genesis in the node's store, and node.json; with --tls, a TLS key
+    (0600) and certificate from the consortium's CA.
 
     \b
     Examples:
       medtrace node init --data nodes/acme --consortium consortium --feed acme/line-1
       medtrace node init --data nodes/apo --consortium consortium --feed apo/counter \\
           --port 8102 --peer acme=http://127.0.0.1:8101=mt_…
+      medtrace node init --data nodes/acme --consortium consortium --feed acme/line-1 \
+          --tls --tls-host acme.example --tls-host 10.0.0.5
     """
+    if tls_hosts and not tls:
+        raise click.UsageError("--tls-host needs --tls")
     org, _site = split_feed_id(feed)
     node_name = check_name(name or org, "node name")
     parsed_peers = tuple(parse_peer(p) for p in peers)
@@ -248,15 +270,18 @@ def init_command(
             port=port,
             database=database,
             peers=parsed_peers,
+            tls=tls,
         ),
         secret,
         keep_passphrase=keep_passphrase,
         force=force,
+        tls_hosts=tls_hosts,
     )
     out = _out()
     out.print(
         f"[green]✓[/] node [bold]{escape(node_name)}[/] for feed [bold]{escape(feed)}[/] in "
-        f"{escape(str(data))} (membership v{consortium.version}, {len(parsed_peers)} peer(s))"
+        f"{escape(str(data))} (membership v{consortium.version}, {len(parsed_peers)} peer(s)"
+        f"{', HTTPS with a certificate from the consortium CA' if tls else ''})"
     )
     out.print(
         f"  next: medtrace node token create --data {escape(str(data))} --user NAME --role operator"
@@ -304,6 +329,8 @@ def run_command(
         secret = resolve_passphrase(None, purpose=str(data / KEY_FILE)).decode("utf-8")
     # Check the passphrase here, once, before any worker is forked: a wrong one is one red line.
     load_private_key(data / KEY_FILE, secret)
+    if config.tls:
+        server_context(NodeTlsFiles.in_dir(data), secret)
     from node.server import serve  # noqa: PLC0415 (gunicorn is imported only to serve)
 
     serve(data, config, secret, host=host, port=port, workers=workers, threads=threads)

@@ -2,6 +2,8 @@
 
 The demo and the benchmarks run nodes as real processes; this is the one place that knows how.
 Each node runs in its own process group, so stopping it reaches every gunicorn worker.
+An ``https://`` node is checked against the consortium CA in its data directory
+(DATA/tls-ca.crt), never the system's CAs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from pathlib import Path
 
 import requests
 
+from keys.tls import NODE_CA_FILE
+from node.https import ca_session
+
 MEDTRACE = [sys.executable, "-c", "from node.cli import main; main()"]
 LOG_FILE = "node.log"
 
@@ -26,6 +31,10 @@ class NodeProcess:
     data: Path
     url: str
     process: subprocess.Popen[bytes] | None = None
+
+    def session(self) -> requests.Session:
+        """A client of this node: over https it trusts the node's consortium CA only."""
+        return ca_session(self.data / NODE_CA_FILE if self.url.startswith("https://") else None)
 
     def start(self) -> None:
         """Start the node, its output appended to DATA/node.log."""
@@ -39,12 +48,16 @@ class NodeProcess:
 
     def wait_healthy(self, deadline: float) -> None:
         """Until ``/healthz`` answers; ``deadline`` is a ``time.monotonic()`` value."""
+        with self.session() as http:
+            self._wait_healthy(http, deadline)
+
+    def _wait_healthy(self, http: requests.Session, deadline: float) -> None:
         while True:
             if self.exited:
                 code = self.process.returncode if self.process else None
                 raise RuntimeError(f"node {self.name} exited with {code}: {self.tail()}")
             try:
-                if requests.get(f"{self.url}/healthz", timeout=2).ok:
+                if http.get(f"{self.url}/healthz", timeout=2).ok:
                     return
             except requests.RequestException:
                 pass

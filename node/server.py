@@ -17,7 +17,9 @@ Ctrl-C, which reaches master and workers alike, is graceful too. SIGQUIT remains
 from __future__ import annotations
 
 import signal
+import ssl
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 from gunicorn.arbiter import Arbiter  # type: ignore[import-untyped]
 
+from keys.tls import NodeTlsFiles, server_context
 from node.app import close_app, create_app
 from node.config import NodeConfig
 from node.logs import gunicorn_logger_class
@@ -48,6 +51,27 @@ def _worker_exit(server: Any, worker: Any) -> None:
     app = getattr(worker, "wsgi", None)
     if isinstance(app, Flask):
         close_app(app)
+
+
+def _tls_options(data: Path, passphrase: str) -> dict[str, Any]:
+    """gunicorn's TLS settings for a node with ``"tls": true`` (ADR 0011).
+
+    ``certfile``/``keyfile`` only switch gunicorn to TLS (it checks that they exist); the
+    context comes from the ``ssl_context`` hook, which loads the encrypted key with the
+    passphrase, so no decrypted copy is ever written. gunicorn calls the hook for every
+    connection: the context is built once per worker (after the fork) and reused.
+    """
+    files = NodeTlsFiles.in_dir(data)
+    built: list[ssl.SSLContext] = []
+    guard = threading.Lock()
+
+    def ssl_context(_conf: Any, _default_factory: Any) -> ssl.SSLContext:
+        with guard:
+            if not built:
+                built.append(server_context(files, passphrase))
+            return built[0]
+
+    return {"certfile": str(files.cert), "keyfile": str(files.key), "ssl_context": ssl_context}
 
 
 class NodeServer(BaseApplication):  # type: ignore[misc]
@@ -84,6 +108,8 @@ class NodeServer(BaseApplication):  # type: ignore[misc]
             "post_worker_init": _post_worker_init,
             "worker_exit": _worker_exit,
         }
+        if config.tls:
+            self.options.update(_tls_options(data, passphrase))
         super().__init__()
 
     def load_config(self) -> None:

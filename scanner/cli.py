@@ -49,6 +49,7 @@ from scanner.verify import (
     Outcome,
     VerifyError,
     membership_of,
+    node_session,
     open_local,
     parse_age,
     undo_target,
@@ -144,6 +145,11 @@ class Settings:
     operator_token: str | None
     case_limit: int = 100
     local: LocalData | None = None
+    ca: Path | None = None
+
+    def client(self, token: str) -> NodeClient:
+        assert self.node is not None
+        return NodeClient(self.node, token, session=node_session(self.ca))
 
     @property
     def online(self) -> bool:
@@ -161,6 +167,7 @@ class Settings:
                 membership_pin=self.genesis,
                 in_transit_ok=self.in_transit_ok,
                 custodian=self.custodian,
+                client=self.client(self.token),
             )
             unreachable = any(r.code == "ledger_unreachable" for r in outcome.verdict.reasons)
             if not (unreachable and self.local is not None):
@@ -179,7 +186,7 @@ class Settings:
         """The packs inside a case or pallet, as the ledger lists them."""
         if self.node is not None:
             assert self.token is not None
-            client = NodeClient(self.node, self.token)
+            client = self.client(self.token)
             try:
                 return _remote_packs(client, sscc)
             except NodeUnreachable as exc:
@@ -305,10 +312,11 @@ def post_action(
     *,
     refs: Sequence[str] = (),
     body: dict[str, Any] | None = None,
+    ca: Path | None = None,
 ) -> str:
     """Sign a step at the node (operator token); returns the new entry's id."""
     try:
-        response = requests.post(
+        response = node_session(ca).post(
             f"{node.rstrip('/')}/api/v1/actions/{kind.value}",
             json={"subjects": list(subjects), "refs": list(refs), "body": body or {}},
             headers={"Authorization": f"Bearer {token}"},
@@ -343,7 +351,9 @@ def act_on_pack(settings: Settings, outcome: Outcome) -> Action:
     if then == "dispense":
         if decision is not Decision.RELEASE:
             return Action(then, False, f"not dispensed: the verdict is {decision.value}")
-        entry = post_action(settings.node, settings.operator_token, Kind.DISPENSE, [uri])
+        entry = post_action(
+            settings.node, settings.operator_token, Kind.DISPENSE, [uri], ca=settings.ca
+        )
         return Action(then, True, "dispensed", entry)
     if then == "undo":
         target = undo_target(outcome.verdict)
@@ -353,7 +363,9 @@ def act_on_pack(settings: Settings, outcome: Outcome) -> Action:
                 False,
                 "nothing to undo: the pack's last step is no dispense, export or sample",
             )
-        entry = post_action(settings.node, settings.operator_token, Kind.UNDO, [uri], refs=[target])
+        entry = post_action(
+            settings.node, settings.operator_token, Kind.UNDO, [uri], refs=[target], ca=settings.ca
+        )
         return Action(then, True, f"undid {target[:16]}…", entry)
     return _inspect(settings, then, decision, uri)
 
@@ -369,6 +381,7 @@ def _inspect(settings: Settings, then: str, decision: Decision, subject: str) ->
         Kind.INSPECT,
         [subject],
         body={"decision": then, "reasons": [f"scanner verdict {decision.value}"]},
+        ca=settings.ca,
     )
     return Action(then, True, "released" if then == "release" else "detained", entry)
 
@@ -588,6 +601,7 @@ def _settings(
     custodian: str | None,
     then: str | None,
     operator_token: str | None,
+    ca: Path | None = None,
 ) -> Settings:
     if node is None and offline is None:
         raise UsageProblem(
@@ -612,6 +626,7 @@ def _settings(
         custodian,
         then,
         operator_token,
+        ca=ca,
     )
     if offline is not None:
         try:
@@ -675,6 +690,13 @@ def _settings(
     envvar="MEDTRACE_OPERATOR_TOKEN",
     help="An operator token of the node, for --then (or MEDTRACE_OPERATOR_TOKEN).",
 )
+@click.option(
+    "--ca",
+    envvar="MEDTRACE_CA",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Trust only this CA certificate for an https --node: the consortium's, e.g. "
+    "DATA/tls-ca.crt of a node (or MEDTRACE_CA).",
+)
 def scan_command(
     target: str,
     node: str | None,
@@ -689,6 +711,7 @@ def scan_command(
     then: str | None,
     case_limit: int,
     operator_token: str | None,
+    ca: Path | None,
 ) -> None:
     """Read a pack's code (an image file, a folder of images, or the scanned text) and verify
     the pack's provenance itself: RELEASE, HOLD or REJECT with reasons and the custody timeline.
@@ -703,6 +726,8 @@ def scan_command(
     Examples:
       medtrace scan label.png --decode-only
       medtrace scan label.png --node http://127.0.0.1:8104 --token $T --genesis $G
+      medtrace scan label.png --node https://127.0.0.1:8104 --ca nodes/pharmacy/tls-ca.crt \
+          --token $T --genesis $G
       medtrace scan '(01)09506000134352(17)281031(10)A2611(21)4TQ2M8ZK1V9C' --offline nodes/pharmacy
       medtrace scan photos/ --offline border.bundle --genesis $G --customs --json
     """
@@ -711,7 +736,16 @@ def scan_command(
             None
             if decode_only
             else _settings(
-                node, token, genesis, offline, max_age, customs, custodian, then, operator_token
+                node,
+                token,
+                genesis,
+                offline,
+                max_age,
+                customs,
+                custodian,
+                then,
+                operator_token,
+                ca,
             )
         )
         if settings is not None:

@@ -47,6 +47,7 @@ from ledger.membership import Membership, MembershipChain, SignedMembership
 from ledger.state import MemoryState
 from ledger.status import UNDOABLE
 from ledger.timefmt import parse_ts
+from node.https import ca_session
 from scanner.read import ScanData
 from scanner.verdict import Decision, Reason, Scanned, Verdict, decide
 
@@ -414,6 +415,11 @@ class NodeClient:
                 headers={"Authorization": f"Bearer {self.token}"},
                 timeout=self.timeout,
             )
+        except requests.exceptions.SSLError:
+            raise NodeUnreachable(
+                f"{self.url}: its TLS certificate is not trusted here (pass --ca with the "
+                "consortium's CA certificate, e.g. DATA/tls-ca.crt of a node)"
+            ) from None
         except requests.RequestException as exc:
             raise NodeUnreachable(f"{self.url}: {type(exc).__name__}") from None
 
@@ -448,6 +454,12 @@ class NodeClient:
         if not isinstance(value, dict):
             raise NodeUnreachable(f"{self.url} answered JSON that is not an object")
         return value
+
+
+def node_session(ca: Path | None = None) -> requests.Session:
+    """A session for a node's API: over https it trusts ``ca`` (the consortium's TLS CA) only,
+    when given; else the system's CAs (a node behind a public certificate)."""
+    return ca_session(ca)
 
 
 class NodeUnreachable(Exception):

@@ -1,6 +1,12 @@
-"""Shared fixtures. Ledger: the golden consortium (fixed keys, signed genesis membership)."""
+"""Shared fixtures. Ledger: the golden consortium (fixed keys, signed genesis membership).
+
+Tests marked ``slow`` run only with ``--run-slow`` (or ``MEDTRACE_SLOW=1``): ``make test``
+skips them, ``make crash`` runs the slow crash suite.
+"""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -17,3 +23,26 @@ def golden_genesis() -> SignedMembership:
 @pytest.fixture(scope="session")
 def golden_membership(golden_genesis: SignedMembership) -> Membership:
     return golden_genesis.membership
+
+
+SLOW_ENV = "MEDTRACE_SLOW"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        default=False,
+        help=f"also run tests marked slow (or set {SLOW_ENV}=1)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow") or os.environ.get(SLOW_ENV) == "1":
+        return
+    skip = pytest.mark.skip(
+        reason=f"slow: not part of make test (run with --run-slow, {SLOW_ENV}=1 or make crash)"
+    )
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -89,7 +89,15 @@ def _steps_table(steps: list[Step]) -> Table:
     show_default=True,
     help="With --docker: the regulator node's database URL.",
 )
-def demo_command(out: Path, setup_only: bool, docker: bool, regulator_database: str) -> None:
+@click.option(
+    "--no-tls",
+    is_flag=True,
+    help="Plain HTTP between the nodes and their clients (default: HTTPS and mutual TLS between "
+    "nodes, with certificates from the consortium's CA).",
+)
+def demo_command(
+    out: Path, setup_only: bool, docker: bool, regulator_database: str, no_tls: bool
+) -> None:
     """Run the demo network end to end: five organisations, each its own node process on
     loopback, and a batch of 10,000 packs commissioned, aggregated, shipped across a border,
     inspected, received, verified and dispensed; then a cloned serial, a recalled lot, a
@@ -99,14 +107,24 @@ def demo_command(out: Path, setup_only: bool, docker: bool, regulator_database: 
     one, or the nodes do not converge. Every node process is stopped at the end, also on
     Ctrl-C and on failure.
 
+    Every node serves HTTPS with a certificate from the consortium's CA and replicates over
+    mutual TLS; clients trust DATA/tls-ca.crt of a node (--no-tls: plain HTTP).
+
     \b
     Examples:
       medtrace demo --out demo-out
+      medtrace demo --out demo-out --no-tls                 # plain HTTP
       medtrace node run --data demo-out/nodes/pharmacy      # one node again, afterwards
       medtrace demo --setup-only --docker --out /data       # what docker/compose.yaml runs
     """
     try:
-        _demo(out, setup_only=setup_only, docker=docker, regulator_database=regulator_database)
+        _demo(
+            out,
+            setup_only=setup_only,
+            docker=docker,
+            regulator_database=regulator_database,
+            tls=not no_tls,
+        )
     except (
         LedgerError,
         KeyStoreError,
@@ -121,20 +139,20 @@ def demo_command(out: Path, setup_only: bool, docker: bool, regulator_database: 
         fail(f"the demo stopped: {type(exc).__name__}: {str(exc).splitlines()[0]}")
 
 
-def _demo(out: Path, *, setup_only: bool, docker: bool, regulator_database: str) -> None:
+def _demo(out: Path, *, setup_only: bool, docker: bool, regulator_database: str, tls: bool) -> None:
     _prepare(out)
     passphrase = _passphrase(out)
     with console.status("creating the consortium and its keys"):
         consortium = create_consortium(out / "consortium", passphrase)
     if setup_only:
-        layout = Layout.docker(regulator_database) if docker else Layout.loopback()
+        layout = Layout.docker(regulator_database, tls=tls) if docker else Layout.loopback(tls=tls)
         init_network(out, consortium, passphrase, layout)
         console.print(
             f"[bold green]✓[/] consortium and {len(layout.ports)} node data directories in {out}/nodes"
         )
         return
     with console.status("creating the node data directories and tokens"):
-        network = build_process_network(out, consortium, passphrase)
+        network = build_process_network(out, consortium, passphrase, tls=tls)
     try:
         with console.status("starting five node processes"):
             network.start()

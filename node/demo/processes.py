@@ -4,6 +4,10 @@ Each node gets a data directory made by ``node.init.init_node`` (what `medtrace 
 does), bearer tokens for the demo's driver and scanner, and a peer token from every other node.
 The pharmacy's second counter is an offline device: a store of its own in this process that
 syncs with the pharmacy node over HTTP and hands its entries over as a bundle file.
+
+With TLS (the default, ADR 0011) every node serves HTTPS with a certificate from the
+consortium's CA, peers pull from each other with their own certificates, and the demo's
+clients trust that CA only (each node's DATA/tls-ca.crt).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from keys.consortium import Consortium
+from keys.tls import NodeTlsFiles, client_context
 from ledger.kinds import Role
 from node.bundle import export_bundle, import_bundle
 from node.config import NodeConfig, PeerConfig, load_config, save_config
@@ -23,6 +28,7 @@ from node.demo.actors import InProcessNode
 from node.demo.http_actor import HttpNode
 from node.demo.network import BRANCH_FEED, MEMBERS, NODE_FEEDS, open_store
 from node.http_peer import HttpPeer
+from node.https import ca_session
 from node.init import init_node
 from node.process import NodeProcess
 from node.service import NodeService
@@ -30,6 +36,8 @@ from node.store import Store
 from node.tokens import Tokens
 
 ROLES = {m.org: m.role for m in MEMBERS}
+#: holder -> the user name of the peer tokens it gets: its organisation (node/peer_certs.py)
+_PEER_USERS = {**{n: f"peer@{n}" for n in NODE_FEEDS}, "pharmacy-branch": "peer@pharmacy.branch"}
 START_TIMEOUT_S = 90.0
 #: Inside a container a node listens everywhere; compose decides what is published.
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
@@ -49,20 +57,31 @@ class Layout:
     ports: dict[str, int]
     listen: str = "127.0.0.1"
     databases: dict[str, str] = field(default_factory=dict)  # node name -> database URL
+    tls: bool = True
 
     def url(self, name: str) -> str:
-        return f"http://{self.hosts[name]}:{self.ports[name]}"
+        return f"{'https' if self.tls else 'http'}://{self.hosts[name]}:{self.ports[name]}"
+
+    def tls_hosts(self, name: str) -> list[str]:
+        """What a node's certificate covers: the name peers use, and this machine's loopback."""
+        return list(dict.fromkeys([self.hosts[name], "localhost", "127.0.0.1"]))
 
     @classmethod
-    def loopback(cls) -> Layout:
-        return cls({n: "127.0.0.1" for n in NODE_FEEDS}, {n: free_port() for n in NODE_FEEDS})
+    def loopback(cls, *, tls: bool = True) -> Layout:
+        return cls(
+            {n: "127.0.0.1" for n in NODE_FEEDS}, {n: free_port() for n in NODE_FEEDS}, tls=tls
+        )
 
     @classmethod
-    def docker(cls, regulator_database: str) -> Layout:
+    def docker(cls, regulator_database: str, *, tls: bool = True) -> Layout:
         """Service names as hosts, one port inside each container, PostgreSQL for the regulator."""
         ports = dict.fromkeys(NODE_FEEDS, 8100)
         return cls(
-            {n: n for n in NODE_FEEDS}, ports, ALL_INTERFACES, {"regulator": regulator_database}
+            {n: n for n in NODE_FEEDS},
+            ports,
+            ALL_INTERFACES,
+            {"regulator": regulator_database},
+            tls=tls,
         )
 
 
@@ -81,8 +100,16 @@ def init_network(
             port=layout.ports[name],
             database=layout.databases.get(name, ""),
             replication_interval_s=1.0,
+            tls=layout.tls,
         )
-        init_node(nodes / name, consortium, config, secret, keep_passphrase=True)
+        init_node(
+            nodes / name,
+            consortium,
+            config,
+            secret,
+            keep_passphrase=True,
+            tls_hosts=layout.tls_hosts(name),
+        )
     tokens: dict[str, dict[str, str]] = {}
     peer_tokens: dict[tuple[str, str], str] = {}  # (issuer, holder) -> token
     for name in NODE_FEEDS:
@@ -94,9 +121,13 @@ def init_network(
                 "operator": issued.create("demo-driver", "operator")[0],
                 "verifier": issued.create("demo-scanner", "verifier")[0],
             }
-            for other in [*NODE_FEEDS, "pharmacy-branch"]:
+            if layout.tls:
+                tokens[name]["ca"] = str(NodeTlsFiles.in_dir(data).ca)
+            # The user names the organisation: over TLS a peer token counts only with that
+            # organisation's certificate (node/peer_certs.py).
+            for other, user in _PEER_USERS.items():
                 if other != name:
-                    peer_tokens[(name, other)] = issued.create(f"peer@{other}", "peer")[0]
+                    peer_tokens[(name, other)] = issued.create(user, "peer")[0]
     for name in NODE_FEEDS:
         data = nodes / name
         peers = tuple(
@@ -168,8 +199,10 @@ class ProcessNetwork:
         self.branch.service.store.close()
 
 
-def build_process_network(out: Path, consortium: Consortium, passphrase: str) -> ProcessNetwork:
-    tokens = init_network(out, consortium, passphrase, Layout.loopback())
+def build_process_network(
+    out: Path, consortium: Consortium, passphrase: str, *, tls: bool = True
+) -> ProcessNetwork:
+    tokens = init_network(out, consortium, passphrase, Layout.loopback(tls=tls))
     nodes = {
         name: HttpNode(
             name,
@@ -178,9 +211,16 @@ def build_process_network(out: Path, consortium: Consortium, passphrase: str) ->
             tokens[name]["url"],
             tokens[name]["operator"],
             tokens[name]["verifier"],
+            # over TLS the demo's client trusts the consortium CA and nothing else
+            session=ca_session(Path(tokens[name]["ca"]) if "ca" in tokens[name] else None),
         )
         for name, feed in NODE_FEEDS.items()
     }
+    pharmacy = NodeTlsFiles.in_dir(out / "nodes" / "pharmacy")
+    # The branch counter is the pharmacy's device: it shows the pharmacy's certificate.
+    branch_tls = (
+        client_context(pharmacy.ca, identity=pharmacy, passphrase=passphrase) if tls else None
+    )
     store = open_store(out / "devices" / "pharmacy-branch" / "node.db", consortium)
     service = NodeService(
         store, consortium.membership, BRANCH_FEED, consortium.feed_key(BRANCH_FEED, passphrase)
@@ -189,7 +229,14 @@ def build_process_network(out: Path, consortium: Consortium, passphrase: str) ->
         "pharmacy-branch",
         Role.PHARMACY,
         service,
-        [HttpPeer("pharmacy", tokens["pharmacy"]["url"], tokens["pharmacy-branch"]["peer"])],
+        [
+            HttpPeer(
+                "pharmacy",
+                tokens["pharmacy"]["url"],
+                tokens["pharmacy-branch"]["peer"],
+                tls=branch_tls,
+            )
+        ],
         pharmacy_data=out / "nodes" / "pharmacy",
         bundles=out / "devices" / "pharmacy-branch" / "bundles",
     )

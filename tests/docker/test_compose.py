@@ -77,3 +77,19 @@ def test_the_installed_package_carries_the_web_pages(tmp_path: Path) -> None:
         assert f"api/templates/{page.name}" in names
     for asset in (ROOT / "api" / "static").iterdir():
         assert f"api/static/{asset.name}" in names
+
+
+def test_the_docker_network_runs_tls_by_default() -> None:
+    """Setup lays the nodes out with TLS (no --no-tls), and the health check speaks HTTPS,
+    trusting the CA that setup writes into the shared volume."""
+    from keys.tls import ca_paths  # noqa: PLC0415 (the one test here that needs medtrace)
+
+    setup = re.search(r"^  setup:\n(?:    .*\n)+", COMPOSE.read_text(), re.MULTILINE)
+    assert setup is not None
+    assert '"--setup-only", "--docker"' in setup.group(0)
+    assert "--no-tls" not in setup.group(0)
+    health = next(
+        line for line in DOCKERFILE.read_text().splitlines() if "healthz" in line and "CMD" in line
+    )
+    assert "https" in health
+    assert f"'{ca_paths(Path('/data/consortium'))[1]}'" in health

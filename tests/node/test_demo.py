@@ -14,6 +14,14 @@ from typing import Any
 
 import pytest
 import requests
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+)
+
+from node.https import ca_session
 
 MEDTRACE = [sys.executable, "-c", "from node.cli import main; main()"]
 
@@ -58,10 +66,15 @@ def test_the_clone_raises_an_alert_and_the_mismatches_name_their_reason(demo: Pa
     assert by_name["never commissioned"]["reasons"] == ["unknown_pack"]
 
 
-def test_all_five_nodes_converge_to_one_digest(demo: Path) -> None:
+def test_all_five_nodes_converge_to_one_digest_over_tls(demo: Path) -> None:
     nodes = report(demo)["nodes"]
     assert set(nodes) == {"manufacturer", "distributor", "customs", "pharmacy", "regulator"}
     assert len({n["digest"] for n in nodes.values()}) == 1
+    assert all(n["url"].startswith("https://") for n in nodes.values())
+    for name in nodes:
+        config = json.loads((demo / "nodes" / name / "node.json").read_text())
+        assert config["tls"] is True
+        assert all(p["url"].startswith("https://") for p in config["peers"])
     for node in nodes.values():
         assert (demo / node["data"] / "node.db").is_file()
 
@@ -99,9 +112,16 @@ def test_ledger_verify_passes_on_the_demo_and_fails_after_one_byte_changes(
     assert "#" in verdict["message"]  # names the feed position of the broken entry
 
 
+def _key_files(demo: Path) -> list[Path]:
+    """Every private key of a demo: the consortium's (governance, feeds, the TLS CA) and each
+    node's feed and TLS keys."""
+    return sorted([*(demo / "consortium").rglob("*.key"), *(demo / "nodes").glob("*/*.key")])
+
+
 def test_the_demo_keeps_private_keys_encrypted_and_private(demo: Path) -> None:
-    keys = list((demo / "consortium").rglob("*.key"))
-    assert keys
+    keys = _key_files(demo)
+    assert demo / "consortium" / "tls" / "ca.key" in keys
+    assert demo / "nodes" / "pharmacy" / "tls.key" in keys
     for path in keys:
         assert path.stat().st_mode & 0o077 == 0
         assert b"ENCRYPTED PRIVATE KEY" in path.read_bytes()
@@ -114,17 +134,40 @@ def test_the_demo_stops_every_node_it_started(demo: Path) -> None:
     assert running.stdout.strip() == ""
 
 
-def test_node_logs_are_json_lines_without_tokens_or_key_material(demo: Path) -> None:
+def _key_material(demo: Path, passphrase: str) -> list[str]:
+    """What would give a key away: a line of each encrypted PEM, and each key decrypted (its
+    unencrypted PKCS#8 PEM lines and DER in hex)."""
+    found: list[str] = []
+    for path in _key_files(demo):
+        pem = path.read_bytes()
+        found += [line.decode() for line in pem.splitlines()[1:-1] if len(line) >= 32]
+        key = load_pem_private_key(pem, password=passphrase.encode())
+        der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+        clear = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        found += [line.decode() for line in clear.splitlines()[1:-1] if len(line) >= 32]
+        found.append(der.hex())
+    return found
+
+
+def test_node_logs_and_answers_hold_no_tokens_or_key_material(demo: Path) -> None:
     tokens = json.loads((demo / "tokens.json").read_text())
+    passphrase = (demo / "passphrase").read_text().strip()
     secrets = [t for node in tokens.values() for t in node.values() if t.startswith("mt_")]
-    secrets.append((demo / "passphrase").read_text().strip())
+    secrets.append(passphrase)
+    material = _key_material(demo, passphrase)
+    assert len(material) > len(_key_files(demo))
     for log in (demo / "nodes").glob("*/node.log"):
         text = log.read_text()
         assert "PRIVATE KEY" not in text
-        for secret in secrets:
+        for secret in [*secrets, *material]:
             assert secret not in text
         for line in text.splitlines():
             assert json.loads(line)["node"] == log.parent.name
+    # the answers the demo got from the nodes, as its report keeps them
+    answers = (demo / "report.json").read_text()
+    assert "PRIVATE KEY" not in answers
+    for secret in material:
+        assert secret not in answers
 
 
 @pytest.mark.postgres
@@ -158,9 +201,11 @@ def test_docker_setup_lays_out_five_nodes_with_a_postgresql_regulator(
     assert configs["regulator"]["database"] == postgres_url
     assert all(c["database"] == "" for name, c in configs.items() if name != "regulator")
     assert {p["url"] for p in configs["pharmacy"]["peers"]} == {
-        f"http://{name}:8100" for name in ("manufacturer", "distributor", "customs", "regulator")
+        f"https://{name}:8100" for name in ("manufacturer", "distributor", "customs", "regulator")
     }
     assert all(c["host"] == "0.0.0.0" and c["port"] == 8100 for c in configs.values())
+    assert all(c["tls"] is True for c in configs.values())
+    assert all((out / "nodes" / name / "tls.key").is_file() for name in configs)
 
 
 def _scan(*args: str) -> dict[str, Any]:
@@ -188,6 +233,7 @@ def test_a_demo_label_scans_to_the_reported_verdict_online_and_offline(demo: Pat
     data = demo / "nodes" / "pharmacy"
     config = json.loads((data / "node.json").read_text())
     tokens = json.loads((demo / "tokens.json").read_text())["pharmacy"]
+    assert tokens["url"].startswith("https://")
     node = subprocess.Popen(
         [*MEDTRACE, "node", "run", "--data", str(data)],
         stdout=subprocess.DEVNULL,
@@ -197,7 +243,9 @@ def test_a_demo_label_scans_to_the_reported_verdict_online_and_offline(demo: Pat
         deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(f"{tokens['url']}/healthz", timeout=2).ok:
+                with ca_session(Path(tokens["ca"])) as http:
+                    healthy = http.get(f"{tokens['url']}/healthz", timeout=2).ok
+                if healthy:
                     break
             except requests.RequestException:
                 pass
@@ -211,6 +259,8 @@ def test_a_demo_label_scans_to_the_reported_verdict_online_and_offline(demo: Pat
             tokens["verifier"],
             "--genesis",
             config["genesis_id"],
+            "--ca",
+            tokens["ca"],
         )
     finally:
         node.terminate()

@@ -1,0 +1,467 @@
+"""TLS between nodes: the consortium's certificate authority, node certificates, SSL contexts.
+
+::
+
+    CONSORTIUM/tls/ca.key     the CA's ECDSA P-256 key, encrypted PKCS#8, 0600 (directory 0700)
+    CONSORTIUM/tls/ca.crt     its self-signed certificate (public)
+    DATA/tls.key              a node's ECDSA P-256 key, encrypted PKCS#8, 0600
+    DATA/tls.crt              the node's certificate, issued by the consortium CA (public)
+    DATA/tls-ca.crt           a copy of the CA certificate: what the node trusts (public)
+
+ECDSA P-256, not Ed25519 like the ledger keys: browsers (Chromium) and phone scanners refuse
+Ed25519 certificates, and a pharmacist's browser talks TLS to the same port as the peers.
+
+A node certificate names its organisation twice: ``O=<org>`` for people reading it, and the URI
+SAN ``urn:medtrace:org:<org>``, which is what a node checks (``peer_organisation``). Its EKU
+allows both serverAuth and clientAuth: one certificate serves the node's port and identifies it
+when it pulls from its peers.
+
+Private keys are decrypted only by OpenSSL itself (``load_cert_chain(password=…)``) when a
+context is built: the plaintext key never touches the disk. Errors are ``TlsError``; they name
+files, never key material or the passphrase.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+import ssl
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    Encoding,
+    PrivateFormat,
+    load_pem_private_key,
+)
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from keys.keystore import (
+    KeyStoreError,
+    Passphrase,
+    WrongPassphrase,
+    atomic_write,
+    ensure_private_dir,
+    read_key_file,
+)
+
+CA_DIR = "tls"
+CA_KEY_FILE = "ca.key"
+CA_CERT_FILE = "ca.crt"
+NODE_KEY_FILE = "tls.key"
+NODE_CERT_FILE = "tls.crt"
+NODE_CA_FILE = "tls-ca.crt"
+ORG_URI_PREFIX = "urn:medtrace:org:"
+CA_DAYS = 3650
+#: Node certificates live about a year (the CA/Browser Forum limit of 397 days): long enough
+#: not to be a chore, short enough that a lost key stops working without a revocation list.
+NODE_DAYS = 397
+PUBLIC_MODE = 0o644
+KEY_MODE = 0o600
+_MAX_CERT_FILE = 64 * 1024
+_DNS_NAME = re.compile(
+    r"\A(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\Z"
+)
+_ORG = re.compile(r"\A[a-z0-9][a-z0-9-]{0,31}\Z")
+_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+class TlsError(KeyStoreError):
+    """A TLS key or certificate cannot be made, read or used as asked."""
+
+
+# -- keys ----------------------------------------------------------------------------------------
+
+
+def generate_tls_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def write_tls_key(
+    path: Path, key: ec.EllipticCurvePrivateKey, passphrase: Passphrase, *, overwrite: bool = False
+) -> None:
+    """Encrypted PKCS#8 PEM, mode 0600: OpenSSL decrypts it with the same passphrase."""
+    secret = passphrase.encode("utf-8") if isinstance(passphrase, str) else bytes(passphrase)
+    if not secret:
+        raise TlsError("expected a non-empty passphrase, found an empty one")
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(secret))
+    atomic_write(path, pem, mode=KEY_MODE, overwrite=overwrite)
+
+
+def load_tls_key(path: Path, passphrase: Passphrase) -> ec.EllipticCurvePrivateKey:
+    """The P-256 key of ``path`` (0600, encrypted), or a ``TlsError`` naming the file."""
+    pem = read_key_file(path)
+    if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" not in pem:
+        raise TlsError(
+            f"{path}: expected an encrypted PKCS#8 private key (medtrace keeps keys encrypted "
+            "at rest), found something else"
+        )
+    secret = passphrase.encode("utf-8") if isinstance(passphrase, str) else bytes(passphrase)
+    try:
+        key = load_pem_private_key(pem, password=secret)
+    except ValueError:
+        raise WrongPassphrase(
+            f"{path}: cannot decrypt this private key: wrong passphrase, or a damaged file"
+        ) from None
+    except (TypeError, UnicodeError):
+        raise TlsError(f"{path}: expected a PKCS#8 private key, found a malformed file") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise TlsError(f"{path}: expected an ECDSA P-256 private key, found another kind")
+    return key
+
+
+# -- certificates --------------------------------------------------------------------------------
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _serial() -> int:
+    return x509.random_serial_number()
+
+
+def create_ca_certificate(
+    consortium: str,
+    key: ec.EllipticCurvePrivateKey,
+    *,
+    now: dt.datetime | None = None,
+    days: int = CA_DAYS,
+) -> x509.Certificate:
+    """A self-signed CA that may sign node certificates only (path length 0)."""
+    start = (now or _now()) - _CLOCK_SKEW
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, consortium[:64]),
+            x509.NameAttribute(NameOID.COMMON_NAME, "medtrace consortium TLS CA"),
+        ]
+    )
+    public = key.public_key()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(_serial())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def parse_host(host: str) -> x509.GeneralName:
+    """An IP address or a DNS name for the certificate's subjectAltName."""
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    name = host.strip().lower().rstrip(".")
+    if not _DNS_NAME.match(name):
+        raise TlsError(f"expected a host name or an IP address, found {host!r}")
+    return x509.DNSName(name)
+
+
+def issue_node_certificate(
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    org: str,
+    hosts: Sequence[str],
+    public: ec.EllipticCurvePublicKey,
+    *,
+    now: dt.datetime | None = None,
+    days: int = NODE_DAYS,
+) -> x509.Certificate:
+    """A node certificate for ``org``, valid for ``hosts``, as server and as client."""
+    if not _ORG.match(org):
+        raise TlsError(f"expected an organisation id like 'acme', found {org!r}")
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        parsed = parse_host(host)
+        if parsed not in names:
+            names.append(parsed)
+    if not names:
+        raise TlsError("expected at least one --host for the certificate, found none")
+    if not 1 <= days <= 3650:
+        raise TlsError(f"expected a validity of 1 to 3650 days, found {days}")
+    start = (now or _now()) - _CLOCK_SKEW
+    names.append(x509.UniformResourceIdentifier(ORG_URI_PREFIX + org))
+    ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    return (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+                    x509.NameAttribute(NameOID.COMMON_NAME, f"medtrace node {org}"),
+                ]
+            )
+        )
+        .issuer_name(ca_cert.subject)
+        .public_key(public)
+        .serial_number(_serial())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+
+def read_certificate(path: Path) -> x509.Certificate:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(_MAX_CERT_FILE + 1)
+    except FileNotFoundError:
+        raise TlsError(f"{path}: expected a PEM certificate, found no file") from None
+    except OSError as exc:
+        raise TlsError(f"{path}: cannot read the certificate: {exc.strerror}") from None
+    try:
+        return x509.load_pem_x509_certificate(data)
+    except ValueError:
+        raise TlsError(f"{path}: expected a PEM certificate, found a malformed file") from None
+
+
+def write_certificate(path: Path, cert: x509.Certificate, *, overwrite: bool = False) -> None:
+    atomic_write(path, cert.public_bytes(Encoding.PEM), mode=PUBLIC_MODE, overwrite=overwrite)
+
+
+def certificate_organisation(cert: x509.Certificate) -> str | None:
+    """The organisation a node certificate names in its ``urn:medtrace:org:`` URI SAN."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    orgs = [
+        uri.removeprefix(ORG_URI_PREFIX)
+        for uri in san.get_values_for_type(x509.UniformResourceIdentifier)
+        if uri.startswith(ORG_URI_PREFIX)
+    ]
+    return orgs[0] if len(orgs) == 1 else None
+
+
+def peer_organisation(peercert: Mapping[str, Any] | None) -> str | None:
+    """The organisation of a verified peer certificate, from ``SSLSocket.getpeercert()``.
+
+    ``None`` when there is no certificate, or it names no organisation or more than one.
+    The dictionary form is only filled in for a certificate OpenSSL has verified.
+    """
+    if not peercert:
+        return None
+    orgs = [
+        str(value).removeprefix(ORG_URI_PREFIX)
+        for kind, value in peercert.get("subjectAltName", ())
+        if kind == "URI" and str(value).startswith(ORG_URI_PREFIX)
+    ]
+    return orgs[0] if len(orgs) == 1 else None
+
+
+# -- the consortium CA ---------------------------------------------------------------------------
+
+
+def ca_paths(consortium_dir: Path) -> tuple[Path, Path]:
+    """(key, certificate) of a consortium directory's TLS CA."""
+    return consortium_dir / CA_DIR / CA_KEY_FILE, consortium_dir / CA_DIR / CA_CERT_FILE
+
+
+def create_ca(consortium_dir: Path, consortium: str, passphrase: Passphrase) -> x509.Certificate:
+    """Write a new CA into ``CONSORTIUM/tls/``; an existing one is never overwritten."""
+    key_path, cert_path = ca_paths(consortium_dir)
+    if key_path.exists() or cert_path.exists():
+        raise TlsError(f"{key_path.parent}: expected no TLS CA there, found one (not replaced)")
+    key = generate_tls_key()
+    cert = create_ca_certificate(consortium, key)
+    ensure_private_dir(key_path.parent)
+    write_tls_key(key_path, key, passphrase)
+    write_certificate(cert_path, cert)
+    return cert
+
+
+def load_ca(
+    consortium_dir: Path, passphrase: Passphrase
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key_path, cert_path = ca_paths(consortium_dir)
+    if not cert_path.exists():
+        raise TlsError(
+            f"{cert_path}: expected the consortium's TLS CA, found none (create one with: "
+            f"medtrace keys tls-ca --dir {consortium_dir})"
+        )
+    cert = read_certificate(cert_path)
+    key = load_tls_key(key_path, passphrase)
+    if key.public_key() != cert.public_key():
+        raise TlsError(f"{key_path}: expected the key of {cert_path.name}, found another key")
+    return cert, key
+
+
+@dataclass(frozen=True)
+class NodeTlsFiles:
+    """Where a node keeps its TLS key and certificates (its data directory)."""
+
+    key: Path
+    cert: Path
+    ca: Path
+
+    @classmethod
+    def in_dir(cls, data: Path) -> NodeTlsFiles:
+        return cls(data / NODE_KEY_FILE, data / NODE_CERT_FILE, data / NODE_CA_FILE)
+
+
+def issue_node_files(
+    consortium_dir: Path,
+    org: str,
+    hosts: Iterable[str],
+    out: Path,
+    passphrase: Passphrase,
+    *,
+    node_passphrase: Passphrase | None = None,
+    days: int = NODE_DAYS,
+    overwrite: bool = False,
+) -> x509.Certificate:
+    """A new key and certificate for ``org`` in ``out`` (a node's data directory).
+
+    ``passphrase`` opens the CA key; the node's key is encrypted with ``node_passphrase``
+    (default: the same one, as ``node init`` does with the feed key).
+    """
+    ca_cert, ca_key = load_ca(consortium_dir, passphrase)
+    key = generate_tls_key()
+    cert = issue_node_certificate(ca_cert, ca_key, org, list(hosts), key.public_key(), days=days)
+    files = NodeTlsFiles.in_dir(out)
+    ensure_private_dir(out)
+    write_tls_key(files.key, key, node_passphrase or passphrase, overwrite=overwrite)
+    write_certificate(files.cert, cert, overwrite=overwrite)
+    write_certificate(files.ca, ca_cert, overwrite=overwrite)
+    return cert
+
+
+# -- SSL contexts --------------------------------------------------------------------------------
+
+
+def _secret(passphrase: Passphrase) -> bytes:
+    return passphrase.encode("utf-8") if isinstance(passphrase, str) else bytes(passphrase)
+
+
+def _load_chain(context: ssl.SSLContext, files: NodeTlsFiles, passphrase: Passphrase) -> None:
+    # Decrypted once here too, for a precise error: OpenSSL says only "PEM lib" for a wrong
+    # passphrase, a damaged file and a key of another certificate alike.
+    key = load_tls_key(files.key, passphrase)
+    if key.public_key() != read_certificate(files.cert).public_key():
+        raise TlsError(f"{files.key}: expected the key of {files.cert.name}, found another key")
+    try:
+        context.load_cert_chain(files.cert, files.key, password=_secret(passphrase))
+    except (ssl.SSLError, OSError) as exc:
+        raise TlsError(
+            f"{files.cert}, {files.key}: cannot load the certificate and its key ({exc})"
+        ) from None
+
+
+def _load_ca(context: ssl.SSLContext, ca: Path) -> None:
+    try:
+        context.load_verify_locations(cafile=ca)
+    except (ssl.SSLError, OSError) as exc:
+        raise TlsError(
+            f"{ca}: expected the consortium CA certificate, found an error: {exc}"
+        ) from None
+
+
+def server_context(files: NodeTlsFiles, passphrase: Passphrase) -> ssl.SSLContext:
+    """The node's listening side: its certificate; client certificates asked for, not required.
+
+    ``CERT_OPTIONAL``: a browser or scanner without a certificate still connects (it has a
+    token); a certificate that is offered must chain to the consortium CA, or the handshake
+    fails. Whether a request needs one is the application's decision (replication does).
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.verify_mode = ssl.CERT_OPTIONAL
+    _load_ca(context, files.ca)
+    _load_chain(context, files, passphrase)
+    return context
+
+
+def client_context(
+    ca: Path, *, identity: NodeTlsFiles | None = None, passphrase: Passphrase | None = None
+) -> ssl.SSLContext:
+    """A client that trusts the consortium CA only (not the system store), checks host names,
+    and presents ``identity`` (a node's certificate) when given."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    _load_ca(context, ca)
+    if identity is not None:
+        if passphrase is None:
+            raise TlsError(f"expected the passphrase of {identity.key}, found none")
+        _load_chain(context, identity, passphrase)
+    return context
+
+
+__all__ = [
+    "CA_DAYS",
+    "NODE_CA_FILE",
+    "NODE_CERT_FILE",
+    "NODE_DAYS",
+    "NODE_KEY_FILE",
+    "ORG_URI_PREFIX",
+    "NodeTlsFiles",
+    "TlsError",
+    "ca_paths",
+    "certificate_organisation",
+    "client_context",
+    "create_ca",
+    "create_ca_certificate",
+    "generate_tls_key",
+    "issue_node_certificate",
+    "issue_node_files",
+    "load_ca",
+    "load_tls_key",
+    "parse_host",
+    "peer_organisation",
+    "read_certificate",
+    "server_context",
+    "write_certificate",
+    "write_tls_key",
+]
