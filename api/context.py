@@ -77,8 +77,9 @@ class NodeContext:
             return
         with self._membership_lock:
             self._membership_checked = now
-            stored = self.store.memberships()
-            if not stored or stored[-1].membership.version <= self.chain.current.version:
+            # Every worker asks every few seconds: compare the number before parsing anything.
+            stored = self.store.membership_version()
+            if stored is None or stored <= self.chain.current.version:
                 return
             try:
                 chain = self.store.membership_chain(self.config.genesis_id)

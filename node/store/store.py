@@ -280,6 +280,12 @@ class Store:
             rows = conn.execute(select(m.MEMBERSHIPS).order_by("version")).all()
         return [SignedMembership.from_wire(json.loads(row.wire)) for row in rows]
 
+    def membership_version(self) -> int | None:
+        """The newest stored membership version, without reading (and re-verifying) them."""
+        with self.reader.connect() as conn:
+            version = conn.execute(select(func.max(m.MEMBERSHIPS.c.version))).scalar()
+        return int(version) if version is not None else None
+
     def membership_chain(self, pinned_genesis: str) -> MembershipChain:
         versions = self.memberships()
         if not versions:
