@@ -40,8 +40,7 @@ class Plan:
     # load generator's clients, warm-up and duration, convergence rounds, catch-up entries.
     served_packs: int = 1_000_000
     served_budget_s: float = 240.0
-    #: Packs per ``commission`` call while filling. Few large calls: on a non-empty store each
-    #: call's duplicate check scans the packs table (see docs/performance.md).
+    #: Packs per ``commission`` call while filling (each call is one transaction).
     served_batch: int = 1_000_000
     http_clients: int = 32
     http_warmup_s: float = 3.0

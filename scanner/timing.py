@@ -60,7 +60,7 @@ class Timing:
 
 
 def sample_images(out: Path) -> list[Path]:
-    """Labels as printed and as phones photograph them: both symbologies, 8 variants each."""
+    """Labels as printed and as phones photograph them: both symbologies, 6 variants each."""
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for index, fmt in enumerate(("datamatrix", "qr")):
