@@ -1,6 +1,6 @@
 """A loopback TCP proxy between two nodes that can be cut, made lossy or slow while it runs.
 
-``tests.replication.test_network.Link`` only cuts. A partition in the field is rarely that
+The replication tests only cut it (``cut``/``heal``). A partition in the field is rarely that
 clean: a flaky border link drops connections half-way through a page and answers late. This
 link forwards bytes both ways and, per connection, applies the mode it is in:
 
@@ -62,6 +62,13 @@ class FaultyLink:
         self.mode = mode
         if mode.name == "cut":
             self._reset_open()
+
+    def cut(self) -> None:
+        """A partition: refuse new connections and reset those open."""
+        self.set(CUT)
+
+    def heal(self) -> None:
+        self.set(UP)
 
     def _chance(self, p: float) -> bool:
         with self._lock:

@@ -33,6 +33,7 @@ from ledger.identifiers import lot_uri, pack_uri
 from ledger.kinds import Role
 from node.cli import cli
 from node.config import PeerConfig, load_config, save_config
+from tests.reliability.faulty_link import FaultyLink
 
 PASSPHRASE = "network-test-passphrase"
 GTIN = "09506000134352"
@@ -167,80 +168,6 @@ def _gln(location: int) -> str:
     return body + str((10 - total % 10) % 10)
 
 
-# -- a TCP link that can be cut (a partition) ------------------------------------------------
-
-
-class Link:
-    """A loopback TCP forwarder to ``target``; ``cut()`` drops every connection and refuses
-    new ones until ``heal()``."""
-
-    def __init__(self, target: int) -> None:
-        self.target = target
-        self.up = True
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.1)
-        self.port = self._listener.getsockname()[1]
-        self._open: set[socket.socket] = set()
-        self._lock = threading.Lock()
-        self._stopped = False
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._stopped:
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            client.settimeout(None)
-            if not self.up:
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            with self._lock:
-                self._open |= {client, upstream}
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def cut(self) -> None:
-        self.up = False
-        with self._lock:
-            for s in self._open:
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def heal(self) -> None:
-        self.up = True
-
-    def close(self) -> None:
-        self.cut()
-        self._stopped = True
-        self._thread.join(timeout=5)
-        self._listener.close()
-        with self._lock:
-            for s in self._open:
-                s.close()
-            self._open.clear()
-
-
 # -- nodes -----------------------------------------------------------------------------------
 
 
@@ -346,7 +273,7 @@ class Node:
 @dataclass
 class Network:
     nodes: dict[str, Node]
-    links: dict[tuple[str, str], Link] = field(default_factory=dict)
+    links: dict[tuple[str, str], FaultyLink] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Node:
         return self.nodes[name]
@@ -377,11 +304,11 @@ def build(
     links: Sequence[tuple[str, str]] = (),
 ) -> Network:
     """Copies of the template's data directories on fresh ports; ``links`` (holder, peer)
-    go through a ``Link`` that a test can cut."""
+    go through a ``FaultyLink`` that a test can cut."""
     ports = {org: free_port() for org in ORGS}
     network = Network({})
     for holder, peer_name in links:
-        network.links[(holder, peer_name)] = Link(ports[peer_name])
+        network.links[(holder, peer_name)] = FaultyLink(ports[peer_name])
     for org in ORGS:
         data = tmp_path / org
         shutil.copytree(template.root / org, data)
