@@ -14,6 +14,7 @@ from functools import lru_cache
 from urllib.parse import quote, unquote
 
 from biip import ParseError
+from biip.checksums import gs1_standard_check_digit
 from biip.gtin import Gtin
 from biip.sscc import Sscc
 
@@ -44,6 +45,11 @@ class Subject:
 
 
 @lru_cache(maxsize=4096)
+def with_check_digit(body: str) -> str:
+    """``body`` (a GS1 key without its check digit: GTIN, GLN, SSCC) with its mod-10 check digit."""
+    return body + str(gs1_standard_check_digit(body))
+
+
 def gtin14(value: str) -> str:
     """The GTIN-14 form of a GTIN-8/12/13/14, check digit verified."""
     if not value.isdigit():

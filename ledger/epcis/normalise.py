@@ -32,6 +32,7 @@ from ledger.identifiers import (
     lot_uri,
     pack_uri,
     product_uri,
+    with_check_digit,
 )
 
 DL_ROOT = "https://id.gs1.org"
@@ -86,8 +87,7 @@ _QUALIFIERS: dict[str, tuple[str, ...]] = {
 
 def check_digit(digits: str) -> str:
     """The GS1 mod-10 check digit of ``digits`` (the key without its check digit)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return str((10 - total % 10) % 10)
+    return with_check_digit(digits)[-1]
 
 
 def _with_check(digits: str) -> str:

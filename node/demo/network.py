@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keys.consortium import Consortium
+from ledger.identifiers import with_check_digit
 from ledger.kinds import Role
 from node.demo.scenario import COMPANY_PREFIX
 from node.store import Store
@@ -13,8 +14,7 @@ from node.store import Store
 
 def gln(location: int, prefix: str = COMPANY_PREFIX) -> str:
     body = prefix + f"{location:0{12 - len(prefix)}d}"
-    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
+    return with_check_digit(body)
 
 
 @dataclass(frozen=True)

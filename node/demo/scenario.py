@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import RuleViolation
-from ledger.identifiers import container_uri, lot_uri, pack_uri
+from ledger.identifiers import container_uri, lot_uri, pack_uri, with_check_digit
 from ledger.kinds import Kind
 from ledger.membership import Membership
 from node.demo.actors import Actor
@@ -37,8 +37,7 @@ CASE_SIZE = 100
 def sscc(serial: int, prefix: str = COMPANY_PREFIX) -> str:
     """An SSCC under ``prefix`` with extension digit 0 and its check digit."""
     body = "0" + prefix + f"{serial:0{16 - len(prefix)}d}"
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
+    return with_check_digit(body)
 
 
 @dataclass

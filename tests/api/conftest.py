@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from api.context import NodeContext
 from keys.consortium import Consortium
 from keys.keystore import PASSPHRASE_ENV
-from ledger.identifiers import container_uri, pack_uri
+from ledger.identifiers import container_uri, pack_uri, with_check_digit
 from node.app import ReplicatorFactory, app_context, close_app, create_app
 from node.config import load_config, save_config
 from node.node_cli import node_group
@@ -40,8 +40,7 @@ MEMBERS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 
 def sscc(n: int, prefix: str = PREFIX) -> str:
     body = "0" + prefix + f"{n:0{16 - len(prefix)}d}"
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
+    return with_check_digit(body)
 
 
 def case(n: int) -> str:

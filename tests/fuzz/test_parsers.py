@@ -22,7 +22,7 @@ from ledger.entry import Payload, SignedEntry, decode_payload, sign
 from ledger.epcis import normalise
 from ledger.epcis.validate import EpcisInvalid, validate_document
 from ledger.errors import IdentifierError, LedgerError, MalformedEntry
-from ledger.identifiers import pack_uri, parse_subject
+from ledger.identifiers import pack_uri, parse_subject, with_check_digit
 from ledger.kinds import Kind
 from scanner.read import ScanError, read_text
 from tests.epcis import documents
@@ -31,10 +31,6 @@ from tests.fuzz.conftest import FUZZ, count
 GS = "\x1d"
 CSET82_SAFE = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789abcdefghijkmnopqrstuvwxyz"
 GS1_EPCIS = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "gs1-epcis"
-
-
-def with_check_digit(body: str) -> str:
-    return body + normalise.check_digit(body)
 
 
 gtins = st.builds(with_check_digit, st.text("0123456789", min_size=13, max_size=13))

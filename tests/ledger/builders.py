@@ -19,7 +19,7 @@ from ledger import lifecycle
 from ledger.alerts import Alert
 from ledger.entry import Payload, SignedEntry, sign
 from ledger.feed import FeedWriter
-from ledger.identifiers import container_uri, lot_uri, product_uri
+from ledger.identifiers import container_uri, lot_uri, product_uri, with_check_digit
 from ledger.kinds import Kind, Role
 from ledger.membership import (
     Membership,
@@ -245,5 +245,4 @@ def forge(payload: Payload, key: Ed25519PrivateKey) -> SignedEntry:
 def sscc(n: int, prefix: str = "9506000") -> str:
     """The ``n``-th SSCC under ``prefix`` (extension digit 0), with its check digit."""
     body = "0" + prefix + f"{n:0{16 - len(prefix)}d}"
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
+    return with_check_digit(body)

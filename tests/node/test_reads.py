@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from ledger.entry import SignedEntry
-from ledger.identifiers import lot_uri, pack_uri, product_uri
+from ledger.identifiers import lot_uri, pack_uri, product_uri, with_check_digit
 from ledger.kinds import Kind
 from ledger.status import Status
 from node.store import Store
@@ -16,11 +16,6 @@ from node.store.reads import PackReading
 from tests.node.world import EXPIRY, GTIN, LOT, World, case, make_world, pack
 
 OTHER_LOT = "L2"
-
-
-def with_check_digit(body: str) -> str:
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
 
 
 #: A second product of the manufacturer: the regulator withdraws it.

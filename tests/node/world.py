@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ledger import membership as ms
 from ledger.entry import SignedEntry
 from ledger.feed import FeedWriter
-from ledger.identifiers import container_uri, lot_uri, pack_uri
+from ledger.identifiers import container_uri, lot_uri, pack_uri, with_check_digit
 from ledger.kinds import Kind, Role
 
 GTIN = "09506000134352"
@@ -27,8 +27,7 @@ def key(seed: int) -> Ed25519PrivateKey:
 
 def sscc(serial: int, prefix: str = "9506000") -> str:
     body = "0" + prefix + f"{serial:0{16 - len(prefix)}d}"
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
+    return with_check_digit(body)
 
 
 FEEDS: dict[str, tuple[str, Role, int]] = {

@@ -36,6 +36,7 @@ from ledger.identifiers import pack_uri
 from ledger.kinds import Role
 from node.cli import cli
 from node.config import NodeConfig, PeerConfig, load_config, save_config
+from node.demo.network import gln
 from node.init import init_node
 from node.store import Store
 from node.tokens import Tokens
@@ -80,7 +81,7 @@ def make_template(root: Path) -> Template:
             org,
             name=org.title(),
             role=role,
-            gln=_gln(index),
+            gln=gln(index),
             company_prefixes=prefixes,
             feeds=sites,
             passphrase=PASSPHRASE,
@@ -105,12 +106,6 @@ def make_template(root: Path) -> Template:
                     if holder != name:
                         peer_tokens[(name, holder)] = tokens.create(f"peer-{holder}", "peer")[0]
     return Template(root, operators, peer_tokens)
-
-
-def _gln(location: int) -> str:
-    body = "9506000" + f"{location:05d}"
-    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
 
 
 @dataclass

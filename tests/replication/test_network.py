@@ -33,6 +33,7 @@ from ledger.identifiers import lot_uri, pack_uri
 from ledger.kinds import Role
 from node.cli import cli
 from node.config import PeerConfig, load_config, save_config
+from node.demo.network import gln
 from tests.reliability.faulty_link import FaultyLink
 
 PASSPHRASE = "network-test-passphrase"
@@ -83,7 +84,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
             org,
             name=org.title(),
             role=role,
-            gln=_gln(index),
+            gln=gln(index),
             company_prefixes=prefixes,
             feeds=[feed.split("/")[1]],
             passphrase=PASSPHRASE,
@@ -160,12 +161,6 @@ def _token_of(output: str) -> str:
     tokens = [line.strip() for line in output.splitlines() if line.strip().startswith("mt_")]
     assert len(tokens) == 1, output
     return tokens[0]
-
-
-def _gln(location: int) -> str:
-    body = "9506000" + f"{location:05d}"
-    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
 
 
 # -- nodes -----------------------------------------------------------------------------------
