@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -69,19 +70,6 @@ def deliver(store: Store, entries: list[SignedEntry], seed: int) -> None:
     for feed in turns:
         store.ingest([by_feed[feed][position[feed]]], membership)
         position[feed] += 1
-
-
-@pytest.mark.parametrize("seed", range(12), ids=lambda s: f"delivery-order-{s}")
-def test_any_delivery_order_gives_the_folded_state(store_url: str, seed: int) -> None:
-    entries, _ = history()
-    membership = make_world().membership
-    expected = MemoryState()
-    expected_alerts = fold(entries, membership, expected)
-    with Store(store_url) as store:
-        deliver(store, entries, seed)
-        assert snapshot_store(store) == snapshot_memory(expected)
-        assert sorted(a.id for a in store.alerts()) == sorted(a.id for a in expected_alerts)
-        assert {a.code.value for a in store.alerts()} >= {"suspected_clone", "recalled"}
 
 
 def test_rebuild_gives_the_same_state_as_incremental_ingest(store_url: str) -> None:
@@ -157,16 +145,23 @@ def deliver_in_pages(store: Store, entries: list[SignedEntry], seed: int) -> Non
         assert not report.rejected
 
 
-@pytest.mark.parametrize("seed", range(12), ids=lambda s: f"paged-delivery-order-{s}")
-def test_any_delivery_order_in_pages_gives_the_folded_state(store_url: str, seed: int) -> None:
+DELIVERIES = {"one-entry-at-a-time": deliver, "in-shuffled-pages": deliver_in_pages}
+
+
+@pytest.mark.parametrize("seed", range(12), ids=lambda s: f"order-{s}")
+@pytest.mark.parametrize("delivery", DELIVERIES.values(), ids=DELIVERIES.keys())
+def test_any_delivery_order_gives_the_folded_state(
+    store_url: str, delivery: Callable[[Store, list[SignedEntry], int], None], seed: int
+) -> None:
     entries, _ = history()
     membership = make_world().membership
     expected = MemoryState()
     expected_alerts = fold(entries, membership, expected)
     with Store(store_url) as store:
-        deliver_in_pages(store, entries, seed)
+        delivery(store, entries, seed)
         assert snapshot_store(store) == snapshot_memory(expected)
         assert sorted(a.id for a in store.alerts()) == sorted(a.id for a in expected_alerts)
+        assert {a.code.value for a in store.alerts()} >= {"suspected_clone", "recalled"}
 
 
 def test_a_whole_history_in_one_page_gives_the_folded_state(store_url: str) -> None:
