@@ -266,6 +266,20 @@ def _common_body(reader: _Reader) -> dict[str, Any]:
     return body
 
 
+def _packs_or_containers(reader: _Reader, kind: Kind, field: str, expected: str) -> list[str]:
+    """The ledger subjects of the EPC list ``field``; anything but a pack or container refused."""
+    subjects = []
+    for index, uri in enumerate(reader.ids(field)):
+        subject = ledger_subject(uri)
+        if subject is None or subject_type(subject) not in (
+            SubjectType.PACK,
+            SubjectType.CONTAINER,
+        ):
+            raise reader.refuse(f"{kind.value}: {expected}, found {uri!r}", f"{field}[{index}]")
+        subjects.append(subject)
+    return subjects
+
+
 def _goods(reader: _Reader, kind: Kind) -> list[str]:
     """The packs and containers an in-scope step names (its epcList), as ledger subjects."""
     if reader.classes("quantityList"):
@@ -274,18 +288,9 @@ def _goods(reader: _Reader, kind: Kind) -> list[str]:
             "quantityList (class-level quantities are not tracked here)",
             "quantityList",
         )
-    subjects = []
-    for index, uri in enumerate(reader.ids("epcList")):
-        subject = ledger_subject(uri)
-        if subject is None or subject_type(subject) not in (
-            SubjectType.PACK,
-            SubjectType.CONTAINER,
-        ):
-            raise reader.refuse(
-                f"{kind.value}: expected packs (SGTIN) or containers (SSCC), found {uri!r}",
-                f"epcList[{index}]",
-            )
-        subjects.append(subject)
+    subjects = _packs_or_containers(
+        reader, kind, "epcList", "expected packs (SGTIN) or containers (SSCC)"
+    )
     if not subjects:
         raise reader.refuse(f"{kind.value}: expected at least one pack or container", "epcList")
     return list(dict.fromkeys(subjects))
@@ -413,18 +418,9 @@ def _children(reader: _Reader, kind: Kind) -> list[str]:
         raise reader.refuse(
             f"{kind.value}: expected childEPCs, found a childQuantityList", "childQuantityList"
         )
-    children = []
-    for index, uri in enumerate(reader.ids("childEPCs")):
-        subject = ledger_subject(uri)
-        if subject is None or subject_type(subject) not in (
-            SubjectType.PACK,
-            SubjectType.CONTAINER,
-        ):
-            raise reader.refuse(
-                f"{kind.value}: expected packs or containers as children, found {uri!r}",
-                f"childEPCs[{index}]",
-            )
-        children.append(subject)
+    children = _packs_or_containers(
+        reader, kind, "childEPCs", "expected packs or containers as children"
+    )
     return [parent, *dict.fromkeys(children)]
 
 
