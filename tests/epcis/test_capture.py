@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from jsonschema import Draft7Validator, FormatChecker
 from api import epcis as epcis_api
 from ledger.epcis import jsontext
 from ledger.epcis.hash import document_hashes, event_hash
-from ledger.identifiers import pack_uri
+from ledger.identifiers import pack_uri, with_check_digit
 from ledger.kinds import Kind
 from ledger.status import Status
 from tests.api.conftest import Node
@@ -390,3 +391,43 @@ def test_the_medtrace_context_is_served_and_defines_every_extension_term(maker: 
     for term in ("exported", "sample", "free_sample", "locked", "quarantined", "withdrawn"):
         assert f"mt:{term}" in terms
     assert PREFIX  # the consortium the node runs in is the EPCIS test one
+
+
+LOT_URI = f"https://id.gs1.org/01/{GTIN}/10/L1"
+CASE = f"https://id.gs1.org/00/{with_check_digit('0' + GTIN[1:8] + '000000001')}"
+
+
+def _packing(children: list[str]) -> dict[str, Any]:
+    event = object_event(action="ADD", bizStep="packing", disposition="in_progress")
+    del event["epcList"]
+    return {**event, "type": "AggregationEvent", "parentID": CASE, "childEPCs": children}
+
+
+@pytest.mark.parametrize(
+    ("event", "path", "expected"),
+    [
+        pytest.param(
+            lambda: shipping("G1") | {"epcList": [sgtin("G1"), LOT_URI]},
+            "epcList[1]",
+            "expected packs (SGTIN) or containers (SSCC)",
+            id="a-lot-among-the-shipped-goods",
+        ),
+        pytest.param(
+            lambda: _packing([sgtin("G1"), LOT_URI]),
+            "childEPCs[1]",
+            "expected packs or containers as children",
+            id="a-lot-among-the-packed-children",
+        ),
+    ],
+)
+def test_a_lot_where_packs_or_containers_belong_is_refused_naming_its_place(
+    maker: Node, event: Callable[[], dict[str, Any]], path: str, expected: str
+) -> None:
+    maker.ctx.service.commission(GTIN, "L1", "2031-12-31", serials=["G1"])
+    before = maker.ctx.store.count("entries")
+    response = post(maker, ours(event()))
+    problem = response.get_json()
+    assert response.status_code == 422, problem
+    assert problem["path"].endswith(path), problem
+    assert expected in problem["detail"], problem
+    assert maker.ctx.store.count("entries") == before
