@@ -61,6 +61,14 @@ def gs1_examples() -> list[Path]:
     return sorted((GS1_EPCIS / "JSON").rglob("*.jsonld"))
 
 
+def need_gs1_examples() -> list[Path]:
+    """GS1's examples, or a skip saying where they were looked for."""
+    examples = gs1_examples()
+    if not examples:
+        pytest.skip(f"GS1 examples not found under {GS1_EPCIS} (clone shared/ beside main/)")
+    return examples
+
+
 def example_id(path: Path) -> str:
     return str(path.relative_to(TESTDATA)) if TESTDATA in path.parents else path.name
 

@@ -25,9 +25,9 @@ from tests.epcis.conftest import (
     PREFIX,
     SCHEMA,
     NodeFactory,
-    gs1_examples,
     load,
     need,
+    need_gs1_examples,
 )
 from tests.epcis.documents import BROKEN, STRICTER, broken, document, object_event, valid
 
@@ -93,9 +93,7 @@ def schema_validator() -> Draft7Validator:
 
 
 def test_every_gs1_example_is_captured_and_queried_back_with_the_same_hashes(maker: Node) -> None:
-    examples = gs1_examples()
-    if not examples:
-        pytest.skip("GS1 examples not found (clone shared/ beside main/)")
+    examples = need_gs1_examples()
     expected: list[str] = []
     for path in examples:
         response = post(maker, path.read_bytes())
@@ -111,7 +109,7 @@ def test_every_gs1_example_is_captured_and_queried_back_with_the_same_hashes(mak
 
 
 def test_each_event_can_be_fetched_by_its_id_or_hash(maker: Node) -> None:
-    path = need(gs1_examples()[0])
+    path = need_gs1_examples()[0]
     post(maker, path.read_bytes())
     for digest in document_hashes(load(path)):
         answer = query(maker, "/epcis/events/" + digest.replace("?", "%3F"))
