@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -98,6 +99,7 @@ class NodeContext:
         if self.replication is not None:
             self.replication.close()
         self.store.close()
+        self.log.event("node stopped", pid=os.getpid())
 
 
 def node_context() -> NodeContext:

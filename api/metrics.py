@@ -1,6 +1,6 @@
 """Prometheus text exposition (format 0.0.4), written by hand: counters, gauges, a histogram.
 
-Counters live in the serving process: under gunicorn each worker counts the requests it served
+Counters live in the serving process: each worker process counts the requests it served
 (a scrape reaches one worker). The ledger gauges (entries, packs, alerts) come from the
 database and are the same whichever worker answers.
 """

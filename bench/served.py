@@ -1,6 +1,6 @@
 """Benchmarks against real ``medtrace node run`` processes over HTTP.
 
-* ``verify_http``: one node (gunicorn, workers and threads as node.json's defaults) whose SQLite
+* ``verify_http``: one node (granian, workers and threads as node.json's defaults) whose SQLite
   store was filled by ``NodeService.commission`` before it started; a separate load-generator
   process (``bench.loadgen``: wrk when installed, else Python threads) sends the pack
   verification query for random packs from ``clients`` keep-alive connections for a fixed time

@@ -1,7 +1,7 @@
 """Resident memory of node process trees, read from /proc, and whether it stayed flat.
 
-A node is a gunicorn master and its forked workers; a leak may live in either, and a worker
-that gunicorn re-forks starts small again, so each sample sums the whole tree at that moment.
+A node is a server's master process and its forked workers; a leak may live in either, and a
+worker that the master re-forks starts small again, so each sample sums the whole tree at that moment.
 """
 
 from __future__ import annotations

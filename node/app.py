@@ -4,14 +4,14 @@
 pinned to the configured genesis, decrypts ``DATA/feed.key``, and builds the ``NodeService``
 (the only writer), the token table, the replicator (when peers are configured) and the API.
 
-Replication under gunicorn: several worker processes serve the same node, but exactly one of
+Replication under the server (``node/server.py``): several worker processes serve the same node, but exactly one of
 them must run the replicator's pull loop. ``ReplicationHost`` settles it with an exclusive,
 non-blocking ``flock`` on ``DATA/replicator.lock``: the worker that takes it runs the loop;
 the others retry every few seconds, so when that worker exits (or is killed) another one takes
 over, and the kernel releases the lock of a dead process by itself. The workers that do not run
 the loop relay what reaches them (a peer's push hint, "we appended, tell the peers") to the one
 that does over a Unix datagram socket in the data directory (mode 0700), and fall back to
-calling their own replicator when nobody listens. The gunicorn master never runs the loop: it
+calling their own replicator when nobody listens. The server's master never runs the loop: it
 forks workers, and forking a process that has running threads is unsafe.
 """
 

@@ -56,6 +56,8 @@ class NodeConfig:
     threads: int = 4  # per worker: fewer threads switch less on the GIL (docs/performance.md)
     # HTTPS with the consortium's certificates (DATA/tls.*), and peers must show theirs.
     tls: bool = False
+    # "auto": granian, or gunicorn for a TLS node; "granian" or "gunicorn" to choose (ADR 0013)
+    server: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -1,12 +1,12 @@
-"""Run a node under gunicorn (gthread workers), programmatically.
+"""Serve a node under gunicorn (gthread workers): the server of TLS nodes (ADR 0011, 0013).
+
+gunicorn hands the connection's ``ssl.SSLSocket`` to the app (``gunicorn.socket``), which is how
+a replication request's client certificate is matched with its peer token
+(``node/peer_certs.py``); granian, the faster server of plain-HTTP nodes, does not expose it.
 
 Process model: the gunicorn master binds the socket and forks ``workers`` processes; each worker
 builds the app (``create_app``) after the fork, so no database connection or thread crosses a
-fork. The replicator's loop runs in exactly one worker: the first to take the lock file
-``DATA/replicator.lock`` (see ``node.app.ReplicationHost``). Not in the master, because the
-master forks (and re-forks dead workers), and forking a process with running threads can leave
-locks held forever in the child; not in every worker, because N pull loops would fetch the same
-pages N times. If the owning worker dies, the lock dies with it and a standby worker takes over.
+fork (``node/server.py`` has why the replicator runs in one worker only).
 
 Stopping: SIGTERM and SIGINT both stop gracefully. The master closes the listening socket and
 sends SIGTERM to the workers, which finish the requests in flight (up to ``graceful_timeout``),
@@ -31,8 +31,8 @@ from keys.tls import NodeTlsFiles, server_context
 from node.app import close_app, create_app
 from node.config import NodeConfig
 from node.logs import gunicorn_logger_class
+from node.server import GRACEFUL_TIMEOUT_S
 
-GRACEFUL_TIMEOUT_S = 30
 WORKER_TIMEOUT_S = 120
 
 
@@ -81,17 +81,17 @@ class NodeServer(BaseApplication):  # type: ignore[misc]
         config: NodeConfig,
         passphrase: str,
         *,
-        host: str | None = None,
-        port: int | None = None,
-        workers: int | None = None,
-        threads: int | None = None,
+        host: str,
+        port: int,
+        workers: int,
+        threads: int,
     ) -> None:
         self.data = data
         self.passphrase = passphrase
         self.options: dict[str, Any] = {
-            "bind": f"{host or config.host}:{port if port is not None else config.port}",
-            "workers": max(1, workers if workers is not None else config.workers),
-            "threads": max(1, threads if threads is not None else config.threads),
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
             "worker_class": "gthread",
             "timeout": WORKER_TIMEOUT_S,
             "graceful_timeout": GRACEFUL_TIMEOUT_S,
@@ -127,19 +127,3 @@ class NodeServer(BaseApplication):  # type: ignore[misc]
         except RuntimeError as exc:  # what gunicorn's own run() does: one line, exit 1
             sys.stderr.write(f"error: {exc}\n")
             sys.exit(1)
-
-
-def serve(
-    data: Path,
-    config: NodeConfig,
-    passphrase: str,
-    *,
-    host: str | None = None,
-    port: int | None = None,
-    workers: int | None = None,
-    threads: int | None = None,
-) -> None:
-    """Serve until stopped by a signal (this call does not return normally: gunicorn exits)."""
-    NodeServer(
-        data, config, passphrase, host=host, port=port, workers=workers, threads=threads
-    ).run()

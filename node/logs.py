@@ -147,6 +147,13 @@ class NodeLogger(logging.LoggerAdapter[logging.Logger]):
             logger.handle(logger.makeRecord(logger.name, level, "", 0, name, (), None, extra=extra))
 
 
+def stderr_json_handler(node: str = "") -> logging.Handler:
+    """A handler of JSON lines on stderr for a server's own loggers (granian's, gunicorn's)."""
+    handler = StderrHandler()
+    handler.setFormatter(JsonFormatter(node))
+    return handler
+
+
 def node_logger(node: str) -> NodeLogger:
     return NodeLogger(node)
 
@@ -158,13 +165,10 @@ def gunicorn_logger_class(node: str) -> type[Any]:
     class GunicornJsonLogger(Logger):  # type: ignore[misc]
         def setup(self, cfg: Any) -> None:
             super().setup(cfg)
-            formatter = JsonFormatter(node)
             for log in (self.error_log, self.access_log):
                 for handler in list(log.handlers):
                     log.removeHandler(handler)
-                handler = StderrHandler()
-                handler.setFormatter(formatter)
-                log.addHandler(handler)
+                log.addHandler(stderr_json_handler(node))
                 log.propagate = False
 
     return GunicornJsonLogger

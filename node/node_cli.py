@@ -44,6 +44,7 @@ from node.config import (
     save_config,
 )
 from node.init import init_node
+from node.server import ServerKind, serve, server_for
 from node.store import Store
 from node.tokens import TokenError, TokenRole, Tokens, expiry_in_days, looks_like_token
 
@@ -289,7 +290,7 @@ def init_command(
     out.print(f"        medtrace node run --data {escape(str(data))}")
 
 
-@node_group.command("run", short_help="Serve the node's API and replicate (gunicorn).")
+@node_group.command("run", short_help="Serve the node's API and replicate.")
 @_data_option
 @click.option(
     "--port", type=click.IntRange(1, 65535), help="Listen on this port (default: node.json)."
@@ -301,6 +302,11 @@ def init_command(
 @click.option(
     "--threads", type=click.IntRange(1, 256), help="Threads per worker (default: node.json)."
 )
+@click.option(
+    "--server",
+    type=click.Choice([k.value for k in ServerKind]),
+    help="HTTP server (default: node.json, else auto: granian, or gunicorn for a TLS node).",
+)
 @_passphrase_option
 def run_command(
     data: Path,
@@ -308,9 +314,13 @@ def run_command(
     host: str | None,
     workers: int | None,
     threads: int | None,
+    server: str | None,
     passphrase_file: Path | None,
 ) -> None:
-    """Serve the node's HTTP API under gunicorn until SIGTERM or Ctrl-C (both graceful).
+    """Serve the node's HTTP API until SIGTERM or Ctrl-C (both graceful).
+
+    A plain-HTTP node runs under granian, a TLS node under gunicorn, which shows the app the
+    client certificates that replication checks (ADR 0013).
 
     The passphrase of DATA/feed.key comes from --passphrase-file, else $MEDTRACE_PASSPHRASE,
     else DATA/passphrase (demo nodes), else a prompt. Logs are JSON lines on stderr.
@@ -321,6 +331,7 @@ def run_command(
       medtrace node run --data demo-out/nodes/pharmacy --port 9104
     """
     config = load_config(data)
+    server_for(config, server)  # a bad choice fails before the passphrase is asked for
     try:
         secret = resolve_node_passphrase(data, _read_passphrase_file(passphrase_file))
     except AppError:
@@ -331,9 +342,9 @@ def run_command(
     load_private_key(data / KEY_FILE, secret)
     if config.tls:
         server_context(NodeTlsFiles.in_dir(data), secret)
-    from node.server import serve  # noqa: PLC0415 (gunicorn is imported only to serve)
-
-    serve(data, config, secret, host=host, port=port, workers=workers, threads=threads)
+    serve(
+        data, config, secret, host=host, port=port, workers=workers, threads=threads, server=server
+    )
 
 
 # -- tokens ----------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """A `medtrace node run` process on this machine: start it, wait until it answers, stop it.
 
 The demo and the benchmarks run nodes as real processes; this is the one place that knows how.
-Each node runs in its own process group, so stopping it reaches every gunicorn worker.
+Each node runs in its own process group, so stopping it reaches every worker.
 An ``https://`` node is checked against the consortium CA in its data directory
 (DATA/tls-ca.crt), never the system's CAs.
 """

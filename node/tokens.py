@@ -8,7 +8,7 @@ unknown here.
 
 Each process remembers a token it found for ``CACHE_TTL_S`` (by its hash), so a verification
 query does not cost a SELECT. Revoking through a ``Tokens`` forgets that process's cache at
-once; in the other processes (the node's other gunicorn workers, or a node running while
+once; in the other processes (the node's other worker processes, or a node running while
 ``medtrace node token revoke`` changes its database) a revoked token stops working within
 ``CACHE_TTL_S``. Unknown tokens are never cached: a new token works at once everywhere.
 

@@ -163,7 +163,7 @@ class Store:
         self.engine = self._engine(writer=True)
         self.reader = self._engine(writer=False) if self.is_sqlite else self.engine
         self._setup_schema()
-        # Caches of feed and entry keys, one per thread: a gunicorn worker serves requests on
+        # Caches of feed and entry keys, one per thread: a server's worker serves requests on
         # several threads, and on PostgreSQL their transactions overlap.
         self._local = threading.local()
 

@@ -131,7 +131,7 @@ def test_a_revocation_by_another_process_takes_effect_within_the_cache_ttl(node:
     token, info = node.ctx.tokens.create("scanner-8", TokenRole.VERIFIER)
     headers = {"Authorization": f"Bearer {token}"}
     assert node.client.get("/api/v1/alerts", headers=headers).status_code == 200
-    Tokens(node.ctx.store).revoke(info.id)  # another gunicorn worker, or the CLI
+    Tokens(node.ctx.store).revoke(info.id)  # another worker process, or the CLI
     now[0] += CACHE_TTL_S / 2
     assert node.client.get("/api/v1/alerts", headers=headers).status_code == 200
     now[0] += CACHE_TTL_S / 2

@@ -150,7 +150,7 @@ def test_node_local_alerts_survive_a_rebuild_of_the_projections(make_node: NodeF
 def test_a_served_node_throttles_a_harvesting_burst_and_alerts_once(
     consortium_dir: Path, tmp_path: Path
 ) -> None:
-    """Two gunicorn workers each count their share; the alert is stored once for the node."""
+    """Two worker processes each count their share; the alert is stored once for the node."""
     data = init_node(
         consortium_dir,
         tmp_path / "acme",

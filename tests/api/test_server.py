@@ -1,4 +1,4 @@
-"""Real processes: `medtrace node run` under gunicorn on a loopback port, driven over HTTP."""
+"""Real processes: `medtrace node run` on a loopback port, driven over HTTP, under each server."""
 
 from __future__ import annotations
 
@@ -101,17 +101,30 @@ def acme_data(consortium_dir: Path, tmp_path: Path) -> Path:
     return init_node(consortium_dir, tmp_path / "acme", "acme/line-1", workers=2, threads=4)
 
 
+#: How each server announces itself in the log (its own lines, as JSON).
+STARTED = {"granian": "Starting granian", "gunicorn": "Starting gunicorn"}
+
+
+@pytest.fixture(params=sorted(STARTED))
+def server(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def served(acme_data: Path, tmp_path: Path) -> Iterator[Running]:
-    running = start(acme_data, free_port(), tmp_path)
+def served(acme_data: Path, tmp_path: Path, server: str) -> Iterator[Running]:
+    running = start(acme_data, free_port(), tmp_path, "--server", server)
     try:
         yield running
     finally:
         running.stop(signal.SIGKILL)
 
 
+def _events(running: Running) -> list[str]:
+    return [json.loads(line)["event"] for line in running.log_lines()]
+
+
 def test_a_served_node_commissions_ships_counts_and_logs_json(
-    served: Running, acme_data: Path
+    served: Running, acme_data: Path, server: str
 ) -> None:
     operator = create_token(acme_data, "operator", "line-operator")
     verifier = create_token(acme_data, "verifier", "scanner-1")
@@ -169,6 +182,9 @@ def test_a_served_node_commissions_ships_counts_and_logs_json(
         assert line.startswith("#") or line.startswith("medtrace_"), line
 
     assert served.stop(signal.SIGTERM) == 0
+    events = _events(served)
+    assert any(e.startswith(STARTED[server]) for e in events), events
+    assert events.count("node stopped") == 2, events  # each worker closed its store
     lines = served.log_lines()
     parsed = [json.loads(line) for line in lines]  # every line on stderr is one JSON object
     assert all({"ts", "level", "node", "event"} <= set(p) for p in parsed)
@@ -189,6 +205,47 @@ def test_a_served_node_commissions_ships_counts_and_logs_json(
 def test_sigint_stops_gracefully_too(served: Running) -> None:
     assert served.stop(signal.SIGINT) == 0
     assert any("Shutting down" in line for line in served.log_lines())
+    assert _events(served).count("node stopped") == 2
+
+
+def test_a_taken_port_is_one_red_line(acme_data: Path, server: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["--data", str(acme_data), "--port", str(port), "--server", server]
+        result = subprocess.run(
+            [MEDTRACE, "node", "run", *args],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env={**os.environ, PASSPHRASE_ENV: PASSPHRASE},
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    stderr = result.stderr.decode()
+    assert "Address already in use" in stderr
+    assert "Traceback" not in stderr
+    assert "backtrace" not in stderr.lower()
+    for line in stderr.splitlines():  # the server's own lines are JSON; ours is one plain line
+        assert line.startswith(("{", "error: ")), line
+
+
+def test_granian_is_refused_for_a_tls_node(acme_data: Path) -> None:
+    save_config(acme_data, replace(load_config(acme_data), tls=True))
+    result = subprocess.run(
+        [MEDTRACE, "node", "run", "--data", str(acme_data), "--server", "granian"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env={**os.environ, PASSPHRASE_ENV: PASSPHRASE},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    stderr = result.stderr.decode()
+    assert stderr.count("\n") == 1, stderr
+    assert "expected gunicorn or auto for a TLS node, found 'granian'" in stderr
+    assert "ADR 0013" in stderr
 
 
 def test_a_wrong_passphrase_is_one_red_line(acme_data: Path) -> None:

@@ -159,7 +159,7 @@ def test_a_body_over_the_limit_is_413_before_it_is_read(fuzz_node: Node) -> None
 def test_a_real_node_process_answers_every_operation_within_its_document(
     consortium_dir: Path, tmp_path: Path
 ) -> None:
-    """The same checks over real HTTP against `medtrace node run` (gunicorn, two workers)."""
+    """The same checks over real HTTP against `medtrace node run` (granian, two workers)."""
     data = init_node(consortium_dir, tmp_path / "acme", "acme/line-1", workers=2, threads=4)
     save_config(data, replace(load_config(data), verify_rate_per_minute=10**9))
     token = create_token(data, "operator", "fuzzer")

@@ -1,5 +1,5 @@
 """Real node processes for the crash tests: data directories made by ``node.init.init_node``,
-peered with each other, each run as ``medtrace node run`` (gunicorn, its default two workers)
+peered with each other, each run as ``medtrace node run`` (granian, its default two workers)
 and killed with SIGKILL to its whole process group, master and workers at once.
 """
 

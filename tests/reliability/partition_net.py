@@ -10,7 +10,7 @@ conflicting facts about the same pack, each valid where it is written:
   by bundle file (``medtrace sync``);
 * ``dist`` (distributor): a destination only, with no node.
 
-The nodes are ``tests.replication.test_network.Node`` processes (one gunicorn worker each, to
+The nodes are ``tests.replication.test_network.Node`` processes (one worker each, to
 spare the machine); what is written is recorded so a test can check that every acknowledged
 entry is present everywhere.
 """

@@ -1,4 +1,4 @@
-"""Found by the crash harness on PostgreSQL: after a restart, one gunicorn worker's catch-up
+"""Found by the crash harness on PostgreSQL: after a restart, one worker's catch-up
 before its first write (or a ``POST /api/v1/replication/sync``) ingested the same peer page as
 the replication loop in the other worker. Both read the feed's size before either inserted,
 and the slower one failed on the unique (feed, seq) key: "replication round failed" with a

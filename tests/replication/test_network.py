@@ -1,4 +1,4 @@
-"""Real node processes on loopback ports: ``medtrace node run`` (gunicorn, its default two
+"""Real node processes on loopback ports: ``medtrace node run`` (granian, its default two
 workers), data directories made by ``medtrace node init``, peers joined with ``medtrace node
 token create --role peer`` and ``medtrace node peer add``; writes over HTTP.
 
