@@ -2,14 +2,16 @@
 
 granian's master binds the socket and forks the workers (``multiprocessing``'s fork start
 method, the default on Linux), so the loader below, a closure over the data directory and the
-passphrase, reaches each worker without the passphrase ever going through an environment
-variable or a file. Each worker builds the app after the fork, serves it on ``threads``
-blocking threads, and closes it on exit (a ``multiprocessing`` finalizer: worker processes end
-with ``os._exit``, which skips ``atexit``).
+passphrase, reaches each worker without the passphrase going through an environment variable or
+a file; one the operator exported is removed from the worker's environment once the app is
+built. Each worker builds the app after the fork, serves it on ``threads`` blocking threads, and
+closes it on exit (a ``multiprocessing`` finalizer: worker processes end with ``os._exit``,
+which skips ``atexit``).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from multiprocessing.util import Finalize
@@ -22,6 +24,7 @@ from granian.constants import HTTPModes, Interfaces
 from granian.errors import ConfigurationError
 from granian.log import LogLevels
 
+from keys.keystore import PASSPHRASE_ENV
 from node.app import close_app, create_app
 from node.config import NodeConfig
 from node.server import GRACEFUL_TIMEOUT_S
@@ -44,11 +47,14 @@ def _log_config(node: str) -> dict[str, Any]:
     }
 
 
-def _loader(data: Path, passphrase: str) -> Callable[[str], Flask]:
+def worker_loader(data: Path, passphrase: str) -> Callable[[str], Flask]:
     def load(_target: str) -> Flask:
         # In each worker, after the fork; the replicator loop starts in one of them only.
         app = create_app(data, passphrase=passphrase, start_replicator=True)
         Finalize(app, close_app, args=(app,), exitpriority=10)
+        # granian copies this process's environment into every request's WSGI environ: the
+        # passphrase, already used, is not to travel with each request.
+        os.environ.pop(PASSPHRASE_ENV, None)
         return app
 
     return load
@@ -78,7 +84,7 @@ def serve_granian(
         workers_kill_timeout=GRACEFUL_TIMEOUT_S,
     )
     try:
-        server.serve(target_loader=_loader(data, passphrase))
+        server.serve(target_loader=worker_loader(data, passphrase))
     except (OSError, RuntimeError, ConfigurationError) as exc:
         # e.g. the port is taken (a RuntimeError from granian's Rust side, whose message may
         # carry a Rust backtrace after the first line): one line, exit 1, as gunicorn does.

@@ -19,7 +19,9 @@ import requests
 from click.testing import CliRunner
 
 from keys.keystore import PASSPHRASE_ENV
+from node.app import app_context, close_app
 from node.config import PeerConfig, load_config, save_config
+from node.granian_server import worker_loader
 from node.node_cli import node_group
 from tests.api.conftest import GTIN, PASSPHRASE, init_node, pack
 
@@ -305,3 +307,16 @@ def test_two_served_nodes_replicate_a_write(consortium_dir: Path, tmp_path: Path
     finally:
         for running in nodes:
             running.stop()
+
+
+def test_a_granian_worker_drops_the_passphrase_from_its_environment(
+    acme_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """granian copies the environment into every request's environ; the passphrase stays out."""
+    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
+    app = worker_loader(acme_data, PASSPHRASE)("node.app:create_app")
+    try:
+        assert PASSPHRASE_ENV not in os.environ
+        assert app_context(app).feed == "acme/line-1"  # the app was built with it first
+    finally:
+        close_app(app)
