@@ -125,6 +125,13 @@ def _events(running: Running) -> list[str]:
     return [json.loads(line)["event"] for line in running.log_lines()]
 
 
+def _wait_for_starts(running: Running, count: int) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while _events(running).count("node started") < count:
+        assert time.monotonic() < deadline, running.log_lines()[-5:]
+        time.sleep(0.1)
+
+
 def test_a_served_node_commissions_ships_counts_and_logs_json(
     served: Running, acme_data: Path, server: str
 ) -> None:
@@ -183,6 +190,7 @@ def test_a_served_node_commissions_ships_counts_and_logs_json(
     for line in text.splitlines():
         assert line.startswith("#") or line.startswith("medtrace_"), line
 
+    _wait_for_starts(served, 2)
     assert served.stop(signal.SIGTERM) == 0
     events = _events(served)
     assert any(e.startswith(STARTED[server]) for e in events), events
@@ -205,9 +213,38 @@ def test_a_served_node_commissions_ships_counts_and_logs_json(
 
 
 def test_sigint_stops_gracefully_too(served: Running) -> None:
+    _wait_for_starts(served, 2)
     assert served.stop(signal.SIGINT) == 0
     assert any("Shutting down" in line for line in served.log_lines())
     assert _events(served).count("node stopped") == 2
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (the server's workers), from /proc."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # gone meanwhile
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def test_a_killed_worker_is_replaced(served: Running) -> None:
+    _wait_for_starts(served, 2)  # /healthz answers once the first worker is up
+    workers = _children(served.process.pid)
+    assert len(workers) == 2, workers
+    os.kill(min(workers), signal.SIGKILL)
+    _wait_for_starts(served, 3)
+    now = _children(served.process.pid)
+    assert len(now) == 2, (workers, now)
+    assert min(workers) not in now, (workers, now)
+    for _ in range(4):  # both workers answer
+        assert requests.get(f"{served.url}/healthz", timeout=10).status_code == 200
+    assert served.stop(signal.SIGTERM) == 0
 
 
 def test_a_taken_port_is_one_red_line(acme_data: Path, server: str) -> None:
