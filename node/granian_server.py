@@ -26,8 +26,7 @@ from granian.log import LogLevels
 
 from keys.keystore import PASSPHRASE_ENV
 from node.app import close_app, create_app
-from node.config import NodeConfig
-from node.server import GRACEFUL_TIMEOUT_S
+from node.server import GRACEFUL_TIMEOUT_S, Serving
 
 #: granian's own loggers: its messages as our JSON lines on stderr; no access log (the app
 #: logs every request itself, node/logs.py).
@@ -60,34 +59,26 @@ def worker_loader(data: Path, passphrase: str) -> Callable[[str], Flask]:
     return load
 
 
-def serve_granian(
-    data: Path,
-    config: NodeConfig,
-    passphrase: str,
-    host: str,
-    port: int,
-    workers: int,
-    threads: int,
-) -> None:
+def serve_granian(serving: Serving) -> None:
     server = Granian(
         "node.app:create_app",  # a label only: the loader builds the app
-        address=host,
-        port=port,
+        address=serving.host,
+        port=serving.port,
         interface=Interfaces.WSGI,
-        workers=workers,
-        blocking_threads=threads,
+        workers=serving.workers,
+        blocking_threads=serving.threads,
         http=HTTPModes.http1,
         log_level=LogLevels.info,
-        log_dictconfig=_log_config(config.name),
+        log_dictconfig=_log_config(serving.config.name),
         log_access=False,
         respawn_failed_workers=True,  # as gunicorn does: a dead worker is replaced
         workers_kill_timeout=GRACEFUL_TIMEOUT_S,
     )
     try:
-        server.serve(target_loader=worker_loader(data, passphrase))
+        server.serve(target_loader=worker_loader(serving.data, serving.passphrase))
     except (OSError, RuntimeError, ConfigurationError) as exc:
         # e.g. the port is taken (a RuntimeError from granian's Rust side, whose message may
         # carry a Rust backtrace after the first line): one line, exit 1, as gunicorn does.
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        sys.stderr.write(f"error: cannot serve on {host}:{port}: {first}\n")
+        sys.stderr.write(f"error: cannot serve on {serving.host}:{serving.port}: {first}\n")
         sys.exit(1)

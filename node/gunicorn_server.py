@@ -29,9 +29,8 @@ from gunicorn.arbiter import Arbiter  # type: ignore[import-untyped]
 
 from keys.tls import NodeTlsFiles, server_context
 from node.app import close_app, create_app
-from node.config import NodeConfig
 from node.logs import gunicorn_logger_class
-from node.server import GRACEFUL_TIMEOUT_S
+from node.server import GRACEFUL_TIMEOUT_S, Serving
 
 WORKER_TIMEOUT_S = 120
 
@@ -75,23 +74,13 @@ def _tls_options(data: Path, passphrase: str) -> dict[str, Any]:
 
 
 class NodeServer(BaseApplication):  # type: ignore[misc]
-    def __init__(
-        self,
-        data: Path,
-        config: NodeConfig,
-        passphrase: str,
-        *,
-        host: str,
-        port: int,
-        workers: int,
-        threads: int,
-    ) -> None:
-        self.data = data
-        self.passphrase = passphrase
+    def __init__(self, serving: Serving) -> None:
+        self.serving = serving
+        config = serving.config
         self.options: dict[str, Any] = {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "threads": threads,
+            "bind": f"{serving.host}:{serving.port}",
+            "workers": serving.workers,
+            "threads": serving.threads,
             "worker_class": "gthread",
             "timeout": WORKER_TIMEOUT_S,
             "graceful_timeout": GRACEFUL_TIMEOUT_S,
@@ -109,7 +98,7 @@ class NodeServer(BaseApplication):  # type: ignore[misc]
             "worker_exit": _worker_exit,
         }
         if config.tls:
-            self.options.update(_tls_options(data, passphrase))
+            self.options.update(_tls_options(serving.data, serving.passphrase))
         super().__init__()
 
     def load_config(self) -> None:
@@ -119,7 +108,8 @@ class NodeServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Flask:
         # In each worker, after the fork; the replicator loop starts in one of them only.
-        return create_app(self.data, passphrase=self.passphrase, start_replicator=True)
+        serving = self.serving
+        return create_app(serving.data, passphrase=serving.passphrase, start_replicator=True)
 
     def run(self) -> None:
         try:

@@ -19,6 +19,7 @@ certificate, which a TLS node needs to match a peer token with its organisation 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -52,6 +53,19 @@ def server_for(config: NodeConfig, requested: str | None = None) -> ServerKind:
     return kind
 
 
+@dataclass(frozen=True, repr=False)  # no repr: it holds the passphrase
+class Serving:
+    """What either server needs to run a node: its data, the passphrase and where to listen."""
+
+    data: Path
+    config: NodeConfig
+    passphrase: str
+    host: str
+    port: int
+    workers: int
+    threads: int
+
+
 def serve(
     data: Path,
     config: NodeConfig,
@@ -64,24 +78,21 @@ def serve(
     server: str | None = None,
 ) -> None:
     """Serve until stopped by a signal (this call does not return normally: the server exits)."""
-    bind_host = host or config.host
-    bind_port = port if port is not None else config.port
-    n_workers = max(1, workers if workers is not None else config.workers)
-    n_threads = max(1, threads if threads is not None else config.threads)
+    serving = Serving(
+        data=data,
+        config=config,
+        passphrase=passphrase,
+        host=host or config.host,
+        port=port if port is not None else config.port,
+        workers=max(1, workers if workers is not None else config.workers),
+        threads=max(1, threads if threads is not None else config.threads),
+    )
     # Each server is imported only when it runs.
     if server_for(config, server) is ServerKind.GRANIAN:
         from node.granian_server import serve_granian  # noqa: PLC0415
 
-        serve_granian(data, config, passphrase, bind_host, bind_port, n_workers, n_threads)
+        serve_granian(serving)
     else:
         from node.gunicorn_server import NodeServer  # noqa: PLC0415
 
-        NodeServer(
-            data,
-            config,
-            passphrase,
-            host=bind_host,
-            port=bind_port,
-            workers=n_workers,
-            threads=n_threads,
-        ).run()
+        NodeServer(serving).run()
