@@ -4,20 +4,24 @@ GS1's example identifiers are foreign here), nodes over it, and the published te
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 
-from keys.consortium import Consortium
-from keys.keystore import PASSPHRASE_ENV
 from ledger.epcis import jsontext
 from ledger.epcis.normalise import check_digit
-from node.app import close_app, create_app
-from tests.api.conftest import PASSPHRASE, Node, init_node
+from tests.api.conftest import _no_ambient_passphrase  # noqa: F401 (fixture shared with the API tests)
+from tests.nodes_setup import (
+    PASSPHRASE,
+    Member,
+    Node,
+    init_templates,
+    make_consortium,
+    node_factory,
+)
+from tests.nodes_setup import NodeFactory as NodeFactory  # noqa: PLC0414 (re-exported)
 
 TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
 GS1_EPCIS = TESTDATA / "gs1-epcis"
@@ -35,13 +39,12 @@ def gln(n: int) -> str:
     return body + check_digit(body)
 
 
-#: org -> (role, site, company prefixes, GLN)
-MEMBERS: dict[str, tuple[str, str, tuple[str, ...], str]] = {
-    "maker": ("manufacturer", "line-1", (PREFIX,), gln(1)),
-    "whole": ("distributor", "wh", (), gln(2)),
-    "apo": ("pharmacy", "counter", (), gln(3)),
-    "border": ("customs", "post", (), gln(4)),
-    "agency": ("regulator", "desk", (), gln(5)),
+MEMBERS: dict[str, Member] = {
+    "maker": Member("manufacturer", ("line-1",), (PREFIX,), gln(1)),
+    "whole": Member("distributor", ("wh",), (), gln(2)),
+    "apo": Member("pharmacy", ("counter",), (), gln(3)),
+    "border": Member("customs", ("post",), (), gln(4)),
+    "agency": Member("regulator", ("desk",), (), gln(5)),
 }
 
 
@@ -73,25 +76,10 @@ def example_id(path: Path) -> str:
     return str(path.relative_to(TESTDATA)) if TESTDATA in path.parents else path.name
 
 
-@pytest.fixture(autouse=True)
-def _no_ambient_passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(PASSPHRASE_ENV, raising=False)
-
-
 @pytest.fixture(scope="session")
 def epcis_consortium(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("epcis-consortium") / "consortium"
-    consortium = Consortium.create(directory, "EPCIS tests", passphrase=PASSPHRASE)
-    for org, (role, site, prefixes, member_gln) in MEMBERS.items():
-        consortium.add_organisation(
-            org,
-            name=org.title(),
-            role=role,
-            gln=member_gln,
-            company_prefixes=prefixes,
-            feeds=(site,),
-            passphrase=PASSPHRASE,
-        )
+    make_consortium(directory, "EPCIS tests", MEMBERS, PASSPHRASE)
     return directory
 
 
@@ -99,30 +87,13 @@ def epcis_consortium(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def epcis_templates(
     epcis_consortium: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("epcis-templates")
-    return {
-        org: init_node(epcis_consortium, root / org, f"{org}/{site}")
-        for org, (_, site, _, _) in MEMBERS.items()
-    }
-
-
-NodeFactory = Callable[..., Node]
+    return init_templates(epcis_consortium, tmp_path_factory.mktemp("epcis-templates"), MEMBERS)
 
 
 @pytest.fixture
 def make_epcis_node(epcis_templates: dict[str, Path], tmp_path: Path) -> Iterator[NodeFactory]:
-    apps: list[Flask] = []
-
-    def make(org: str = "maker", name: str | None = None) -> Node:
-        data = tmp_path / (name or org)
-        shutil.copytree(epcis_templates[org], data)
-        app = create_app(data, passphrase=PASSPHRASE, start_replicator=False)
-        apps.append(app)
-        return Node(app, data)
-
-    yield make
-    for app in apps:
-        close_app(app)
+    with node_factory(epcis_templates, tmp_path, default_org="maker") as make:
+        yield make
 
 
 @pytest.fixture

@@ -33,32 +33,18 @@ from node.init import init_node
 from node.process import NodeProcess
 from node.store import Store
 from node.tokens import Tokens
+from tests.nodes_setup import Member, make_consortium
 
 PASSPHRASE = "mtls tests: correct horse battery staple"
 GTIN = "04012345000016"
-#: org -> (role, site, company prefixes); acme and apo run nodes, dist only holds a certificate
-ORGS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "acme": ("manufacturer", "line-1", ("4012345",)),
-    "apo": ("pharmacy", "counter", ()),
-    "dist": ("distributor", "wh", ()),
+#: acme and apo run nodes, dist only holds a certificate
+ORGS: dict[str, Member] = {
+    "acme": Member("manufacturer", ("line-1",), ("4012345",)),
+    "apo": Member("pharmacy", ("counter",)),
+    "dist": Member("distributor", ("wh",)),
 }
 NODES = ("acme", "apo")
 START_TIMEOUT_S = 60.0
-
-
-def make_consortium(directory: Path, name: str) -> Consortium:
-    consortium = Consortium.create(directory, name, passphrase=PASSPHRASE)
-    for index, (org, (role, site, prefixes)) in enumerate(ORGS.items(), 1):
-        consortium.add_organisation(
-            org,
-            name=org.title(),
-            role=role,
-            gln=f"{4000000000000 + index}",
-            company_prefixes=prefixes,
-            feeds=(site,),
-            passphrase=PASSPHRASE,
-        )
-    return consortium
 
 
 @dataclass
@@ -107,11 +93,10 @@ def _init_nodes(root: Path, consortium: Consortium) -> dict[str, dict[str, str]]
     ports = {name: free_port() for name in NODES}
     tokens: dict[str, dict[str, str]] = {}
     for name in NODES:
-        _role, site, _ = ORGS[name]
         data = root / "nodes" / name
         config = NodeConfig(
             name=name,
-            feed=f"{name}/{site}",
+            feed=f"{name}/{ORGS[name].feeds[0]}",
             genesis_id=consortium.genesis_id,
             port=ports[name],
             replication_interval_s=3600.0,  # the tests pull when they decide to
@@ -146,8 +131,8 @@ def _no_ambient_passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsWorld]:
     root = tmp_path_factory.mktemp("mtls")
-    consortium = make_consortium(root / "consortium", "mTLS tests")
-    rogue = make_consortium(root / "rogue-consortium", "Another consortium")
+    consortium = make_consortium(root / "consortium", "mTLS tests", ORGS, PASSPHRASE)
+    rogue = make_consortium(root / "rogue-consortium", "Another consortium", ORGS, PASSPHRASE)
     tokens = _init_nodes(root, consortium)
     nodes = {
         name: NodeProcess(
