@@ -8,120 +8,93 @@ a hidden prompt when stdin is a terminal. Errors are one red line on stderr and 
 
 from __future__ import annotations
 
+import functools
 import json
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypedDict
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from keys.cli_shared import CleanErrorGroup, F, directory_option, passphrase_file_option
+from keys.cli_shared import err as _err
+from keys.cli_shared import fail as _fail
+from keys.cli_shared import out as _out
 from keys.consortium import DEFAULT_THRESHOLD, Consortium
-from keys.keystore import (
-    PASSPHRASE_ENV,
-    KeyStoreError,
-    fingerprint,
-    read_passphrase_file,
-    resolve_passphrase,
-)
+from keys.keystore import PASSPHRASE_ENV, fingerprint, read_passphrase_file, resolve_passphrase
 from keys.tls import NODE_DAYS, ca_paths, create_ca, issue_node_files
-from ledger.errors import LedgerError
 from ledger.kinds import Kind, Role
 from ledger.membership import SignedMembership
 
-F = TypeVar("F", bound=Callable[..., Any])
-DEBUG_ENV = "MEDTRACE_DEBUG"
-
-
-def _out() -> Console:
-    console = Console(highlight=False, soft_wrap=True)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = 160  # a pipe or a file: do not fold the table to 80 columns
-    return console
-
-
-def _err() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class _KeysGroup(click.Group):
-    """Turns every expected failure into one red line on stderr and exit code 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except (LedgerError, KeyStoreError) as exc:
-            _fail(f"{type(exc).__name__}: {exc}")
-        except OSError as exc:
-            _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
-        except Exception as exc:  # the one place a bug still gets a clean line
-            if os.environ.get(DEBUG_ENV):
-                raise
-            _fail(f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the traceback)")
-
-
-def _fail(message: str) -> NoReturn:
-    _err().print(f"[bold red]error:[/] [red]{escape(message)}[/]")
-    raise click.exceptions.Exit(1)
-
-
 # -- shared options ------------------------------------------------------------------------------
 
-
-def _dir_option(f: F) -> F:
-    return click.option(
-        "--dir",
-        "directory",
-        required=True,
-        type=click.Path(file_okay=False, path_type=Path),
-        help="The consortium directory.",
-    )(f)
+_dir_option = directory_option("--dir", "directory", help="The consortium directory.")
+_passphrase_option = passphrase_file_option(
+    f"Read the passphrase from this file (first line) instead of ${PASSPHRASE_ENV} or the prompt."
+)
+_feed_option = click.option("--feed", "feed_id", required=True, help="The feed id, ORG/SITE.")
 
 
-def _passphrase_option(f: F) -> F:
-    return click.option(
-        "--passphrase-file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help=f"Read the passphrase from this file (first line) instead of ${PASSPHRASE_ENV} "
-        "or the prompt.",
-    )(f)
-
-
-def _sign_with_option(f: F) -> F:
-    return click.option(
-        "--sign-with",
-        "sign_with",
-        multiple=True,
-        metavar="NAME",
-        help="Sign with only these governance keys (repeatable; default: every one in DIR). "
-        "A version short of the threshold is refused and not written.",
-    )(f)
+def _from_seq_option(help: str) -> Callable[[F], F]:
+    return click.option("--from-seq", required=True, type=click.IntRange(min=0), help=help)
 
 
 def _read_passphrase_file(path: Path | None) -> bytes | None:
     return None if path is None else read_passphrase_file(path)
 
 
-def _signers(sign_with: Sequence[str]) -> list[str] | None:
-    return list(sign_with) if sign_with else None
+class _Signing(TypedDict):
+    """The keywords every membership change of ``Consortium`` takes to sign version N+1."""
+
+    passphrase: bytes | None
+    sign_with: list[str] | None
 
 
-def _done(signed: SignedMembership, what: str) -> None:
-    _out().print(
-        f"[green]✓[/] membership [bold]v{signed.membership.version}[/] written "
-        f"(id {signed.id[:16]}…, signed by {', '.join(sorted(signed.signatures))}): {escape(what)}"
+#: What a membership change returns: the version it wrote and what changed, for the one line.
+_Written = tuple[SignedMembership, str]
+
+
+def _membership_change(change: Callable[..., _Written]) -> Callable[..., None]:
+    """Make ``change(consortium, signing, **options)`` a command that writes version N+1.
+
+    Put it under the command's own options: it adds --sign-with and --passphrase-file after
+    them, opens the consortium of --dir (which the command declares first) and prints the
+    version written.
+    """
+
+    @click.option(
+        "--sign-with",
+        "sign_with",
+        multiple=True,
+        metavar="NAME",
+        help="Sign with only these governance keys (repeatable; default: every one in DIR). "
+        "A version short of the threshold is refused and not written.",
     )
+    @_passphrase_option
+    @functools.wraps(change)
+    def command(
+        directory: Path, sign_with: tuple[str, ...], passphrase_file: Path | None, **options: Any
+    ) -> None:
+        consortium = Consortium.open(directory)
+        signing = _Signing(
+            passphrase=_read_passphrase_file(passphrase_file), sign_with=list(sign_with) or None
+        )
+        signed, what = change(consortium, signing, **options)
+        _out().print(
+            f"[green]✓[/] membership [bold]v{signed.membership.version}[/] written "
+            f"(id {signed.id[:16]}…, signed by {', '.join(sorted(signed.signatures))}): "
+            f"{escape(what)}"
+        )
+
+    return command
 
 
 # -- the group -----------------------------------------------------------------------------------
 
 
-@click.group("keys", cls=_KeysGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("keys", cls=CleanErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def keys_group() -> None:
     """Create a consortium, add or revoke members, rotate feed keys.
 
@@ -206,19 +179,17 @@ def create_command(
     metavar="SITE",
     help="A writing site; its feed id is ID/SITE (repeatable; default: main).",
 )
-@_sign_with_option
-@_passphrase_option
+@_membership_change
 def add_org_command(
-    directory: Path,
+    consortium: Consortium,
+    signing: _Signing,
     org_id: str,
     name: str,
     role: str,
     gln: str,
     prefixes: tuple[str, ...],
     feeds: tuple[str, ...],
-    sign_with: tuple[str, ...],
-    passphrase_file: Path | None,
-) -> None:
+) -> _Written:
     """Add an organisation, generating one key per feed.
 
     \b
@@ -228,19 +199,12 @@ def add_org_command(
       medtrace keys add-org --dir DIR --id apo-nord --name "Apotheke Nord" --role pharmacy \\
           --gln 4098765000003
     """
-    consortium = Consortium.open(directory)
+    sites = feeds or ("main",)
     signed = consortium.add_organisation(
-        org_id,
-        name=name,
-        role=role,
-        gln=gln,
-        company_prefixes=prefixes,
-        feeds=feeds or ("main",),
-        passphrase=_read_passphrase_file(passphrase_file),
-        sign_with=_signers(sign_with),
+        org_id, name=name, role=role, gln=gln, company_prefixes=prefixes, feeds=sites, **signing
     )
-    feed_ids = ", ".join(f"{org_id}/{s}" for s in feeds or ("main",))
-    _done(signed, f"organisation {org_id} ({role}) with feeds {feed_ids}")
+    feed_ids = ", ".join(f"{org_id}/{s}" for s in sites)
+    return signed, f"organisation {org_id} ({role}) with feeds {feed_ids}"
 
 
 @keys_group.command("add-feed", short_help="Add a feed (writing site) to an organisation.")
@@ -254,16 +218,10 @@ def add_org_command(
     type=click.Choice([k.value for k in Kind]),
     help="Narrow the kinds the feed may write (repeatable; default: all its role allows).",
 )
-@_sign_with_option
-@_passphrase_option
+@_membership_change
 def add_feed_command(
-    directory: Path,
-    org_id: str,
-    site: str,
-    kinds: tuple[str, ...],
-    sign_with: tuple[str, ...],
-    passphrase_file: Path | None,
-) -> None:
+    consortium: Consortium, signing: _Signing, org_id: str, site: str, kinds: tuple[str, ...]
+) -> _Written:
     """Add a feed (a writing site) to an organisation, with a new key.
 
     \b
@@ -271,49 +229,28 @@ def add_feed_command(
       medtrace keys add-feed --dir DIR --org acme --site line-2
       medtrace keys add-feed --dir DIR --org acme --site returns --kind receive --kind return
     """
-    consortium = Consortium.open(directory)
-    signed = consortium.add_feed(
-        org_id,
-        site,
-        _read_passphrase_file(passphrase_file),
-        kinds=kinds or None,
-        sign_with=_signers(sign_with),
-    )
-    _done(signed, f"feed {org_id}/{site}")
+    signed = consortium.add_feed(org_id, site, kinds=kinds or None, **signing)
+    return signed, f"feed {org_id}/{site}"
 
 
 @keys_group.command("revoke-feed", short_help="Revoke a feed from a position on.")
 @_dir_option
-@click.option("--feed", "feed_id", required=True, help="The feed id, ORG/SITE.")
-@click.option(
-    "--from-seq",
-    required=True,
-    type=click.IntRange(min=0),
-    help="First position no key may sign (entries before it stay valid; 0 revokes them all).",
+@_feed_option
+@_from_seq_option(
+    "First position no key may sign (entries before it stay valid; 0 revokes them all)."
 )
-@_sign_with_option
-@_passphrase_option
+@_membership_change
 def revoke_feed_command(
-    directory: Path,
-    feed_id: str,
-    from_seq: int,
-    sign_with: tuple[str, ...],
-    passphrase_file: Path | None,
-) -> None:
+    consortium: Consortium, signing: _Signing, feed_id: str, from_seq: int
+) -> _Written:
     """Revoke a feed from a position on (usually its current size).
 
     \b
     Example:
       medtrace keys revoke-feed --dir DIR --feed acme/line-1 --from-seq 1200
     """
-    consortium = Consortium.open(directory)
-    signed = consortium.revoke_feed(
-        feed_id,
-        from_seq,
-        _read_passphrase_file(passphrase_file),
-        sign_with=_signers(sign_with),
-    )
-    _done(signed, f"feed {feed_id} revoked from seq {from_seq}")
+    signed = consortium.revoke_feed(feed_id, from_seq, **signing)
+    return signed, f"feed {feed_id} revoked from seq {from_seq}"
 
 
 def _parse_positions(
@@ -343,15 +280,10 @@ def _parse_positions(
     help="Revoke FEED from position N (repeat for every feed of the organisation; N=0 revokes "
     "its whole history).",
 )
-@_sign_with_option
-@_passphrase_option
+@_membership_change
 def revoke_org_command(
-    directory: Path,
-    org_id: str,
-    positions: dict[str, int],
-    sign_with: tuple[str, ...],
-    passphrase_file: Path | None,
-) -> None:
+    consortium: Consortium, signing: _Signing, org_id: str, positions: dict[str, int]
+) -> _Written:
     """Revoke every feed of an organisation, each from its own position.
 
     Every feed of the organisation must be named: a forgotten or mistyped feed is an error,
@@ -362,35 +294,19 @@ def revoke_org_command(
       medtrace keys revoke-org --dir DIR --id acme \\
           --from-seq acme/line-1=1200 --from-seq acme/warehouse=310
     """
-    consortium = Consortium.open(directory)
-    signed = consortium.revoke_organisation(
-        org_id,
-        positions,
-        _read_passphrase_file(passphrase_file),
-        sign_with=_signers(sign_with),
-    )
+    signed = consortium.revoke_organisation(org_id, positions, **signing)
     where = ", ".join(f"{f} from seq {n}" for f, n in sorted(positions.items()))
-    _done(signed, f"organisation {org_id} revoked: {where}")
+    return signed, f"organisation {org_id} revoked: {where}"
 
 
 @keys_group.command("rotate", short_help="Give a feed a new key from a position on.")
 @_dir_option
-@click.option("--feed", "feed_id", required=True, help="The feed id, ORG/SITE.")
-@click.option(
-    "--from-seq",
-    required=True,
-    type=click.IntRange(min=0),
-    help="First position the new key signs; the old key stays valid before it.",
-)
-@_sign_with_option
-@_passphrase_option
+@_feed_option
+@_from_seq_option("First position the new key signs; the old key stays valid before it.")
+@_membership_change
 def rotate_command(
-    directory: Path,
-    feed_id: str,
-    from_seq: int,
-    sign_with: tuple[str, ...],
-    passphrase_file: Path | None,
-) -> None:
+    consortium: Consortium, signing: _Signing, feed_id: str, from_seq: int
+) -> _Written:
     """Give a feed a new key from a position on.
 
     The old key file is kept beside the new one as SITE.retired-vNNNN.key (for audit).
@@ -399,15 +315,9 @@ def rotate_command(
     Example:
       medtrace keys rotate --dir DIR --feed acme/line-1 --from-seq 1200
     """
-    consortium = Consortium.open(directory)
-    signed = consortium.rotate_feed_key(
-        feed_id,
-        from_seq,
-        _read_passphrase_file(passphrase_file),
-        sign_with=_signers(sign_with),
-    )
+    signed = consortium.rotate_feed_key(feed_id, from_seq, **signing)
     new = signed.membership.feed(feed_id).keys[-1].public
-    _done(signed, f"feed {feed_id} rotated to key {fingerprint(new)} from seq {from_seq}")
+    return signed, f"feed {feed_id} rotated to key {fingerprint(new)} from seq {from_seq}"
 
 
 def _range(from_seq: int, until_seq: int | None) -> str:

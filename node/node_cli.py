@@ -7,21 +7,23 @@ a token (beyond ``token create``'s own stdout), the passphrase or key material.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import ClassVar
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from keys.cli_shared import CleanErrorGroup, directory_option, passphrase_file_option
+from keys.cli_shared import err as _err
+from keys.cli_shared import fail as _fail
+from keys.cli_shared import out as _out
 from keys.consortium import Consortium, check_name, split_feed_id
 from keys.keystore import (
     PASSPHRASE_ENV,
@@ -31,7 +33,6 @@ from keys.keystore import (
     resolve_passphrase,
 )
 from keys.tls import NodeTlsFiles, server_context
-from ledger.errors import LedgerError
 from node.app import PASSPHRASE_FILE, AppError, resolve_node_passphrase
 from node.config import (
     CONFIG_FILE,
@@ -48,70 +49,37 @@ from node.server import ServerKind, serve, server_for
 from node.store import Store
 from node.tokens import TokenError, TokenRole, Tokens, expiry_in_days, looks_like_token
 
-F = TypeVar("F", bound=Callable[..., Any])
-DEBUG_ENV = "MEDTRACE_DEBUG"
 _URL = re.compile(r"\Ahttps?://[^\s/?#]+(?::\d+)?(?:/[^\s?#]*)?\Z")
 #: Files a data directory may hold before ``init`` (anything else needs --force).
 _HARMLESS = frozenset({".DS_Store"})
 
 
-def _err() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _out() -> Console:
-    console = Console(highlight=False, soft_wrap=True)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = 160
-    return console
-
-
-def _fail(message: str) -> NoReturn:
-    _err().print(f"[bold red]error:[/] [red]{escape(message)}[/]")
-    raise click.exceptions.Exit(1)
-
-
-class _NodeGroup(click.Group):
+class _NodeGroup(CleanErrorGroup):
     """Every expected failure becomes one red line on stderr and exit code 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except (ConfigError, AppError, TokenError, LedgerError, KeyStoreError) as exc:
-            _fail(f"{type(exc).__name__}: {exc}")
-        except SQLAlchemyError as exc:
-            _fail(
-                f"the node's database cannot be used ({type(getattr(exc, 'orig', None) or exc).__name__})"
-            )
-        except OSError as exc:
-            _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
-        except Exception as exc:  # the one place a bug still gets a clean line
-            if os.environ.get(DEBUG_ENV):
-                raise
-            _fail(f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the traceback)")
+    expected: ClassVar[tuple[type[Exception], ...]] = (
+        ConfigError,
+        AppError,
+        TokenError,
+        *CleanErrorGroup.expected,
+    )
+
+    def explain(self, exc: Exception) -> str | None:
+        if isinstance(exc, SQLAlchemyError):
+            cause = getattr(exc, "orig", None) or exc
+            return f"the node's database cannot be used ({type(cause).__name__})"
+        return super().explain(exc)
 
 
 # -- shared options and helpers -------------------------------------------------------------------
 
 
-def _data_option(f: F) -> F:
-    return click.option(
-        "--data",
-        "data",
-        required=True,
-        type=click.Path(file_okay=False, path_type=Path),
-        help="The node's data directory (node.json, feed.key, node.db).",
-    )(f)
-
-
-def _passphrase_option(f: F) -> F:
-    return click.option(
-        "--passphrase-file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help=f"Read the key passphrase from this file (first line) instead of ${PASSPHRASE_ENV}.",
-    )(f)
+_data_option = directory_option(
+    "--data", "data", help="The node's data directory (node.json, feed.key, node.db)."
+)
+_passphrase_option = passphrase_file_option(
+    f"Read the key passphrase from this file (first line) instead of ${PASSPHRASE_ENV}."
+)
 
 
 def _read_passphrase_file(path: Path | None) -> str | None:

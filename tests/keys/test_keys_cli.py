@@ -28,6 +28,19 @@ COMMANDS = (
     "show",
     "verify",
 )
+#: ``add-org`` options of the manufacturer every test consortium has (its feeds vary).
+ACME = (
+    "--id",
+    "acme",
+    "--name",
+    "Acme Pharma",
+    "--role",
+    "manufacturer",
+    "--gln",
+    "4012345000009",
+    "--prefix",
+    "4012345",
+)
 
 
 def run(
@@ -38,6 +51,13 @@ def run(
     environment.update(env or {})
     return CliRunner().invoke(
         medtrace_cli, ["keys", *map(str, args)], env=environment, catch_exceptions=False
+    )
+
+
+def add_feed(d: Path, site: str, *options: str | Path, passphrase: str | None = PW) -> Result:
+    """``medtrace keys add-feed`` of SITE to acme: the change most tests make."""
+    return run(
+        "add-feed", "--dir", d, "--org", "acme", "--site", site, *options, passphrase=passphrase
     )
 
 
@@ -64,27 +84,7 @@ def made(tmp_path: Path) -> Path:
     """A consortium made through the CLI: acme (manufacturer, 2 feeds) and apo (pharmacy)."""
     d = tmp_path / "consortium"
     ok(run("create", "--dir", d, "--name", "CLI pilot"))
-    ok(
-        run(
-            "add-org",
-            "--dir",
-            d,
-            "--id",
-            "acme",
-            "--name",
-            "Acme Pharma",
-            "--role",
-            "manufacturer",
-            "--gln",
-            "4012345000009",
-            "--prefix",
-            "4012345",
-            "--feed",
-            "line-1",
-            "--feed",
-            "wh",
-        )
-    )
+    ok(run("add-org", "--dir", d, *ACME, "--feed", "line-1", "--feed", "wh"))
     ok(
         run(
             "add-org",
@@ -118,7 +118,7 @@ def test_every_command_has_help_with_an_example() -> None:
 def test_full_life_cycle(made: Path) -> None:
     d = made
     outputs = [
-        ok(run("add-feed", "--dir", d, "--org", "acme", "--site", "line-2")),
+        ok(add_feed(d, "line-2")),
         ok(run("rotate", "--dir", d, "--feed", "acme/line-1", "--from-seq", "10")),
         ok(run("revoke-feed", "--dir", d, "--feed", "acme/wh", "--from-seq", "3")),
         ok(run("revoke-org", "--dir", d, "--id", "apo", "--from-seq", "apo/main=7")),
@@ -205,7 +205,7 @@ def test_create_options(tmp_path: Path) -> None:
 
 
 def test_wrong_passphrase_is_one_clean_line(made: Path) -> None:
-    result = run("add-feed", "--dir", made, "--org", "acme", "--site", "x", passphrase="nope")
+    result = add_feed(made, "x", passphrase="nope")
     line = assert_clean_failure(result)
     assert "WrongPassphrase" in line
     assert "governance/gov-1.key" in line
@@ -233,9 +233,7 @@ def test_errors_are_red_when_colour_is_on(made: Path) -> None:
 
 
 def test_no_passphrase_source_is_a_clear_error(made: Path) -> None:
-    line = assert_clean_failure(
-        run("add-feed", "--dir", made, "--org", "acme", "--site", "x", passphrase=None)
-    )
+    line = assert_clean_failure(add_feed(made, "x", passphrase=None))
     assert PASSPHRASE_ENV in line
     assert "--passphrase-file" in line
 
@@ -243,34 +241,10 @@ def test_no_passphrase_source_is_a_clear_error(made: Path) -> None:
 def test_passphrase_file(made: Path, tmp_path: Path) -> None:
     secret = tmp_path / "secret"
     secret.write_text(PW + "\n")
-    ok(
-        run(
-            "add-feed",
-            "--dir",
-            made,
-            "--org",
-            "acme",
-            "--site",
-            "line-2",
-            "--passphrase-file",
-            secret,
-            passphrase=None,
-        )
-    )
+    ok(add_feed(made, "line-2", "--passphrase-file", secret, passphrase=None))
     secret.write_text("wrong\n")
     line = assert_clean_failure(
-        run(
-            "add-feed",
-            "--dir",
-            made,
-            "--org",
-            "acme",
-            "--site",
-            "line-3",
-            "--passphrase-file",
-            secret,
-            passphrase=None,
-        )
+        add_feed(made, "line-3", "--passphrase-file", secret, passphrase=None)
     )
     assert "wrong passphrase" in line
 
@@ -306,26 +280,10 @@ def test_revoke_org_must_name_every_feed(made: Path) -> None:
 
 
 def test_sign_with_too_few_is_refused(made: Path) -> None:
-    line = assert_clean_failure(
-        run("add-feed", "--dir", made, "--org", "acme", "--site", "x", "--sign-with", "gov-2")
-    )
+    line = assert_clean_failure(add_feed(made, "x", "--sign-with", "gov-2"))
     assert "ThresholdNotMet" in line
     assert not (made / "membership" / version_file_name(4)).exists()
-    ok(
-        run(
-            "add-feed",
-            "--dir",
-            made,
-            "--org",
-            "acme",
-            "--site",
-            "x",
-            "--sign-with",
-            "gov-2",
-            "--sign-with",
-            "gov-3",
-        )
-    )
+    ok(add_feed(made, "x", "--sign-with", "gov-2", "--sign-with", "gov-3"))
 
 
 def test_under_signed_version_file_fails_verify(made: Path) -> None:
@@ -386,23 +344,7 @@ def test_real_process_end_to_end(tmp_path: Path) -> None:
     d = tmp_path / "consortium"
     steps = [
         ("create", "--dir", d, "--name", "Subprocess pilot", "--threshold", "2"),
-        (
-            "add-org",
-            "--dir",
-            d,
-            "--id",
-            "acme",
-            "--name",
-            "Acme",
-            "--role",
-            "manufacturer",
-            "--gln",
-            "4012345000009",
-            "--prefix",
-            "4012345",
-            "--feed",
-            "line-1",
-        ),
+        ("add-org", "--dir", d, *ACME, "--feed", "line-1"),
         ("rotate", "--dir", d, "--feed", "acme/line-1", "--from-seq", "4"),
     ]
     for step in steps:
