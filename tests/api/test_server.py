@@ -247,20 +247,26 @@ def test_a_killed_worker_is_replaced(served: Running) -> None:
     assert served.stop(signal.SIGTERM) == 0
 
 
+def _run_once(
+    data: Path, *args: str, passphrase: str = PASSPHRASE
+) -> subprocess.CompletedProcess[bytes]:
+    """`medtrace node run` that is expected to stop by itself (it fails to start)."""
+    return subprocess.run(
+        [MEDTRACE, "node", "run", "--data", str(data), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env={**os.environ, PASSPHRASE_ENV: passphrase},
+        timeout=60,
+        check=False,
+    )
+
+
 def test_a_taken_port_is_one_red_line(acme_data: Path, server: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        args = ["--data", str(acme_data), "--port", str(port), "--server", server]
-        result = subprocess.run(
-            [MEDTRACE, "node", "run", *args],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            env={**os.environ, PASSPHRASE_ENV: PASSPHRASE},
-            timeout=60,
-            check=False,
-        )
+        result = _run_once(acme_data, "--port", str(port), "--server", server)
     assert result.returncode == 1
     stderr = result.stderr.decode()
     assert "Address already in use" in stderr
@@ -272,14 +278,7 @@ def test_a_taken_port_is_one_red_line(acme_data: Path, server: str) -> None:
 
 def test_granian_is_refused_for_a_tls_node(acme_data: Path) -> None:
     save_config(acme_data, replace(load_config(acme_data), tls=True))
-    result = subprocess.run(
-        [MEDTRACE, "node", "run", "--data", str(acme_data), "--server", "granian"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        env={**os.environ, PASSPHRASE_ENV: PASSPHRASE},
-        timeout=60,
-        check=False,
-    )
+    result = _run_once(acme_data, "--server", "granian")
     assert result.returncode == 1
     stderr = result.stderr.decode()
     assert stderr.count("\n") == 1, stderr
@@ -288,14 +287,7 @@ def test_granian_is_refused_for_a_tls_node(acme_data: Path) -> None:
 
 
 def test_a_wrong_passphrase_is_one_red_line(acme_data: Path) -> None:
-    result = subprocess.run(
-        [MEDTRACE, "node", "run", "--data", str(acme_data), "--port", str(free_port())],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        env={**os.environ, PASSPHRASE_ENV: "not the passphrase"},
-        timeout=60,
-        check=False,
-    )
+    result = _run_once(acme_data, "--port", str(free_port()), passphrase="not the passphrase")
     assert result.returncode == 1
     assert result.stderr.decode().strip().count("\n") == 0
     assert b"wrong passphrase" in result.stderr
