@@ -31,7 +31,6 @@ from urllib.parse import urlencode
 import pytest
 from click.testing import CliRunner
 
-from keys.consortium import Consortium
 from ledger.identifiers import pack_uri
 from ledger.kinds import Role
 from node.cli import cli
@@ -40,6 +39,7 @@ from node.demo.network import gln
 from node.init import init_node
 from node.store import Store
 from node.tokens import Tokens
+from tests.nodes_setup import Member, make_consortium
 from tests.reliability.faulty_link import CUT, UP, FaultyLink, Mode
 from tests.replication.test_network import GTIN, PASSPHRASE, Network, Node, free_port
 
@@ -75,17 +75,11 @@ class Template:
 
 def make_template(root: Path) -> Template:
     """The consortium and one data directory per node, with tokens; copied by each test."""
-    consortium = Consortium.create(root / "consortium", "partition-test", passphrase=PASSPHRASE)
-    for index, (org, (role, sites, prefixes)) in enumerate(ORGS.items(), 1):
-        consortium.add_organisation(
-            org,
-            name=org.title(),
-            role=role,
-            gln=gln(index),
-            company_prefixes=prefixes,
-            feeds=sites,
-            passphrase=PASSPHRASE,
-        )
+    members = {
+        org: Member(role, sites, prefixes, gln(index))
+        for index, (org, (role, sites, prefixes)) in enumerate(ORGS.items(), 1)
+    }
+    consortium = make_consortium(root / "consortium", "partition-test", members, PASSPHRASE)
     secret = PASSPHRASE.encode()
     operators: dict[str, str] = {}
     peer_tokens: dict[tuple[str, str], str] = {}

@@ -28,12 +28,12 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from keys.consortium import Consortium
 from ledger.identifiers import lot_uri, pack_uri
 from ledger.kinds import Role
 from node.cli import cli
 from node.config import PeerConfig, load_config, save_config
 from node.demo.network import gln
+from tests.nodes_setup import Member, make_consortium
 from tests.reliability.faulty_link import FaultyLink
 
 PASSPHRASE = "network-test-passphrase"
@@ -78,17 +78,11 @@ class Template:
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     root = tmp_path_factory.mktemp("network-template")
-    consortium = Consortium.create(root / "consortium", "network-test", passphrase=PASSPHRASE)
-    for index, (org, (feed, role, prefixes)) in enumerate(ORGS.items(), 1):
-        consortium.add_organisation(
-            org,
-            name=org.title(),
-            role=role,
-            gln=gln(index),
-            company_prefixes=prefixes,
-            feeds=[feed.split("/")[1]],
-            passphrase=PASSPHRASE,
-        )
+    members = {
+        org: Member(role, (feed.split("/")[1],), tuple(prefixes), gln(index))
+        for index, (org, (feed, role, prefixes)) in enumerate(ORGS.items(), 1)
+    }
+    make_consortium(root / "consortium", "network-test", members, PASSPHRASE)
     for org, (feed, _, _) in ORGS.items():
         medtrace(
             "node",
