@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import g, request
 
 from api.context import NodeContext
@@ -18,6 +20,9 @@ AUDITOR = TokenRole.AUDITOR
 
 WRITERS = frozenset({OPERATOR})
 READERS = frozenset({OPERATOR, VERIFIER, AUDITOR})
+#: Who may read the ledger as a whole: EPCIS's full query language, capture jobs, events by id,
+#: the metrics. A verifier (a scanner) asks about the pack or container in its hand.
+LEDGER_READERS = frozenset({OPERATOR, AUDITOR})
 REPLICATORS = frozenset({PEER, OPERATOR, AUDITOR})
 HINTERS = frozenset({PEER, OPERATOR})
 
@@ -46,9 +51,21 @@ def require(ctx: NodeContext, roles: frozenset[TokenRole]) -> TokenInfo:
     g.token_user = info.user
     g.token_role = info.role.value
     if info.role not in roles:
-        allowed = sorted(r.value for r in roles)
+        allowed = ", ".join(sorted(r.value for r in roles))
         raise Problem(
             "forbidden",
-            f"expected a token with a role from {allowed}, found role {info.role.value!r}",
+            f"expected a token with one of the roles {allowed}, found role {info.role.value}",
         )
     return info
+
+
+def from_loopback() -> bool:
+    """Whether the request came from this machine (the peer address the server saw; headers
+    such as X-Forwarded-For are not trusted)."""
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback

@@ -1,4 +1,4 @@
-"""What the API needs from the node it serves, gathered once by ``node.app.create_app``."""
+"""What the API needs from the node it serves, gathered once by ``medtrace.app.create_app``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Protocol
 from flask import current_app
 
 from api.metrics import Metrics
-from api.ratelimit import HarvestGuard, RateLimiter
+from api.ratelimit import WRITE_RATE_PER_MINUTE, HarvestGuard, RateLimiter
 from ledger.errors import LedgerError
 from ledger.membership import Membership, MembershipChain
 from node.config import NodeConfig
@@ -27,7 +27,7 @@ EXTENSION = "medtrace"
 
 
 class ReplicationPort(Protocol):
-    """The node's replication as the API drives it (``node.app.ReplicationHost``)."""
+    """The node's replication as the API drives it (``node.replication.host.ReplicationHost``)."""
 
     def hint(self, peer_name: str | None = None) -> None: ...
     def notify(self) -> None: ...
@@ -44,8 +44,10 @@ class NodeContext:
     chain: MembershipChain
     tokens: Tokens
     log: NodeLogger
-    limiter: RateLimiter
+    limiter: RateLimiter  # the query bucket per token (verify_rate_per_minute)
     metrics: Metrics = field(default_factory=Metrics)
+    #: The write bucket per token (``api.ratelimit.WRITE_RATE_PER_MINUTE``).
+    write_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(WRITE_RATE_PER_MINUTE))
     replication: ReplicationPort | None = None
     closed: bool = False
     membership_check_s: float = 2.0

@@ -11,7 +11,8 @@
 * ``GET /epcis/events``, ``/epcis/epcs/{epc}/events``, ``/epcis/events/{eventID}``: the
   SimpleEventQuery over every entry this node holds (captured events as captured, native
   entries rendered), as an EPCISQueryDocument, paged with ``perPage`` / ``nextPageToken`` and a
-  ``Link: <…>; rel="next"`` header.
+  ``Link: <…>; rel="next"`` header (a relative reference: the ``Host`` a client sent is never
+  written back). A verifier asks about one pack or container only (``api/epcis_scope.py``).
 * ``GET /epcis/context/medtrace.jsonld``: the JSON-LD context of medtrace's extension terms.
 * ``OPTIONS /epcis/capture`` and ``/epcis/events``: the limits and versions, as headers.
 """
@@ -26,35 +27,37 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, current_app, request
 
 from api.actions import notify_peers
+from api.body import read_body
 from api.call import Call
 from api.context import NodeContext, node_context
-from api.problems import TYPE_ROOT, TYPES, UNPROCESSABLE_CODES, Problem
+from api.epcis_scope import check_scope, named_epc
+from api.harvest import note_unknown
+from api.problems import Problem
+from api.refusals import refused
 from ledger.entry import SignedEntry
 from ledger.epcis import jsontext
+from ledger.epcis.capture.plan import Planned, plan_each
+from ledger.epcis.capture.reader import MappingRefused
 from ledger.epcis.hash import events_of
-from ledger.epcis.mapping import MappingRefused, Planned, plan_each, render
 from ledger.epcis.query import Query, QueryError, Record, query_document
-from ledger.epcis.validate import DOCUMENT, QUERY_DOCUMENT, EpcisInvalid, validate_document
+from ledger.epcis.render import render
+from ledger.epcis.validate.checker import EpcisInvalid
+from ledger.epcis.validate.document import DOCUMENT, QUERY_DOCUMENT, validate_document
 from ledger.epcis.vocab import medtrace_context
 from ledger.errors import (
-    ChainError,
     GtinOutsidePrefixes,
     IdentifierError,
     KindNotAllowed,
     LedgerError,
     MalformedEntry,
-    MembershipError,
-    RuleViolation,
 )
-from ledger.identifiers import DL_ROOT
 from ledger.kinds import Kind
 from ledger.timefmt import now_ts
-from node.store.view import DbStateView, Ids
 
 #: Events one capture may carry (advertised as GS1-EPCIS-Capture-Limit).
 CAPTURE_LIMIT = 1000
@@ -91,6 +94,8 @@ class EventIndex:
     sizes: dict[str, int] = field(default_factory=dict)
     records: list[Record] = field(default_factory=list)
     by_event_id: dict[str, list[str]] = field(default_factory=dict)
+    #: Every EPC some event names (canonical, as the records keep them).
+    epcs: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def refresh(self, ctx: NodeContext) -> list[Record]:
@@ -116,12 +121,18 @@ class EventIndex:
             ctx.log.event("epcis: entry not indexed", level=logging.WARNING, error=str(exc)[:200])
             return
         bisect.insort(self.records, record, key=lambda r: r.order)
+        self.epcs.update(record.any_epcs)
         for key in {record.event_id, record.hash} - {None}:
             assert key is not None
             self.by_event_id.setdefault(key, []).append(entry.id)
 
     def entries_of_event(self, event_id: str) -> list[str]:
         return list(self.by_event_id.get(event_id, []))
+
+    def names(self, epc: str) -> bool:
+        """Whether some event names ``epc`` (a canonical Digital Link)."""
+        with self.lock:
+            return epc in self.epcs
 
 
 def event_index(ctx: NodeContext) -> EventIndex:
@@ -135,59 +146,41 @@ def event_index(ctx: NodeContext) -> EventIndex:
 # -- capture ------------------------------------------------------------------------------------
 
 
-def _problem_json(
-    slug: str, detail: str, status: int | None = None, **extra: Any
-) -> dict[str, Any]:
-    default_status, title = TYPES[slug]
-    return {
-        "type": TYPE_ROOT + slug,
-        "title": title,
-        "status": status or default_status,
-        "detail": detail,
-        **{k: v for k, v in extra.items() if v is not None},
-    }
-
-
 def _event_path(planned: Sequence[Planned], exc: LedgerError) -> str | None:
-    """Which event of the document a refusal is about (the lifecycle names subjects)."""
-    text = str(exc)
+    """Which event of the document a refusal is about: the first naming the error's subject
+    (a pack, container, lot or product), the GTIN it refused, or the kind it refused."""
     for item in planned:
-        names = list(item.subjects)
-        if item.kind is Kind.COMMISSION:
-            gtin = item.body.get("gtin", "")
-            names = [f"{DL_ROOT}/01/{gtin}/21/" + str(s) for s in item.body.get("serials", [])]
-            names.append(f"{DL_ROOT}/01/{gtin}")
-            if isinstance(exc, GtinOutsidePrefixes) and repr(gtin) in text:
-                return f"$.epcisBody.eventList[{item.index}]"
-        if isinstance(exc, KindNotAllowed) and repr(item.kind.value) in text:
-            return f"$.epcisBody.eventList[{item.index}]"
-        if any(name in text for name in names):
+        if isinstance(exc, GtinOutsidePrefixes):
+            about = item.kind is Kind.COMMISSION and item.body.get("gtin") == exc.gtin
+        elif isinstance(exc, KindNotAllowed):
+            about = item.kind is exc.kind
+        else:
+            about = exc.subject is not None and exc.subject in item.named
+        if about:
             return f"$.epcisBody.eventList[{item.index}]"
     return None
 
 
-def _refusal(exc: LedgerError, planned: Sequence[Planned]) -> dict[str, Any]:
-    """A refused step as problem details: the rule it broke (``code``) and the event's path."""
+def _refusal(ctx: NodeContext, exc: LedgerError, planned: Sequence[Planned]) -> Problem:
+    """A refused step as a problem: the rule it broke (``code``) and the event's ``path``."""
     if isinstance(exc, MappingRefused):
-        status = 409 if exc.code == "custody_violation" else 422
-        slug = "rule-violation" if status == 409 else "unprocessable"
-        return _problem_json(slug, str(exc), status, code=exc.code, path=exc.path)
-    path = _event_path(planned, exc)
-    if isinstance(exc, RuleViolation):
-        status = 422 if exc.code in UNPROCESSABLE_CODES else 409
-        slug = "unprocessable" if status == 422 else "rule-violation"
-        evidence = [e for e in exc.evidence if e]
-        return _problem_json(slug, str(exc), status, code=exc.code, evidence=evidence, path=path)
-    if isinstance(exc, KindNotAllowed | GtinOutsidePrefixes):
-        code = "foreign_gtin" if isinstance(exc, GtinOutsidePrefixes) else "unauthorised_kind"
-        return _problem_json("kind-not-allowed", str(exc), code=code, path=path)
+        custody = exc.code == "custody_violation"
+        return Problem(
+            "rule-violation" if custody else "unprocessable",
+            str(exc),
+            status=409 if custody else 422,
+            extra={"code": exc.code, "path": exc.path},
+        )
     if isinstance(exc, MalformedEntry | IdentifierError):
-        return _problem_json("unprocessable", str(exc), code="malformed", path=path)
-    if isinstance(exc, ChainError):
-        return _problem_json("feed-conflict", str(exc), path=path)
-    if isinstance(exc, MembershipError):
-        return _problem_json("kind-not-allowed", str(exc), code="not_authorised", path=path)
-    return _problem_json("unprocessable", str(exc), path=path)
+        # The document passed validation, so this is an event medtrace cannot process (422),
+        # not a malformed request body (400, as a malformed entry is on /api/v1).
+        problem = Problem("unprocessable", str(exc), extra={"code": "malformed"})
+    else:
+        problem = refused(ctx, exc)
+    path = _event_path(planned, exc)
+    if path is not None:
+        problem.extra["path"] = path
+    return problem
 
 
 def _read_document() -> Any:
@@ -198,13 +191,7 @@ def _read_document() -> Any:
             f"JSON-LD document), found {request.mimetype or 'none'!r}",
             headers=capture_headers(),
         )
-    if request.content_length is not None and request.content_length > FILE_SIZE_LIMIT:
-        raise _too_large(
-            f"expected at most {FILE_SIZE_LIMIT} bytes, found {request.content_length}"
-        )
-    data = request.get_data(cache=False)
-    if len(data) > FILE_SIZE_LIMIT:
-        raise _too_large(f"expected at most {FILE_SIZE_LIMIT} bytes, found {len(data)}")
+    data = read_body(FILE_SIZE_LIMIT, capture_headers())
     if not data.strip():
         raise Problem("malformed-json", "expected an EPCIS document, found an empty body")
     try:
@@ -228,7 +215,7 @@ def _job_response(job: Mapping[str, Any], status: int) -> Response:
     return response
 
 
-def capture(ctx: NodeContext, call: Call) -> Response:
+def _behaviour() -> str:
     behaviour = request.headers.get("GS1-Capture-Error-Behaviour", "rollback").strip().lower()
     if behaviour not in BEHAVIOURS:
         raise Problem(
@@ -237,7 +224,11 @@ def capture(ctx: NodeContext, call: Call) -> Response:
             extra={"parameter": "GS1-Capture-Error-Behaviour"},
             headers=capture_headers(),
         )
-    document = _read_document()
+    return behaviour
+
+
+def _events(document: Any) -> list[Mapping[str, Any]]:
+    """The document's events, once it is valid EPCIS and within the capture limit."""
     try:
         # A query document is captured too: its events, e.g. another repository's answer.
         validate_document(document, allowed=(DOCUMENT, QUERY_DOCUMENT))
@@ -251,16 +242,65 @@ def capture(ctx: NodeContext, call: Call) -> Response:
             f"expected at most {CAPTURE_LIMIT} events in one capture (GS1-EPCIS-Capture-Limit), "
             f"found {len(events)}"
         )
+    return events
+
+
+def _store_all(ctx: NodeContext, planned: Sequence[Planned | MappingRefused]) -> list[SignedEntry]:
+    """``rollback``: every event or none (one transaction); the first refusal is raised."""
+    refused = next((p for p in planned if isinstance(p, MappingRefused)), None)
+    if refused is not None:
+        raise refused
+    steps = [p.step for p in planned if isinstance(p, Planned)]
+    return ctx.service.submit_many(steps) if steps else []
+
+
+def _store_each(
+    ctx: NodeContext, planned: Sequence[Planned | MappingRefused]
+) -> tuple[list[SignedEntry], list[dict[str, Any]]]:
+    """``proceed``: each event on its own; a refused one is an error, the others are stored."""
+    stored: list[SignedEntry] = []
+    errors: list[dict[str, Any]] = []
+    for item in planned:
+        try:
+            if isinstance(item, MappingRefused):
+                raise item
+            stored.extend(ctx.service.submit_many([item.step]))
+        except LedgerError as exc:
+            problem = _refusal(ctx, exc, [] if isinstance(item, MappingRefused) else [item])
+            if problem.unknown is not None:
+                note_unknown(problem.unknown)  # serial harvesting (ADR 0012), one per event
+            errors.append(problem.body())
+    return stored, errors
+
+
+def _refused(ctx: NodeContext, job: dict[str, Any], problem: Problem) -> Problem:
+    """A ``rollback`` capture refused: the job is kept with its one error, and the answer is
+    the problem, naming the job."""
+    job["errors"] = [problem.body()]
+    job["finishedAt"] = now_ts()
+    _save_job(ctx, job)
+    ctx.log.event("epcis capture refused", level=logging.INFO, error=problem.extra.get("code"))
+    problem.extra["captureID"] = job["captureID"]
+    problem.headers.update(capture_headers())
+    problem.headers["Location"] = f"/epcis/capture/{job['captureID']}"
+    return problem
+
+
+def capture(ctx: NodeContext, call: Call) -> Response:
+    behaviour = _behaviour()
+    document = _read_document()
+    events = _events(document)
     index = event_index(ctx)
-    with ctx.store.reader.connect() as conn:
+    with ctx.store.state_view() as view:
         planned = plan_each(
             document,
             ctx.membership,
             ctx.service.org,
-            DbStateView(conn, Ids(conn)),
+            view,
             index.entries_of_event,
             events,
         )
+    ready = [p for p in planned if isinstance(p, Planned)]
     job: dict[str, Any] = {
         "captureID": str(uuid.uuid4()),
         "createdAt": now_ts(),
@@ -270,47 +310,15 @@ def capture(ctx: NodeContext, call: Call) -> Response:
         "errors": [],
         "eventCount": len(events),
         "entries": [],
-        "eventHashes": [p.hash for p in planned if isinstance(p, Planned)],
+        "eventHashes": [p.hash for p in ready],
     }
-    ready = [p for p in planned if isinstance(p, Planned)]
-    stored: list[SignedEntry] = []
     if behaviour == "rollback":
-        refused = next((p for p in planned if isinstance(p, MappingRefused)), None)
         try:
-            if refused is not None:
-                raise refused
-            stored = ctx.service.submit_many([p.step for p in ready]) if ready else []
+            stored = _store_all(ctx, planned)
         except LedgerError as exc:
-            problem = _refusal(exc, ready)
-            job["errors"] = [problem]
-            job["finishedAt"] = now_ts()
-            _save_job(ctx, job)
-            ctx.log.event("epcis capture refused", level=logging.INFO, error=problem.get("code"))
-            headers = {
-                **capture_headers(),
-                "Location": f"/epcis/capture/{job['captureID']}",
-            }
-            raise Problem(
-                problem["type"].removeprefix(TYPE_ROOT),
-                problem["detail"],
-                status=problem["status"],
-                extra={
-                    k: v
-                    for k, v in problem.items()
-                    if k not in ("type", "title", "status", "detail")
-                }
-                | {"captureID": job["captureID"]},
-                headers=headers,
-            ) from None
+            raise _refused(ctx, job, _refusal(ctx, exc, ready)) from None
     else:
-        for item in planned:
-            if isinstance(item, MappingRefused):
-                job["errors"].append(_refusal(item, ready))
-                continue
-            try:
-                stored.extend(ctx.service.submit_many([item.step]))
-            except LedgerError as exc:
-                job["errors"].append(_refusal(exc, [item]))
+        stored, job["errors"] = _store_each(ctx, planned)
     job["entries"] = [e.id for e in stored]
     job["success"] = not job["errors"]
     job["finishedAt"] = now_ts()
@@ -351,12 +359,22 @@ def _answer(
         response.headers[name] = value
     if token is not None:
         query = [(k, v) for k, values in params.items() if k != "nextPageToken" for v in values]
-        link = f"{request.base_url}?{urlencode([*query, ('nextPageToken', token)])}"
+        # Relative: an absolute URL would be built from the Host header the client sent.
+        path = quote(request.root_path + request.path, safe="/:;=@!$&'()*+,~")
+        link = f"{path}?{urlencode([*query, ('nextPageToken', token)])}"
         response.headers["Link"] = f'<{link}>; rel="next"'
     return response
 
 
-def _run(ctx: NodeContext, params: Mapping[str, list[str]]) -> Response:
+def _run(
+    ctx: NodeContext,
+    call: Call,
+    params: Mapping[str, list[str]],
+    shown: Mapping[str, list[str]],
+    *,
+    epc_in_path: bool = False,
+) -> Response:
+    """The query ``params`` asks (``shown``: the parameters the client sent, for the Link)."""
     try:
         query = Query.parse(params)
     except QueryError as exc:
@@ -366,12 +384,18 @@ def _run(ctx: NodeContext, params: Mapping[str, list[str]]) -> Response:
             extra={"parameter": exc.parameter},
             headers=version_headers(),
         ) from None
-    records, token = query.page(event_index(ctx).records)
-    return _answer(records, token, params)
+    check_scope(call.token, params, epc_in_path=epc_in_path)
+    index = event_index(ctx)
+    records, token = query.page(index.records)
+    epc = named_epc(params)
+    if epc is not None and not index.names(epc):
+        note_unknown(epc)  # serial harvesting (ADR 0012), as a 404 on /api/v1/packs
+    return _answer(records, token, shown)
 
 
 def events(ctx: NodeContext, call: Call) -> Response:
-    return _run(ctx, _query_params())
+    params = _query_params()
+    return _run(ctx, call, params, params)
 
 
 def epc_events(ctx: NodeContext, call: Call) -> Response:
@@ -383,7 +407,7 @@ def epc_events(ctx: NodeContext, call: Call) -> Response:
             "MATCH_anyEPC: expected the EPC in the path only",
             extra={"parameter": "MATCH_anyEPC"},
         )
-    return _run(ctx, _query_params({"MATCH_anyEPC": [epc]}))
+    return _run(ctx, call, _query_params({"MATCH_anyEPC": [epc]}), own, epc_in_path=True)
 
 
 def event_by_id(ctx: NodeContext, call: Call) -> Response:

@@ -1,9 +1,11 @@
-"""Serial harvesting at the API: throttle a token that keeps verifying packs that do not exist,
-and raise one node-local ``serial_harvesting`` alert per burst (ADR 0012).
+"""Serial harvesting at the API: throttle a token that keeps asking about packs that do not
+exist, and raise one node-local ``serial_harvesting`` alert per burst (ADR 0012).
 
-The dispatcher (``api/routes.py``) asks ``check`` before a verification query and ``after`` once
-its view answered. A view says that what it was asked about is unknown here by ``note_unknown``
-(a 200 answer: provenance, scan) or by raising ``not-found`` with the URI (pack, container).
+Every guarded route (``api/routes.py``: every query and every write) passes through here: the
+dispatcher (``api/dispatch.py``) asks ``check`` before the view and ``after`` once it answered.
+A view says that what it was asked about is unknown here by ``note_unknown`` (a 200 answer:
+provenance, scan, an EPCIS query of one EPC) or by raising a problem whose ``unknown`` names it
+(a 404 for a pack or container, a write refused with ``unknown_pack`` or ``unknown_container``).
 Counting happens in ``api.ratelimit.HarvestGuard``, per worker process.
 """
 
@@ -24,8 +26,9 @@ _FLAG = "harvest_unknown"
 
 
 def note_unknown(uri: str) -> None:
-    """This request verified ``uri`` and found no such pack or container here."""
-    setattr(g, _FLAG, uri)
+    """This request asked about ``uri`` and found no such pack or container here."""
+    probed: list[str] = g.setdefault(_FLAG, [])
+    probed.append(uri)
 
 
 def _key(token: TokenInfo) -> str:
@@ -46,31 +49,31 @@ def check(ctx: NodeContext, path: str, token: TokenInfo) -> None:
     seconds = retry_after_header(wait)
     raise Problem(
         "rate-limited",
-        f"expected at most {ctx.harvest.max_unknown} verifications of unknown packs per "
-        f"{ctx.harvest.window_s:g} s for this token; retry in {seconds} s",
+        f"expected at most {ctx.harvest.max_unknown} requests about unknown packs or containers "
+        f"per {ctx.harvest.window_s:g} s for this token; retry in {seconds} s",
         extra={"retry_after": int(seconds), "code": Code.SERIAL_HARVESTING.value},
         headers={"Retry-After": seconds},
     )
 
 
 def after(ctx: NodeContext, token: TokenInfo, problem: Problem | None) -> None:
-    """Count the request if it asked about something unknown; alert on crossing the threshold."""
-    uri = g.pop(_FLAG, None)
-    if problem is not None and problem.slug == "not-found":
-        uri = problem.extra.get("pack") or problem.extra.get("container")
-    if not isinstance(uri, str):
-        return
-    harvest = ctx.harvest.unknown(_key(token), uri)
-    if harvest is not None:
-        _alert(ctx, token, harvest)
+    """Count what the request asked about and found unknown; alert on crossing the threshold."""
+    probed: list[str] = list(g.pop(_FLAG, []))
+    if problem is not None and problem.unknown is not None:
+        probed.append(problem.unknown)
+    for uri in probed:
+        harvest = ctx.harvest.unknown(_key(token), uri)
+        if harvest is not None:
+            _alert(ctx, token, harvest)
 
 
 def _alert(ctx: NodeContext, token: TokenInfo, harvest: Harvest) -> None:
     subject = token_subject(ctx, token)
     message = (
-        f"token {token.id} (user {token.user}, organisation {ctx.config.org}) verified "
-        f"{harvest.count} packs that do not exist within {harvest.window_s:g} s, e.g. "
-        f"{', '.join(harvest.sample[-3:])}: suspected serial harvesting; the token is throttled"
+        f"token {token.id} (user {token.user}, role {token.role.value}, organisation "
+        f"{ctx.config.org}) asked about {harvest.count} packs or containers that do not exist "
+        f"within {harvest.window_s:g} s, e.g. {', '.join(harvest.sample[-3:])}: suspected "
+        "serial harvesting; the token is throttled"
     )
     alert = LocalAlert(
         Code.SERIAL_HARVESTING,

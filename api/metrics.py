@@ -103,7 +103,8 @@ class Metrics:
                 f"medtrace_http_request_duration_seconds_count{_labels(base)} {hist.count}"
             )
         lines += [
-            "# HELP medtrace_rate_limited_total Verification queries refused by the rate limit.",
+            "# HELP medtrace_rate_limited_total Requests refused by a token's rate limit or the "
+            "serial-harvesting guard.",
             "# TYPE medtrace_rate_limited_total counter",
         ]
         for endpoint, value in limited:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from api.problems import PROBLEM_JSON, TYPE_ROOT, TYPES
-from api.routes import Route
+from api.route import Route
 
 _RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
@@ -49,14 +49,16 @@ _DESCRIPTIONS = {
     400: "Malformed JSON, a body or parameter that does not match the schema, or an entry that "
     "would be malformed.",
     401: "No token, or a token that is unknown here, revoked or expired.",
-    403: "The token's role may not do this, or this node's feed may not write this kind.",
+    403: "The token's role may not do this, this node's feed may not write this kind, or a "
+    "verifier's EPCIS query does not name exactly one pack or container (query-too-broad).",
     404: "Not found.",
     409: "The step breaks a lifecycle rule (`code` names it), or the feed is frozen.",
     413: "The body is larger than the node accepts.",
     415: "The body is not JSON.",
     422: "The step names a pack or container this node does not know (`code`), or a scanned "
     "code cannot be read (scan-error, with a `hint`).",
-    429: "Too many verification queries for this token (see Retry-After).",
+    429: "Too many queries or writes for this token, or too many about packs this node does "
+    "not know (code serial_harvesting); see Retry-After.",
     500: "The node failed; the failure was logged.",
     503: "The database is busy or replication is not available; retry.",
 }
@@ -84,7 +86,7 @@ def _problem_statuses(route: Route) -> list[int]:
         statuses.add(400)
     if route.request is not None:
         statuses |= {400, 413, 415}
-    if route.rate_limited:
+    if route.guarded:
         statuses.add(429)
     if route.kind is not None:
         statuses |= {400, 409, 422}
@@ -93,6 +95,13 @@ def _problem_statuses(route: Route) -> list[int]:
         statuses.add(404)
     statuses |= set(route.problems)
     return sorted(statuses)
+
+
+def _security(route: Route) -> list[dict[str, list[str]]]:
+    if route.roles is None:
+        return []
+    # ``{}``: no token is an alternative too (from loopback, which the document cannot say).
+    return [{"bearer": []}, {}] if route.loopback_open else [{"bearer": []}]
 
 
 def _operation(route: Route) -> dict[str, Any]:
@@ -145,12 +154,14 @@ def _operation(route: Route) -> dict[str, Any]:
         "tags": [route.tag],
         "parameters": parameters,
         "responses": responses,
-        "security": [{"bearer": []}] if route.roles is not None else [],
+        "security": _security(route),
     }
     if route.roles is not None:
         operation["x-roles"] = sorted(r.value for r in route.roles)
-    if route.rate_limited:
+    if route.guarded:
         operation["x-rate-limited"] = True
+    if route.loopback_open:
+        operation["x-loopback-open"] = True
     if route.kind is not None:
         operation["x-kind"] = route.kind.value
     if route.request is not None:

@@ -4,26 +4,27 @@ A problem is ``application/problem+json`` with ``type``, ``title``, ``status`` a
 medtrace adds ``code`` (a refused rule: the same code the rule raises as an alert for a
 replicated entry), ``path`` (where in a JSON body a value is wrong, e.g. ``$.subjects[3]``) or
 ``parameter`` (which query or path parameter), and ``retry_after`` for 429. Nothing else: no
-stack trace, no exception text of an unexpected error, no request data beyond the offending path.
+stack trace, no exception text of an unexpected error, no request data beyond the offending path,
+no Python repr (an enum member that slipped into a message is written as its value).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, current_app
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from api.context import EXTENSION
 from ledger.alerts import Code
 from ledger.errors import (
     ChainError,
-    FeedFrozen,
     GtinOutsidePrefixes,
     IdentifierError,
     KindNotAllowed,
@@ -43,6 +44,7 @@ TYPES: dict[str, tuple[int, str]] = {
     "invalid-entry": (400, "The entry would be malformed"),
     "unauthenticated": (401, "A valid bearer token is required"),
     "forbidden": (403, "The token's role may not do this"),
+    "query-too-broad": (403, "A verifier's query must name one pack or container"),
     "kind-not-allowed": (403, "This node's feed may not write this kind"),
     "not-found": (404, "Not found"),
     "method-not-allowed": (405, "Method not allowed"),
@@ -57,24 +59,51 @@ TYPES: dict[str, tuple[int, str]] = {
     "unavailable": (503, "The service is temporarily unavailable"),
 }
 
+#: Rule codes that say a step named a pack or container this node does not know.
+UNKNOWN_SUBJECT_CODES = frozenset({Code.UNKNOWN_PACK.value, Code.UNKNOWN_CONTAINER.value})
 #: Rule codes answered 422 (the request names an unknown thing) rather than 409 (state conflict).
-UNPROCESSABLE_CODES = frozenset(
-    {Code.UNKNOWN_PACK.value, Code.UNKNOWN_CONTAINER.value, Code.MALFORMED.value}
-)
+UNPROCESSABLE_CODES = UNKNOWN_SUBJECT_CODES | {Code.MALFORMED.value}
+
+
+#: ``<Kind.DESTROY: 'destroy'>``, the repr of an enum member, as a message may carry it.
+_ENUM_REPR = re.compile(r"<[A-Za-z_]\w*\.[A-Za-z_]\w*: '([^'<>]*)'>")
 
 
 @dataclass
 class Problem(Exception):
-    """Raise anywhere in a view: the handler answers it as problem details."""
+    """Raise anywhere in a view: the handler answers it as problem details.
+
+    ``unknown`` (never sent) names the pack or container the request asked about when this
+    node does not know it: the serial-harvesting guard counts it (``api/harvest.py``).
+    """
 
     slug: str
     detail: str
     status: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    unknown: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__(self.detail)
+
+    def body(self) -> dict[str, Any]:
+        return _problem_body(self.slug, self.detail, status=self.status, extra=self.extra)
+
+
+def _problem_body(
+    slug: str, detail: str, *, status: int | None = None, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    default_status, title = TYPES[slug]
+    return {
+        "type": TYPE_ROOT + slug,
+        "title": title,
+        "status": status or default_status,
+        # The ledger's messages are written by many modules: whatever one of them formatted,
+        # a client reads words, never a Python repr.
+        "detail": _ENUM_REPR.sub(r"\1", detail),
+        **(extra or {}),
+    }
 
 
 def problem_response(
@@ -85,15 +114,7 @@ def problem_response(
     extra: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    default_status, title = TYPES[slug]
-    body: dict[str, Any] = {
-        "type": TYPE_ROOT + slug,
-        "title": title,
-        "status": status or default_status,
-        "detail": detail,
-    }
-    if extra:
-        body.update(extra)
+    body = _problem_body(slug, detail, status=status, extra=extra)
     response = Response(
         json.dumps(body, ensure_ascii=False, separators=(",", ":")),
         status=body["status"],
@@ -137,31 +158,32 @@ def _on_http(exc: HTTPException) -> Response:
     return problem_response(slug, detail, status=code, headers=headers)
 
 
-def ledger_problem(exc: LedgerError) -> Response:
-    """The answer to a refused local write (or a bad identifier in a query)."""
+def refusal(exc: LedgerError) -> Problem:
+    """A refused write (or a bad identifier in a query) as a problem: a broken lifecycle rule
+    is 409, or 422 when the step names something unknown here; ``code`` names the rule."""
     if isinstance(exc, RuleViolation):
-        status = 422 if exc.code in UNPROCESSABLE_CODES else 409
-        slug = "unprocessable" if status == 422 else "rule-violation"
-        return problem_response(
-            slug,
+        unprocessable = exc.code in UNPROCESSABLE_CODES
+        return Problem(
+            "unprocessable" if unprocessable else "rule-violation",
             str(exc),
-            status=status,
+            status=422 if unprocessable else 409,
             extra={"code": exc.code, "evidence": [e for e in exc.evidence if e]},
+            unknown=exc.subject if exc.code in UNKNOWN_SUBJECT_CODES else None,
         )
     if isinstance(exc, KindNotAllowed | GtinOutsidePrefixes):
         code = "foreign_gtin" if isinstance(exc, GtinOutsidePrefixes) else "unauthorised_kind"
-        return problem_response("kind-not-allowed", str(exc), extra={"code": code})
+        return Problem("kind-not-allowed", str(exc), extra={"code": code})
     if isinstance(exc, MalformedEntry | IdentifierError):
-        return problem_response("invalid-entry", str(exc))
-    if isinstance(exc, FeedFrozen | ChainError):
-        return problem_response("feed-conflict", str(exc))
+        return Problem("invalid-entry", str(exc))
+    if isinstance(exc, ChainError):  # FeedFrozen among them
+        return Problem("feed-conflict", str(exc))
     if isinstance(exc, MembershipError):
-        return problem_response("kind-not-allowed", str(exc), extra={"code": "not_authorised"})
-    return problem_response("unprocessable", str(exc))
+        return Problem("kind-not-allowed", str(exc), extra={"code": "not_authorised"})
+    return Problem("unprocessable", str(exc))
 
 
 def _on_ledger(exc: LedgerError) -> Response:
-    return ledger_problem(exc)
+    return _on_problem(refusal(exc))
 
 
 def _log(level: int, event: str, **kwargs: Any) -> None:
@@ -170,31 +192,25 @@ def _log(level: int, event: str, **kwargs: Any) -> None:
     logger.log(level, event, **kwargs)
 
 
+def _retry_soon(event: str, exc: DBAPIError, detail: str) -> Response:
+    """A database failure a retry may well not meet: logged by its type only, answered 503."""
+    _log(logging.WARNING, event, extra={"fields": {"error": type(exc.orig or exc).__name__}})
+    return problem_response("unavailable", detail, headers={"Retry-After": "1"})
+
+
 def _on_storage(exc: OperationalError) -> Response:
-    _log(
-        logging.WARNING,
-        "storage unavailable",
-        extra={"fields": {"error": type(exc.orig or exc).__name__}},
-    )
-    return problem_response(
-        "unavailable",
-        "the node's database is busy or unreachable; try again shortly",
-        headers={"Retry-After": "1"},
+    return _retry_soon(
+        "storage unavailable", exc, "the node's database is busy or unreachable; try again shortly"
     )
 
 
 def _on_conflict(exc: IntegrityError) -> Response:
     """Two processes of this node wrote at once and the database kept one (PostgreSQL's unique
     ``(feed, seq)``): nothing of this request was stored, so it is safe to send it again."""
-    _log(
-        logging.WARNING,
+    return _retry_soon(
         "write conflict",
-        extra={"fields": {"error": type(exc.orig or exc).__name__}},
-    )
-    return problem_response(
-        "unavailable",
+        exc,
         "another write of this node took the same position; nothing was stored, retry",
-        headers={"Retry-After": "1"},
     )
 
 

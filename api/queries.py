@@ -1,7 +1,10 @@
 """Reads: pack state, pack provenance, containers, alerts with their evidence.
 
-The pack and provenance queries are the verification queries a scanner makes; they (and the
-container query, which lists serials) are rate-limited per token by the dispatcher.
+The pack and provenance queries are the verification queries a scanner makes; they, like every
+query, pass the token's bucket and the serial-harvesting guard in the dispatcher.
+
+Node-local alerts (``serial_harvesting``, ADR 0012) name this node's users and the serials they
+probed: ``GET /alerts`` shows them to auditor tokens only.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from api.problems import Problem
 from ledger.alerts import Alert
 from ledger.identifiers import container_uri, gtin14, pack_uri
 from ledger.kinds import Kind
-from ledger.status import TERMINAL, Status
-from node.store.reads import PackReading
-from node.store.view import DbStateView, Ids
+from ledger.status import EXPIRES_IN_SUPPLY, TERMINAL, Status
+from node.store import PackReading
+from node.tokens import TokenRole
 
-#: Statuses that still move in the supply chain: expiry overrides them when shown.
-_IN_SUPPLY = frozenset({Status.ACTIVE, Status.IN_TRANSIT, Status.LOCKED, Status.QUARANTINED})
+#: Who reads node-local alerts (``serial_harvesting``): the auditor, not the users they name.
+LOCAL_ALERT_READERS = frozenset({TokenRole.AUDITOR})
 
 
 def today() -> str:
@@ -51,7 +54,7 @@ def effective_status(
         return Status.RECALLED
     if withdrawn_by is not None:
         return Status.WITHDRAWN
-    if state.status in _IN_SUPPLY and day > state.expiry:
+    if state.status in EXPIRES_IN_SUPPLY and day > state.expiry:
         return Status.EXPIRED
     return state.status
 
@@ -99,7 +102,9 @@ def pack_state(ctx: NodeContext, call: Call) -> Response:
     uri = pack_uri(gtin, serial)  # checks the serial's characters too
     pack = ctx.store.read_pack(gtin, serial)
     if pack is None:
-        raise Problem("not-found", f"no pack {uri} is known at this node", extra={"pack": uri})
+        raise Problem(
+            "not-found", f"no pack {uri} is known at this node", extra={"pack": uri}, unknown=uri
+        )
     return json_response(pack_json(pack, today()))
 
 
@@ -125,11 +130,13 @@ def provenance(ctx: NodeContext, call: Call) -> Response:
 
 def container(ctx: NodeContext, call: Call) -> Response:
     uri = container_uri(call.text("sscc"))
-    with ctx.store.reader.connect() as conn:
-        state = DbStateView(conn, Ids(conn)).get_container(uri)
+    state = ctx.store.container(uri)
     if state is None:
         raise Problem(
-            "not-found", f"no container {uri} is known at this node", extra={"container": uri}
+            "not-found",
+            f"no container {uri} is known at this node",
+            extra={"container": uri},
+            unknown=uri,
         )
     children = sorted(state.children)
     return json_response(
@@ -154,8 +161,13 @@ def _evidence(ctx: NodeContext, alerts: Iterable[Alert]) -> dict[str, dict[str, 
 
 def alerts(ctx: NodeContext, call: Call) -> Response:
     found = ctx.store.alerts(subject=call.opt_text("subject"), code=call.opt_text("code"))
-    # Node-local alerts (ADR 0012) have no entries behind them: listed after the ledger's.
-    local = ctx.local_alerts.find(subject=call.opt_text("subject"), code=call.opt_text("code"))
+    # Node-local alerts (ADR 0012) have no entries behind them: listed after the ledger's, and
+    # only to an auditor (they name this node's users and the serials probed).
+    local = (
+        ctx.local_alerts.find(subject=call.opt_text("subject"), code=call.opt_text("code"))
+        if call.token is not None and call.token.role in LOCAL_ALERT_READERS
+        else []
+    )
     limit = call.number("limit")
     shown = found[-limit:]  # the most recent ``limit``, oldest first
     wires = _evidence(ctx, shown)

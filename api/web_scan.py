@@ -1,12 +1,15 @@
 """``POST /api/v1/scan``: from a photo or the text of a pack's code to RELEASE / HOLD / REJECT.
 
-The code is read by ``scanner.read`` (image: zxing-cpp and pyzbar; text: a keyboard wedge's
-element string or a GS1 Digital Link URI). A code that cannot be read, or whose syntax is wrong,
-is a **scan error** (422, ``urn:medtrace:problem:scan-error``, with a ``hint`` for the person at
-the counter), never a falsification. A code that reads is looked up in this node's store and
-its provenance is verified by ``scanner.verdict.decide`` against the node's pinned membership,
-exactly as a remote scanner would verify what the node returns. The route is rate-limited like
-the other verification queries (a scan endpoint is a serial oracle too).
+The code is read by ``scanner.reading`` (image: zxing-cpp and pyzbar, within the limits of
+``scanner.image_loading`` and ``scanner.decode_slots``: a worker decoding all the photos it may
+at once answers 503 with ``Retry-After``; text: a keyboard wedge's element string or a GS1
+Digital Link URI). A code that cannot be read, or whose syntax is wrong, is a **scan error**
+(422, ``urn:medtrace:problem:scan-error``, with a ``hint`` for the person at the counter), never
+a falsification. A code that reads is looked up in this node's store and its provenance is
+verified by ``scanner.verifying.decide_at`` against the node's pinned membership, exactly as a
+remote scanner would verify what the node returns; at a pharmacy's counter the pack must also
+be in the pharmacy's custody. The route is rate-limited like the other verification queries (a
+scan endpoint is a serial oracle too).
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from api.queries import alert_json, today
 from ledger.entry import SignedEntry
 from ledger.errors import IdentifierError
 from ledger.identifiers import gtin14, pack_uri
-from scanner.read import ScanData, ScanError, read_image, read_text
-from scanner.verdict import Scanned, Verdict, decide
+from scanner.decode_slots import DecodersBusy
+from scanner.reading import ScanData, ScanError, read_image, read_text
+from scanner.verdict import Scanned, Verdict
+from scanner.verifying import custodian_shown, decide_at
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_TEXT = 2048
@@ -87,7 +92,7 @@ def _upload() -> _Request:
         raise Problem(
             "invalid-request",
             f"expected a file in the form field {IMAGE_FIELD!r}, found "
-            f"{sorted(files)[:5] or 'no file'}"[:300],
+            f"{', '.join(sorted(files)[:5]) or 'no file'}"[:300],
             extra={"path": f"$.{IMAGE_FIELD}"},
         )
     data = upload.stream.read(MAX_IMAGE_BYTES + 1)
@@ -109,7 +114,7 @@ def _upload() -> _Request:
     if context not in CONTEXTS:
         raise Problem(
             "invalid-request",
-            f"$.context: expected one of {list(CONTEXTS)}, found {context[:40]!r}",
+            f"$.context: expected one of {', '.join(CONTEXTS)}, found {context[:40]!r}",
             extra={"path": "$.context"},
         )
     return _Request(context, image=data)
@@ -157,6 +162,13 @@ def _read(req: _Request) -> ScanData:
         return _one(read_image(req.image))
     except ScanError as exc:
         raise _scan_error(exc) from None
+    except DecodersBusy as exc:  # this worker decodes as many photos as it may at once
+        raise Problem(
+            "unavailable",
+            str(exc),
+            extra={"retry_after": exc.retry_after_s},
+            headers={"Retry-After": str(exc.retry_after_s)},
+        ) from None
     except (OSError, ValueError) as exc:  # Pillow could not decode the file
         if req.text is not None:
             raise
@@ -194,7 +206,7 @@ def verdict_json(
         "context": context,
         "node": ctx.name,
         "status": state.status.value if state is not None else None,
-        "custodian": state.custodian if state is not None else None,
+        "custodian": custodian_shown(verdict),
         "reasons": [{"code": r.code, "message": r.message} for r in verdict.reasons],
         "timeline": timeline_json(verdict.timeline),
         "alerts": [alert_json(a) for a in verdict.alerts],
@@ -222,10 +234,11 @@ def scan(ctx: NodeContext, call: Call) -> Response:
         ) from None
     scanned = Scanned(gtin, data.serial, data.lot, data.expiry)
     provenance = ctx.store.provenance(uri)
-    verdict = decide(
+    verdict = decide_at(  # at a pharmacy's counter, also: is the pack in its custody?
         scanned,
         provenance,
         ctx.membership,
+        org=ctx.config.org,
         today=today(),
         in_transit_ok=req.context == "border",
     )

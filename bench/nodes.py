@@ -1,8 +1,8 @@
 """Real ``medtrace node run`` processes for the HTTP benchmarks: data directories, start, stop.
 
-The consortium is the demo's (``node.demo.network.create_consortium``: five organisations, keys
+The consortium is the demo's (``node.localnet.network.create_consortium``: five organisations, keys
 encrypted with a fixed passphrase) created in the run's temporary directory. Each node's data
-directory is made by ``node.init.init_node`` as ``medtrace node init`` does; tokens come from
+directory is made by ``node.datadir.init_node`` as ``medtrace node init`` does; tokens come from
 ``node.tokens.Tokens``; peers are written into node.json with ``PeerConfig``.
 """
 
@@ -14,10 +14,11 @@ from pathlib import Path
 from types import TracebackType
 
 from keys.consortium import Consortium
+from keys.tls import NodeTlsFiles
 from node.config import NodeConfig, PeerConfig, load_config, save_config
-from node.demo.network import NODE_FEEDS, create_consortium
-from node.demo.processes import free_port
-from node.init import init_node
+from node.datadir import init_node
+from node.localnet.network import NODE_FEEDS, create_consortium
+from node.localnet.processes import free_port
 from node.process import NodeProcess
 from node.store import Store
 from node.tokens import Tokens
@@ -36,6 +37,7 @@ class Node:
     port: int
     operator: str = ""
     verifier: str = ""
+    tls: bool = False
     runner: NodeProcess = field(init=False)
 
     def __post_init__(self) -> None:
@@ -43,7 +45,12 @@ class Node:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca(self) -> Path | None:
+        """The consortium CA a client of a TLS node trusts (None for plain HTTP)."""
+        return NodeTlsFiles.in_dir(self.data).ca if self.tls else None
 
     @property
     def database(self) -> str:
@@ -83,9 +90,16 @@ class Cluster:
             node.stop()
 
     def add(
-        self, label: str, org: str, *, workers: int | None = None, threads: int | None = None
+        self,
+        label: str,
+        org: str,
+        *,
+        workers: int | None = None,
+        threads: int | None = None,
+        tls: bool = False,
     ) -> Node:
-        """A fresh data directory for a node signing ``org``'s feed (not started)."""
+        """A fresh data directory for a node signing ``org``'s feed (not started); ``tls``: it
+        serves HTTPS with a certificate from the consortium's CA, as deployed (ADR 0011)."""
         feed = NODE_FEEDS[org]
         data = self.root / label
         port = free_port()
@@ -96,13 +110,21 @@ class Cluster:
             port=port,
             replication_interval_s=1.0,
             verify_rate_per_minute=UNLIMITED_RATE,
+            tls=tls,
         )
         if workers is not None:
             config = replace(config, workers=workers)
         if threads is not None:
             config = replace(config, threads=threads)
-        init_node(data, self.consortium, config, PASSPHRASE.encode(), keep_passphrase=True)
-        node = Node(label, feed, data, port)
+        init_node(
+            data,
+            self.consortium,
+            config,
+            PASSPHRASE.encode(),
+            keep_passphrase=True,
+            tls_hosts=["127.0.0.1", "localhost"],
+        )
+        node = Node(label, feed, data, port, tls=tls)
         with Store(node.database) as store:
             issued = Tokens(store)
             node.operator = issued.create("bench-operator", "operator")[0]

@@ -35,6 +35,7 @@ from bench.progress import Progress
 from ledger.identifiers import pack_uri
 from ledger.serials import generate_serials
 from node.config import load_config
+from node.replication.protocol import FEEDS_PATH
 from node.service import NodeService
 from node.store import Store
 
@@ -172,7 +173,7 @@ def verify_http(
 
 def _digest(session: requests.Session, node: Node) -> str:
     answer = session.get(
-        f"{node.url}/api/v1/feeds",
+        f"{node.url}{FEEDS_PATH}",
         headers={"Authorization": f"Bearer {node.operator}"},
         timeout=10,
     )

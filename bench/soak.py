@@ -1,7 +1,7 @@
 """``medtrace soak`` (``python -m bench.soak``): the demo network under a steady verify + write
 load for a few minutes, with 0 errors and flat memory required.
 
-The five demo nodes run as real processes (``node.demo.processes``). Several verification
+The five demo nodes run as real processes (``node.localnet.processes``). Several verification
 clients query pack states and provenance at a fixed rate, each with its own verifier token; a
 writer moves batches of packs from the manufacturer through the distributor and customs to the
 pharmacy, where some are dispensed, and waits for replication between the steps. Every answer
@@ -35,9 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
 from bench.loadgen import percentile
 from bench.soak_load import (
@@ -52,9 +51,9 @@ from bench.soak_load import (
 )
 from bench.soak_memory import Sample, Trend, sample_tree, trend
 from node.config import load_config
-from node.console import console, fail, print_json
-from node.demo.network import NODE_FEEDS, create_consortium
-from node.demo.processes import ProcessNetwork, build_process_network
+from node.localnet.network import NODE_FEEDS, create_consortium
+from node.localnet.processes import ProcessNetwork, build_process_network
+from node.replication.protocol import FEEDS_PATH, SYNC_PATH
 from node.store import Store
 from node.tokens import Tokens
 
@@ -200,7 +199,7 @@ def _round(value: float) -> float | None:
 def _prepare(out: Path) -> None:
     if out.exists() and any(out.iterdir()):
         if not (out / MARKER).exists() and not (out / "consortium").exists():
-            fail(f"{out} is not empty and holds no earlier soak; choose another --out")
+            raise SoakRefused(f"{out} is not empty and holds no earlier soak; choose another --out")
         shutil.rmtree(out)
     out.mkdir(parents=True)
     out.chmod(0o700)
@@ -244,21 +243,28 @@ def _sample(network: ProcessNetwork, t: float, memory: dict[str, list[Sample]]) 
 # -- the run -----------------------------------------------------------------------------------
 
 
-def soak(settings: Settings, out: Path, *, show: bool) -> Soaked:
+class SoakRefused(Exception):
+    """The soak cannot start as asked (its folder holds something else)."""
+
+
+def soak(settings: Settings, out: Path, *, console: Console | None) -> Soaked:
+    """Run the soak in ``out``; ``console`` shows its progress (``None``: quiet)."""
     _prepare(out)
     passphrase = secrets.token_urlsafe(24)
     with (
         console.status("creating the demo consortium and five nodes", spinner="dots")
-        if show
+        if console is not None
         else nullcontext()
     ):
         consortium = create_consortium(out / "consortium", passphrase)
         network = build_process_network(out, consortium, passphrase)
         clients = _verifier_tokens(out, settings.clients)
     try:
-        with console.status("starting five node processes") if show else nullcontext():
+        with (
+            console.status("starting five node processes") if console is not None else nullcontext()
+        ):
             network.start()
-        return _run(settings, network, _chain(out), clients, show=show)
+        return _run(settings, network, _chain(out), clients, console=console)
     finally:
         network.stop()
         (out / MARKER).write_text("{}\n")
@@ -270,7 +276,7 @@ def _run(
     chain: Chain,
     clients: list[Endpoint],
     *,
-    show: bool,
+    console: Console | None,
 ) -> Soaked:
     pool = Pool()
     stop = threading.Event()
@@ -299,7 +305,7 @@ def _run(
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=not show,
+        disable=console is None,
     )
     with progress:
         task = progress.add_task("soak", total=settings.duration_s)
@@ -336,13 +342,13 @@ def _converge(chain: Chain, recorder: Recorder, rounds: int = 8) -> dict[str, st
         for _ in range(rounds):
             added = 0
             for node in chain.everyone:
-                report = http.call("poll", node, "POST", "/api/v1/replication/sync")
+                report = http.call("poll", node, "POST", SYNC_PATH)
                 added += int(report["added"]) if report else 0
             if added == 0:
                 break
         digests = {}
         for node in chain.everyone:
-            heads = http.call("poll", node, "GET", "/api/v1/feeds")
+            heads = http.call("poll", node, "GET", FEEDS_PATH)
             digests[node.name] = str(heads["digest"]) if heads else "unreachable"
         return digests
     finally:
@@ -365,139 +371,3 @@ def _status(recorder: Recorder, memory: dict[str, list[Sample]], writer: Writer)
         f"p95 {1000 * percentile(recent, 0.95):5.0f} ms  {writer.cycles} write cycles  "
         f"nodes {total:5.0f} MB"
     )
-
-
-# -- output ------------------------------------------------------------------------------------
-
-
-def _ms_cell(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f}"
-
-
-def _print(result: dict[str, Any]) -> None:
-    periods = Table(
-        "from s",
-        "verify",
-        "write",
-        "errors",
-        "verify p50/p95 ms",
-        "write p50/p95 ms",
-        title="Load per period",
-    )
-    for row in result["per_period"]:
-        errors = row["errors"]
-        periods.add_row(
-            str(row["from_s"]),
-            f"{row['verifications']:,}",
-            f"{row['writes']:,}",
-            f"[{'bold red' if errors else 'green'}]{errors}[/]",
-            f"{_ms_cell(row['verify_p50_ms'])} / {_ms_cell(row['verify_p95_ms'])}",
-            f"{_ms_cell(row['write_p50_ms'])} / {_ms_cell(row['write_p95_ms'])}",
-        )
-    console.print(periods)
-    memory = Table(
-        "node",
-        "procs",
-        "start",
-        "warm",
-        "end",
-        "growth",
-        "MB/min",
-        "bound",
-        "flat",
-        title="Resident memory, MB (master + workers)",
-    )
-    for name, m in result["memory"].items():
-        memory.add_row(
-            name,
-            str(m["processes"]),
-            f"{m['start_mb']:.1f}",
-            f"{m['warm_mb']:.1f}",
-            f"{m['end_mb']:.1f}",
-            f"{m['growth_mb']:+.1f}",
-            f"{m['slope_mb_per_min']:+.2f}",
-            f"{m['bound_mb']:.1f}",
-            "[green]yes[/]" if m["flat"] else "[bold red]no[/]",
-        )
-    console.print(memory)
-    lag = result["replication_lag_s"]
-    console.print(
-        f"requests {result['requests']}; errors [{'bold red' if result['errors'] else 'green'}]"
-        f"{result['errors']}[/]; expected 400s {result['expected_4xx']}; "
-        f"{result['write_cycles']} write cycles ({result['packs_written']:,} packs); "
-        f"replication to every node p50 {lag['p50']} s, p95 {lag['p95']} s"
-    )
-    for sample in result["error_samples"]:
-        console.print(f"[red]✗[/] {sample}")
-    digests = set(result["digests"].values())
-    if len(digests) == 1:
-        console.print(
-            f"[green]✓[/] all {len(result['digests'])} nodes hold the same ledger ({digests.pop()[:16]}…)"
-        )
-    if result["ok"]:
-        console.print(f"[bold green]✓ soak passed[/] ({result['memory_bound']})")
-    else:
-        for problem in result["problems"]:
-            console.print(f"[bold red]✗[/] {problem}")
-
-
-@click.command("soak")
-@click.option("--minutes", type=click.FloatRange(min=0.05), default=5.0, show_default=True)
-@click.option(
-    "--clients",
-    type=click.IntRange(1, 64),
-    default=4,
-    show_default=True,
-    help="Verification clients.",
-)
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0.1),
-    default=5.0,
-    show_default=True,
-    help="Verifications per second per client.",
-)
-@click.option(
-    "--batch",
-    type=click.IntRange(1, 1000),
-    default=20,
-    show_default=True,
-    help="Packs per write cycle.",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default="soak-out",
-    show_default=True,
-    help="Folder for the network's data (replaced if it holds an earlier soak).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-def soak_command(
-    minutes: float, clients: int, rate: float, batch: int, out: Path, as_json: bool
-) -> None:
-    """Run the demo network under a steady verify + write load and check it holds up: 0 failed
-    requests, flat memory in every node process, and one ledger at every node at the end.
-
-    \b
-    Examples:
-      medtrace soak --minutes 5
-      python -m bench.soak --minutes 1 --clients 8 --json
-    """
-    duration = minutes * 60
-    settings = Settings(duration, clients, rate, batch, sample_s=min(5.0, max(1.0, duration / 20)))
-    try:
-        soaked = soak(settings, out, show=not as_json)
-    except (RuntimeError, OSError) as exc:
-        fail(f"the soak could not run: {exc}")
-    result = soaked.to_json()
-    (out / MARKER).write_text(json.dumps(result, indent=2) + "\n")
-    if as_json:
-        print_json(result)
-    else:
-        _print(result)
-    if not result["ok"]:
-        raise SystemExit(1)
-
-
-if __name__ == "__main__":
-    soak_command()

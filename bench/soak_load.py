@@ -18,6 +18,7 @@ from typing import Any
 import requests
 
 from ledger.identifiers import pack_uri
+from node.replication.protocol import FEEDS_PATH, FROM_PARAM, LIMIT_PARAM, entries_path
 
 GTIN = "09506000134352"
 EXPIRY = "2031-12-31"
@@ -267,7 +268,7 @@ class Writer(threading.Thread):
         feed = self.chain.feeds[writer.name]
         end = time.monotonic() + REPLICATION_TIMEOUT_S
         while time.monotonic() < end:
-            heads = self.http.call("poll", node, "GET", "/api/v1/feeds")
+            heads = self.http.call("poll", node, "GET", FEEDS_PATH)
             if heads is None:
                 return False
             head = heads["feeds"].get(feed)
@@ -277,7 +278,10 @@ class Writer(threading.Thread):
                 # the writer's entries are the last few of its feed: look at the tail only
                 start = max(0, head["size"] - 8)
                 page = self.http.call(
-                    "poll", node, "GET", f"/api/v1/feeds/{feed}/entries?from={start}&limit=8"
+                    "poll",
+                    node,
+                    "GET",
+                    f"{entries_path(feed)}?{FROM_PARAM}={start}&{LIMIT_PARAM}=8",
                 )
                 if page is None:
                     return False

@@ -33,7 +33,7 @@ from ledger.serials import generate_serials
 from node.store import Store
 from node.verify import verify_store
 
-#: Entries per ``ingest`` call, as ``node.replication.pull`` fetches them.
+#: Entries per ``ingest`` call, as ``node.replication.pull.pull`` fetches them.
 PAGE = 1_000
 #: Entries written per pack after its commissioning: ship, receive, dispense.
 PER_PACK = 3

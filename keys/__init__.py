@@ -2,7 +2,7 @@
 
 ``keys.keystore`` keeps Ed25519 private keys as passphrase-encrypted PKCS#8 files (mode 0600);
 ``keys.consortium.Consortium`` creates, changes and verifies a consortium directory;
-``keys.cli`` is ``medtrace keys``. See docs/spec/keys.md.
+``medtrace.cli.keys`` is ``medtrace keys``. See docs/spec/keys.md.
 """
 
 from keys.consortium import Consortium, ConsortiumError

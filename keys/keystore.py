@@ -1,4 +1,4 @@
-"""Private keys at rest: Ed25519, PKCS#8 PEM encrypted with a passphrase, mode 0600.
+"""Private keys at rest: PKCS#8 sealed under a passphrase with Argon2id (``keys.sealed``), mode 0600.
 
 A key file is created with ``os.open(..., 0o600)`` in a directory of mode 0700, written to a
 temporary name beside its final one, flushed, then linked into place: a reader never sees a half
@@ -22,18 +22,21 @@ import os
 import secrets
 import stat
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import (
-    BestAvailableEncryption,
     Encoding,
+    NoEncryption,
     PrivateFormat,
     PublicFormat,
+    load_der_private_key,
     load_pem_private_key,
 )
+
+from keys import sealed
 
 PASSPHRASE_ENV = "MEDTRACE_PASSPHRASE"  # noqa: S105 (the name of the variable, not a secret)
 KEY_FILE_MODE = 0o600
@@ -252,23 +255,40 @@ def move_no_clobber(source: Path, target: Path) -> None:
 # -- private keys --------------------------------------------------------------------------------
 
 
-def encrypt_private_key(key: Ed25519PrivateKey, passphrase: Passphrase) -> bytes:
-    """PKCS#8 PEM, encrypted with the best encryption ``cryptography`` offers for it."""
-    return key.private_bytes(
-        Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(_as_bytes(passphrase))
-    )
+def encrypt_private_key(key: PrivateKeyTypes, passphrase: Passphrase) -> bytes:
+    """The key as PKCS#8, sealed under ``passphrase`` with Argon2id (``keys.sealed``)."""
+    der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+    return sealed.seal(der, _as_bytes(passphrase))
 
 
-def decrypt_private_key(pem: bytes, passphrase: Passphrase, *, source: str) -> Ed25519PrivateKey:
-    """Decrypt PEM bytes; ``source`` names them in errors (a path, usually)."""
+def open_private_key(pem: bytes, passphrase: Passphrase, *, source: str) -> PrivateKeyTypes:
+    """The private key of a sealed file, or of an encrypted PKCS#8 PEM file written before keys
+    were sealed (still read, so older consortia and nodes keep working); ``source`` names the
+    bytes in errors (a path, usually)."""
+    if sealed.is_sealed(pem):
+        try:
+            der = sealed.unseal(pem, _as_bytes(passphrase))
+        except sealed.WrongSealPassphrase:
+            raise WrongPassphrase(
+                f"{source}: wrong passphrase (it does not open this sealed private key), "
+                "or a changed file"
+            ) from None
+        except sealed.SealError as exc:
+            raise KeyStoreError(f"{source}: {exc}") from None
+        try:
+            return load_der_private_key(der, password=None)
+        except ValueError:
+            raise KeyStoreError(
+                f"{source}: expected a PKCS#8 private key inside the seal, found a malformed one"
+            ) from None
     if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" not in pem:
         kind = "an unencrypted private key" if b"PRIVATE KEY-----" in pem else "no PEM key"
         raise KeyStoreError(
-            f"{source}: expected an encrypted PKCS#8 private key, found {kind} "
+            f"{source}: expected a sealed or encrypted PKCS#8 private key, found {kind} "
             "(medtrace keeps keys encrypted at rest)"
         )
     try:
-        key = load_pem_private_key(pem, password=_as_bytes(passphrase))
+        return load_pem_private_key(pem, password=_as_bytes(passphrase))
     except ValueError as exc:
         # A wrong passphrase usually fails the padding check ("Incorrect password"), but about one
         # time in 256 it decrypts to bytes that then fail to parse: both mean the same to a user.
@@ -283,6 +303,11 @@ def decrypt_private_key(pem: bytes, passphrase: Passphrase, *, source: str) -> E
         raise KeyStoreError(
             f"{source}: expected a PKCS#8 private key, found a malformed file"
         ) from None
+
+
+def decrypt_private_key(pem: bytes, passphrase: Passphrase, *, source: str) -> Ed25519PrivateKey:
+    """The Ed25519 key of a key file's bytes; ``source`` names them in errors."""
+    key = open_private_key(pem, passphrase, source=source)
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyStoreError(
             f"{source}: expected an Ed25519 private key, found {type(key).__name__}"
@@ -338,15 +363,6 @@ def load_public_key(path: Path, passphrase: Passphrase) -> bytes:
     return public_bytes(load_private_key(path, passphrase))
 
 
-def iter_key_files(directory: Path) -> Iterator[Path]:
-    """Current key files in ``directory`` (``*.key``, not retired ones), sorted."""
-    if not directory.is_dir():
-        return
-    for path in sorted(directory.glob("*.key")):
-        if ".retired-" not in path.name and not path.name.startswith("."):
-            yield path
-
-
 __all__ = [
     "KEY_DIR_MODE",
     "KEY_FILE_MODE",
@@ -364,6 +380,7 @@ __all__ = [
     "load_private_key",
     "load_public_key",
     "move_no_clobber",
+    "open_private_key",
     "public_b64",
     "public_bytes",
     "public_from_b64",

@@ -2,9 +2,9 @@
 
 ::
 
-    CONSORTIUM/tls/ca.key     the CA's ECDSA P-256 key, encrypted PKCS#8, 0600 (directory 0700)
+    CONSORTIUM/tls/ca.key     the CA's ECDSA P-256 key, sealed PKCS#8, 0600 (directory 0700)
     CONSORTIUM/tls/ca.crt     its self-signed certificate (public)
-    DATA/tls.key              a node's ECDSA P-256 key, encrypted PKCS#8, 0600
+    DATA/tls.key              a node's ECDSA P-256 key, sealed PKCS#8, 0600
     DATA/tls.crt              the node's certificate, issued by the consortium CA (public)
     DATA/tls-ca.crt           a copy of the CA certificate: what the node trusts (public)
 
@@ -12,13 +12,20 @@ ECDSA P-256, not Ed25519 like the ledger keys: browsers (Chromium) and phone sca
 Ed25519 certificates, and a pharmacist's browser talks TLS to the same port as the peers.
 
 A node certificate names its organisation twice: ``O=<org>`` for people reading it, and the URI
-SAN ``urn:medtrace:org:<org>``, which is what a node checks (``peer_organisation``). Its EKU
-allows both serverAuth and clientAuth: one certificate serves the node's port and identifies it
-when it pulls from its peers.
+SAN ``urn:medtrace:org:<org>``, which nodes before ADR 0015 checked on a client
+(``peer_organisation`` reads it). Its EKU allows both serverAuth and clientAuth: one certificate
+serves the node's port and is shown when the node pulls from its peers.
 
-Private keys are decrypted only by OpenSSL itself (``load_cert_chain(password=…)``) when a
-context is built: the plaintext key never touches the disk. Errors are ``TlsError``; they name
-files, never key material or the passphrase.
+Private keys are sealed with Argon2id like every medtrace key (``keys.sealed``). OpenSSL reads
+keys from files only and cannot open a seal: when a context is built (``server_context``,
+``client_context``) the key is unsealed in memory and handed to OpenSSL re-encrypted as PKCS#8
+under a one-time random password, in a private directory in ``/dev/shm``, removed at once.
+granian cannot decrypt a key at all: it gets the key in clear in such a directory, for as long
+as it serves (``server_key_file``). Errors are ``TlsError``; they name files, never key material
+or the passphrase.
+
+A node no longer asks a client for a certificate: peers prove their organisation by signing
+their requests (ADR 0015). Nodes still present theirs when they pull, for peers not yet there.
 """
 
 from __future__ import annotations
@@ -26,7 +33,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +42,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import (
-    BestAvailableEncryption,
     Encoding,
-    PrivateFormat,
-    load_pem_private_key,
 )
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -48,7 +51,9 @@ from keys.keystore import (
     Passphrase,
     WrongPassphrase,
     atomic_write,
+    encrypt_private_key,
     ensure_private_dir,
+    open_private_key,
     read_key_file,
 )
 
@@ -87,31 +92,20 @@ def generate_tls_key() -> ec.EllipticCurvePrivateKey:
 def write_tls_key(
     path: Path, key: ec.EllipticCurvePrivateKey, passphrase: Passphrase, *, overwrite: bool = False
 ) -> None:
-    """Encrypted PKCS#8 PEM, mode 0600: OpenSSL decrypts it with the same passphrase."""
-    secret = passphrase.encode("utf-8") if isinstance(passphrase, str) else bytes(passphrase)
-    if not secret:
+    """The key sealed with Argon2id like every medtrace key (``keys.sealed``), mode 0600."""
+    if not (passphrase.encode("utf-8") if isinstance(passphrase, str) else bytes(passphrase)):
         raise TlsError("expected a non-empty passphrase, found an empty one")
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(secret))
-    atomic_write(path, pem, mode=KEY_MODE, overwrite=overwrite)
+    atomic_write(path, encrypt_private_key(key, passphrase), mode=KEY_MODE, overwrite=overwrite)
 
 
 def load_tls_key(path: Path, passphrase: Passphrase) -> ec.EllipticCurvePrivateKey:
-    """The P-256 key of ``path`` (0600, encrypted), or a ``TlsError`` naming the file."""
-    pem = read_key_file(path)
-    if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" not in pem:
-        raise TlsError(
-            f"{path}: expected an encrypted PKCS#8 private key (medtrace keeps keys encrypted "
-            "at rest), found something else"
-        )
-    secret = passphrase.encode("utf-8") if isinstance(passphrase, str) else bytes(passphrase)
+    """The P-256 key of ``path`` (0600, sealed or encrypted), or an error naming the file."""
     try:
-        key = load_pem_private_key(pem, password=secret)
-    except ValueError:
-        raise WrongPassphrase(
-            f"{path}: cannot decrypt this private key: wrong passphrase, or a damaged file"
-        ) from None
-    except (TypeError, UnicodeError):
-        raise TlsError(f"{path}: expected a PKCS#8 private key, found a malformed file") from None
+        key = open_private_key(read_key_file(path), passphrase, source=str(path))
+    except WrongPassphrase:
+        raise
+    except KeyStoreError as exc:
+        raise TlsError(str(exc)) from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise TlsError(f"{path}: expected an ECDSA P-256 private key, found another kind")
     return key
@@ -379,66 +373,6 @@ def issue_node_files(
     return cert
 
 
-# -- SSL contexts --------------------------------------------------------------------------------
-
-
-def _secret(passphrase: Passphrase) -> bytes:
-    return passphrase.encode("utf-8") if isinstance(passphrase, str) else bytes(passphrase)
-
-
-def _load_chain(context: ssl.SSLContext, files: NodeTlsFiles, passphrase: Passphrase) -> None:
-    # Decrypted once here too, for a precise error: OpenSSL says only "PEM lib" for a wrong
-    # passphrase, a damaged file and a key of another certificate alike.
-    key = load_tls_key(files.key, passphrase)
-    if key.public_key() != read_certificate(files.cert).public_key():
-        raise TlsError(f"{files.key}: expected the key of {files.cert.name}, found another key")
-    try:
-        context.load_cert_chain(files.cert, files.key, password=_secret(passphrase))
-    except (ssl.SSLError, OSError) as exc:
-        raise TlsError(
-            f"{files.cert}, {files.key}: cannot load the certificate and its key ({exc})"
-        ) from None
-
-
-def _load_ca(context: ssl.SSLContext, ca: Path) -> None:
-    try:
-        context.load_verify_locations(cafile=ca)
-    except (ssl.SSLError, OSError) as exc:
-        raise TlsError(
-            f"{ca}: expected the consortium CA certificate, found an error: {exc}"
-        ) from None
-
-
-def server_context(files: NodeTlsFiles, passphrase: Passphrase) -> ssl.SSLContext:
-    """The node's listening side: its certificate; client certificates asked for, not required.
-
-    ``CERT_OPTIONAL``: a browser or scanner without a certificate still connects (it has a
-    token); a certificate that is offered must chain to the consortium CA, or the handshake
-    fails. Whether a request needs one is the application's decision (replication does).
-    """
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.verify_mode = ssl.CERT_OPTIONAL
-    _load_ca(context, files.ca)
-    _load_chain(context, files, passphrase)
-    return context
-
-
-def client_context(
-    ca: Path, *, identity: NodeTlsFiles | None = None, passphrase: Passphrase | None = None
-) -> ssl.SSLContext:
-    """A client that trusts the consortium CA only (not the system store), checks host names,
-    and presents ``identity`` (a node's certificate) when given."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    _load_ca(context, ca)
-    if identity is not None:
-        if passphrase is None:
-            raise TlsError(f"expected the passphrase of {identity.key}, found none")
-        _load_chain(context, identity, passphrase)
-    return context
-
-
 __all__ = [
     "CA_DAYS",
     "NODE_CA_FILE",
@@ -450,7 +384,6 @@ __all__ = [
     "TlsError",
     "ca_paths",
     "certificate_organisation",
-    "client_context",
     "create_ca",
     "create_ca_certificate",
     "generate_tls_key",
@@ -461,7 +394,6 @@ __all__ = [
     "parse_host",
     "peer_organisation",
     "read_certificate",
-    "server_context",
     "write_certificate",
     "write_tls_key",
 ]

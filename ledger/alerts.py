@@ -30,8 +30,13 @@ class Code(StrEnum):
     FOREIGN_GTIN = "foreign_gtin"
     MALFORMED = "malformed"
     UNKNOWN_CONTAINER = "unknown_container"
+    #: A commission dated after the expiry it gives its packs.
+    DATED_AFTER_EXPIRY = "dated_after_expiry"
     #: Node-local (ADR 0012): a token verified too many serials that do not exist.
     SERIAL_HARVESTING = "serial_harvesting"
+    #: Node-local: an entry arrived dated further ahead of this node's clock than
+    #: ``ledger.clock.FUTURE_TOLERANCE``.
+    FUTURE_DATED = "future_dated"
 
 
 LEVEL: dict[Code, Level] = {
@@ -52,12 +57,15 @@ LEVEL: dict[Code, Level] = {
     Code.FOREIGN_GTIN: Level.CRITICAL,
     Code.MALFORMED: Level.WARNING,
     Code.UNKNOWN_CONTAINER: Level.WARNING,
+    Code.DATED_AFTER_EXPIRY: Level.CRITICAL,
     Code.SERIAL_HARVESTING: Level.CRITICAL,
+    Code.FUTURE_DATED: Level.WARNING,
 }
 
-#: Raised by a node about the requests it served, not by a signed entry: kept in that node's
-#: database only, never replicated, never rebuilt from the ledger (ADR 0012).
-NODE_LOCAL: frozenset[Code] = frozenset({Code.SERIAL_HARVESTING})
+#: Raised by a node about what it saw (the requests it served, the time an entry arrived), not
+#: by the ledger's rules: kept in that node's database only, never replicated, never rebuilt
+#: from the ledger (ADR 0012). Another node, or the same one at another time, may not see them.
+NODE_LOCAL: frozenset[Code] = frozenset({Code.SERIAL_HARVESTING, Code.FUTURE_DATED})
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 Verification never returns False: it raises one of these, and the message says what was
 expected and what was found. Callers catch ``LedgerError`` to handle any ledger failure.
+An error only one module raises (``EpcisInvalid``, ``QueryError``, ``JsonTextError``,
+``MappingRefused``, ``NotPlainJson``) is defined in that module, under a root from here.
 """
 
 from __future__ import annotations
@@ -9,11 +11,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ledger.entry import SignedEntry
+    from ledger.alerts import Code
+    from ledger.kinds import Kind
 
 
 class LedgerError(Exception):
-    """Root of every error the ledger raises."""
+    """Root of every error the ledger raises.
+
+    ``subject`` is the pack, container, lot or product the error is about when it is about
+    one, so a caller can point at what it wrote about it without reading the message.
+    """
+
+    def __init__(self, *args: object, subject: str | None = None) -> None:
+        super().__init__(*args)
+        self.subject = subject
 
 
 class MalformedEntry(LedgerError):
@@ -44,15 +55,6 @@ class TimeRegression(ChainError):
     """The entry's timestamp is earlier than an entry it builds on."""
 
 
-class ForkDetected(ChainError):
-    """Two different signed entries occupy the same ``(feed, seq)``: proof of equivocation."""
-
-    def __init__(self, message: str, first: SignedEntry, second: SignedEntry) -> None:
-        super().__init__(message)
-        self.first = first
-        self.second = second
-
-
 class FeedFrozen(ChainError):
     """The feed is frozen at a fork point; nothing more is accepted from it."""
 
@@ -70,11 +72,20 @@ class KeyNotAuthorised(MembershipError):
 
 
 class KindNotAllowed(MembershipError):
-    """The feed may not write entries of this kind."""
+    """The feed may not write entries of this kind (``kind``, when the refusal names it)."""
+
+    def __init__(self, message: str, kind: Kind | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class GtinOutsidePrefixes(MembershipError):
-    """A manufacturer commissioned a GTIN outside its GS1 company prefixes."""
+    """A manufacturer commissioned a GTIN (``gtin``, as the entry wrote it) outside its GS1
+    company prefixes."""
+
+    def __init__(self, message: str, gtin: str | None = None) -> None:
+        super().__init__(message)
+        self.gtin = gtin
 
 
 class ThresholdNotMet(MembershipError):
@@ -93,10 +104,22 @@ class RuleViolation(LedgerError):
     """An entry breaks a business rule of the pack lifecycle.
 
     ``code`` is the alert code the same rule raises for an entry replicated from a peer, so a
-    local refusal and a remote alert speak the same language.
+    local refusal and a remote alert speak the same language. ``subject`` is ``None`` only
+    when the refusal was relayed (a remote node's answer names no subject).
     """
 
-    def __init__(self, code: str, message: str, evidence: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        code: Code,
+        message: str,
+        evidence: tuple[str, ...] = (),
+        *,
+        subject: str | None = None,
+    ) -> None:
+        super().__init__(message, subject=subject)
         self.code = code
         self.evidence = evidence
+
+
+class EpcisError(LedgerError):
+    """An EPCIS document, event or query the ledger cannot take."""

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.entry import Payload, SignedEntry, sign
 from ledger.errors import (
+    ChainError,
     FeedFrozen,
-    ForkDetected,
     PrevMismatch,
     SequenceGap,
     TimeRegression,
@@ -26,6 +26,19 @@ from ledger.errors import (
 from ledger.kinds import Kind
 from ledger.membership import Membership
 from ledger.timefmt import format_ts, now_ts, parse_ts
+
+
+class ForkDetected(ChainError):
+    """Two different signed entries occupy the same ``(feed, seq)``: proof of equivocation.
+
+    Defined beside the chain rules rather than in ``ledger.errors`` because it carries the two
+    entries, and ``ledger.entry`` itself raises errors of that module.
+    """
+
+    def __init__(self, message: str, first: SignedEntry, second: SignedEntry) -> None:
+        super().__init__(message)
+        self.first = first
+        self.second = second
 
 
 def verify_entry(entry: SignedEntry, membership: Membership) -> None:

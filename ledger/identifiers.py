@@ -18,13 +18,14 @@ from biip.checksums import gs1_standard_check_digit
 from biip.gtin import Gtin
 from biip.sscc import Sscc
 
+from ledger.digits import ascii_digits
 from ledger.errors import IdentifierError
 
 DL_ROOT = "https://id.gs1.org"
 
 #: GS1 AI encodable character set 82, the alphabet of AI 10 (lot) and AI 21 (serial).
 _CSET82 = re.compile(r"\A[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}\Z")
-_PREFIX = re.compile(r"\A\d{4,12}\Z")
+_PREFIX = re.compile(r"\A[0-9]{4,12}\Z")
 
 
 class SubjectType(StrEnum):
@@ -56,8 +57,8 @@ def gtin14(value: str) -> str:
 
     Cached: a node sees a few thousand products at most, and the pack query validates the
     same GTIN up to three times (biip's parse is ~40 µs)."""
-    if not value.isdigit():
-        raise IdentifierError(f"expected a GTIN of digits only, found {value!r}")
+    if not ascii_digits(value):
+        raise IdentifierError(f"expected a GTIN of digits (0-9) only, found {value!r}")
     try:
         return Gtin.parse(value).as_gtin_14()
     except ParseError as exc:
@@ -65,8 +66,8 @@ def gtin14(value: str) -> str:
 
 
 def check_sscc(value: str) -> str:
-    if not (len(value) == 18 and value.isdigit()):
-        raise IdentifierError(f"expected an SSCC of 18 digits, found {value!r}")
+    if not (len(value) == 18 and ascii_digits(value)):
+        raise IdentifierError(f"expected an SSCC of 18 digits (0-9), found {value!r}")
     try:
         Sscc.parse(value)
     except ParseError as exc:
@@ -117,8 +118,8 @@ def product_uri(gtin: str) -> str:
 
 _SUBJECT = re.compile(
     r"\Ahttps://id\.gs1\.org/(?:"
-    r"00/(?P<sscc>\d{18})"
-    r"|01/(?P<gtin>\d{14})(?:/21/(?P<serial>[^/?#]+)|/10/(?P<lot>[^/?#]+))?"
+    r"00/(?P<sscc>[0-9]{18})"
+    r"|01/(?P<gtin>[0-9]{14})(?:/21/(?P<serial>[^/?#]+)|/10/(?P<lot>[^/?#]+))?"
     r")\Z"
 )
 

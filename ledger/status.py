@@ -50,3 +50,5 @@ SUPPLY_STATUSES = frozenset({Status.ACTIVE})
 UNDOABLE = frozenset({Status.DISPENSED, Status.EXPORTED, Status.SAMPLE, Status.FREE_SAMPLE})
 #: Statuses nothing brings back.
 TERMINAL = frozenset({Status.DESTROYED, Status.STOLEN})
+#: Shown as expired past the expiry date: such a pack is still in the supply chain, not yet used.
+EXPIRES_IN_SUPPLY = frozenset({Status.ACTIVE, Status.IN_TRANSIT, Status.LOCKED, Status.QUARANTINED})

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
+from ledger.errors import LedgerError
 
-class NotPlainJson(ValueError):
-    """A non-standard constant or a member name given twice."""
+
+class NotPlainJson(LedgerError, ValueError):
+    """A non-standard constant or a member name given twice.
+
+    Also a ``ValueError``: it leaves ``json.loads`` from inside these hooks, and the callers
+    (``node.replication``'s bundle and peer readers) catch it there with the parser's own
+    ``ValueError``s.
+    """
 
 
 def refuse_constant(text: str) -> NoReturn:

@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 
 from ledger.errors import MalformedEntry
 
-_TS = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
+#: ASCII digits only: a time spelt in full-width or other digits would be a second text for one
+#: instant, and would sort after every ASCII one whatever its time.
+_TS = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z\Z")
 
 
 def format_ts(moment: datetime) -> str:

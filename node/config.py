@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,27 @@ DB_FILE = "node.db"
 
 class ConfigError(Exception):
     """The data directory or its configuration is missing or malformed."""
+
+
+#: The JSON values a setting may have, by its annotation, and their name in a message. Numbers
+#: are JSON numbers, never text: ``int`` reads "8100" in full-width digits as 8100 too, so a port
+#: or a rate given as text would reach the servers in a form no check here has seen.
+_JSON_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "str": ((str,), "a string"),
+    "int": ((int,), "an integer (a JSON number, not text)"),
+    "float": ((int, float), "a number (a JSON number, not text)"),
+    "bool": ((bool,), "true or false"),
+}
+
+
+def _check_types(settings: NodeConfig | PeerConfig, where: str) -> None:
+    for setting in fields(settings):
+        if str(setting.type) not in _JSON_TYPES:
+            continue  # peers and extra: checked on their own, or free-form
+        allowed, what = _JSON_TYPES[str(setting.type)]
+        value = getattr(settings, setting.name)
+        if isinstance(value, bool) is not (bool in allowed) or not isinstance(value, allowed):
+            raise ConfigError(f"expected {where}{setting.name} to be {what}, found {value!r}")
 
 
 @dataclass(frozen=True)
@@ -48,15 +69,16 @@ class NodeConfig:
     peers: tuple[PeerConfig, ...] = ()
     replication_interval_s: float = 2.0
     verify_rate_per_minute: int = 600  # per token, per worker process
+    write_rate_per_minute: int = 1200  # per token, per worker process: writes have their own bucket
     # Serial harvesting (ADR 0012): this many verifications of unknown packs by one token within
     # the window throttle that token and raise one alert; 0 turns the guard off. Per worker.
     harvest_max_unknown: int = 50
     harvest_window_s: float = 600.0
     workers: int = 2
     threads: int = 4  # per worker: fewer threads switch less on the GIL (docs/performance.md)
-    # HTTPS with the consortium's certificates (DATA/tls.*), and peers must show theirs.
+    # HTTPS with the consortium's certificates (DATA/tls.*); peers must sign their requests.
     tls: bool = False
-    # "auto": granian, or gunicorn for a TLS node; "granian" or "gunicorn" to choose (ADR 0013)
+    # "auto": granian; "granian" or "gunicorn" to choose (ADR 0013, ADR 0015)
     server: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -76,12 +98,16 @@ class NodeConfig:
     def from_json(cls, obj: Any) -> NodeConfig:
         try:
             peers = tuple(PeerConfig(**p) for p in obj.get("peers", ()))
-            fields = {k: v for k, v in obj.items() if k != "peers"}
-            return cls(peers=peers, **fields)
+            settings = {k: v for k, v in obj.items() if k != "peers"}
+            config = cls(peers=peers, **settings)
         except (TypeError, AttributeError) as exc:
             raise ConfigError(
                 f"expected a node configuration object, found an error: {exc}"
             ) from None
+        _check_types(config, "")
+        for index, peer in enumerate(config.peers):
+            _check_types(peer, f"peers[{index}].")
+        return config
 
 
 def load_config(data: Path) -> NodeConfig:
@@ -98,7 +124,10 @@ def load_config(data: Path) -> NodeConfig:
         raise ConfigError(
             f"{path}: expected JSON, found an error at line {exc.lineno}: {exc.msg}"
         ) from None
-    return NodeConfig.from_json(obj)
+    try:
+        return NodeConfig.from_json(obj)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def save_config(data: Path, config: NodeConfig) -> None:

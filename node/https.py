@@ -15,7 +15,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from keys.tls import client_context
+from keys.tls_contexts import client_context
 
 
 class TlsAdapter(HTTPAdapter):

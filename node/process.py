@@ -21,7 +21,7 @@ import requests
 from keys.tls import NODE_CA_FILE
 from node.https import ca_session
 
-MEDTRACE = [sys.executable, "-c", "from node.cli import main; main()"]
+MEDTRACE = [sys.executable, "-c", "from medtrace.cli.main import main; main()"]
 LOG_FILE = "node.log"
 
 
@@ -31,6 +31,9 @@ class NodeProcess:
     data: Path
     url: str
     process: subprocess.Popen[bytes] | None = None
+    #: The node's passphrase, read by the process itself (``--passphrase-file``); None: from
+    #: its environment or DATA/passphrase.
+    passphrase_file: Path | None = None
 
     def session(self) -> requests.Session:
         """A client of this node: over https it trusts the node's consortium CA only."""
@@ -38,9 +41,15 @@ class NodeProcess:
 
     def start(self) -> None:
         """Start the node, its output appended to DATA/node.log."""
-        with (self.data / LOG_FILE).open("ab") as log:
+        command = [*MEDTRACE, "node", "run", "--data", str(self.data)]
+        if self.passphrase_file is not None:
+            command += ["--passphrase-file", str(self.passphrase_file)]
+        # The log holds no secret, but what a node did is its operator's business only.
+        fd = os.open(self.data / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-                [*MEDTRACE, "node", "run", "--data", str(self.data)],
+                command,
                 stdout=log,
                 stderr=log,
                 start_new_session=True,

@@ -58,7 +58,7 @@ class NodeService:
         self._lock = threading.Lock()
         #: Called once, before this process signs its first entry: a node restored from an old
         #: backup learns its own feed's newer entries from its peers first, so it never signs at
-        #: a position it already used (DESIGN §2). Best effort: an offline post still writes.
+        #: a position it already used (architecture §2). Best effort: an offline post still writes.
         self.before_first_write: Callable[[], object] | None = None
         self._caught_up = False
 

@@ -2,7 +2,7 @@
 
 A token is ``mt_`` followed by 32 random bytes in URL-safe base64 (43 characters). It is shown
 once, when it is created, and never stored: the node keeps the SHA-256 of it in the table
-``tokens`` of its own database. A presented token is looked up by its hash, so checking it
+``tokens`` of its own database (node/store/tokens_table.py). A presented token is looked up by its hash, so checking it
 compares no secret byte by byte (nothing to time), and a token of another node is simply
 unknown here.
 
@@ -32,10 +32,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select, update
-from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
-
 from ledger.timefmt import format_ts, now_ts
 from node.store import Store
 
@@ -57,26 +53,6 @@ class TokenRole(StrEnum):
 
 class TokenError(Exception):
     """A token cannot be created or changed as asked."""
-
-
-class _TokenBase(SQLModel, registry=registry()):
-    """Own metadata: the table is created beside the store's tables, not by the Store."""
-
-
-class TokenRow(_TokenBase, table=True):
-    __tablename__ = "tokens"
-    id: int | None = Field(default=None, primary_key=True)
-    user: str = Field(max_length=64, index=True)
-    role: str = Field(max_length=16)
-    hash: str = Field(max_length=64, unique=True)
-    created: str = Field(max_length=24)
-    expires: str | None = Field(default=None, max_length=24)
-    revoked: bool = False
-
-
-TOKENS = TokenRow.__table__  # type: ignore[attr-defined]
-T = TOKENS.c
-_BY_HASH = select(TOKENS).where(T.hash == bindparam("hash"))
 
 
 @dataclass(frozen=True)
@@ -147,12 +123,10 @@ class Tokens:
         cache_ttl_s: float = CACHE_TTL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.writer: Engine = store.engine
-        self.reader: Engine = store.reader
+        self.table = store.token_table()
         self.cache_ttl_s = cache_ttl_s
         self.clock = clock
         self._cache: dict[str, tuple[TokenInfo, float]] = {}  # hash -> (record, when read)
-        _TokenBase.metadata.create_all(self.writer)
 
     def create(
         self, user: str, role: TokenRole | str, expires: datetime | None = None
@@ -167,35 +141,32 @@ class Tokens:
         if expires is not None and expires.tzinfo is None:
             raise TokenError("expected an aware expiry time, found a naive one")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        values = {
-            "user": user,
-            "role": the_role.value,
-            "hash": token_hash(token),
-            "created": now_ts(),
-            "expires": format_ts(expires) if expires is not None else None,
-            "revoked": False,
-        }
-        with self.writer.begin() as conn:
-            pk = conn.execute(insert(TOKENS).values(**values)).inserted_primary_key[0]  # type: ignore[index]
-        return token, _info({"id": pk, **values})
+        digest, created = token_hash(token), now_ts()
+        until = format_ts(expires) if expires is not None else None
+        pk = self.table.add(
+            user=user, role=the_role.value, digest=digest, created=created, expires=until
+        )
+        info = TokenInfo(
+            id=pk,
+            user=user,
+            role=the_role,
+            created=created,
+            expires=until,
+            revoked=False,
+            fingerprint=digest[:12],
+        )
+        return token, info
 
     def revoke(self, token_id: int | None = None, *, user: str | None = None) -> int:
         """Revoke one token by id, or every token of ``user``; the number revoked."""
         if (token_id is None) == (user is None):
             raise TokenError("expected either a token id or a user to revoke, not both or neither")
-        query = update(TOKENS).where(T.revoked.is_(False))
-        query = (
-            query.where(T.id == token_id) if token_id is not None else query.where(T.user == user)
-        )
-        with self.writer.begin() as conn:
-            revoked = int(conn.execute(query.values(revoked=True)).rowcount)
+        revoked = self.table.revoke(token_id, user=user)
         self._cache.clear()
         return revoked
 
     def list(self) -> list[TokenInfo]:
-        with self.reader.connect() as conn:
-            rows = conn.execute(select(TOKENS).order_by(T.id)).all()
-        return [_info(r._mapping) for r in rows]
+        return [_info(row) for row in self.table.rows()]
 
     def authenticate(self, token: str) -> TokenInfo | None:
         """The token's record if it is known here, not revoked and not expired; else ``None``."""
@@ -207,12 +178,11 @@ class Tokens:
         if cached is not None and now - cached[1] < self.cache_ttl_s:
             info = cached[0]
         else:
-            with self.reader.connect() as conn:
-                row = conn.execute(_BY_HASH, {"hash": digest}).one_or_none()
+            row = self.table.by_hash(digest)
             if row is None:
                 self._cache.pop(digest, None)
                 return None
-            info = _info(row._mapping)
+            info = _info(row)
             if len(self._cache) >= _CACHE_MAX:
                 self._cache.clear()
             self._cache[digest] = (info, now)

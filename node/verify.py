@@ -11,8 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
-from sqlalchemy import select
-
 from ledger.entry import SignedEntry, entry_id
 from ledger.errors import LedgerError, MalformedEntry
 from ledger.feed import verify_link
@@ -20,8 +18,7 @@ from ledger.lifecycle import fold
 from ledger.membership import Membership
 from ledger.state import MemoryState, PackState
 from node.signatures import OrderedChecks, pool
-from node.store import Store
-from node.store.models import ENTRIES, FEEDS
+from node.store import Store, StoredRow
 
 
 class ProjectionMismatch(LedgerError):
@@ -117,37 +114,16 @@ def _read_entries(
     """Every entry, feed by feed: parsed, linked and authorised here, its signature queued on
     ``checks``; the first error found goes to ``fail``. The entries and the number of feeds."""
     entries: list[SignedEntry] = []
-    with store.reader.connect() as conn:
-        feeds = conn.execute(
-            select(FEEDS.c.id, FEEDS.c.name, FEEDS.c.size, FEEDS.c.head).order_by(FEEDS.c.name)
-        ).all()
+    with store.stored_ledger() as ledger:
+        feeds = ledger.feeds()
         for feed in feeds:
             head: SignedEntry | None = None
             seq = 0
-            while True:
-                rows = conn.execute(
-                    select(
-                        ENTRIES.c.seq, ENTRIES.c.entry_id, ENTRIES.c.payload, ENTRIES.c.signature
-                    )
-                    .where(ENTRIES.c.feed == feed.id, ENTRIES.c.seq >= seq)
-                    .order_by(ENTRIES.c.seq)
-                    .limit(2000)
-                ).all()
-                if not rows:
-                    break
+            while rows := ledger.rows(feed.name, seq, 2000):
                 for row in rows:
                     tag = (feed.name, row.seq, row.entry_id)
                     try:
-                        if entry_id(row.payload) != row.entry_id:
-                            raise MalformedEntry(
-                                f"expected stored id {row.entry_id} to be the SHA-256 of the stored "
-                                f"payload, found {entry_id(row.payload)} (the payload bytes were changed)"
-                            )
-                        entry = SignedEntry.from_bytes(row.payload, row.signature)
-                        if entry.payload.seq != row.seq:
-                            raise MalformedEntry(
-                                f"expected seq {row.seq} in the payload, found {entry.payload.seq}"
-                            )
+                        entry = _parsed(row)
                         verify_link(head, entry, feed.name)
                         key = membership.authorise(entry.payload)
                     except LedgerError as exc:
@@ -167,3 +143,16 @@ def _read_entries(
                     )
                 )
     return entries, len(feeds)
+
+
+def _parsed(row: StoredRow) -> SignedEntry:
+    """The entry of a stored row, its stored id and seq checked against its payload bytes."""
+    if entry_id(row.payload) != row.entry_id:
+        raise MalformedEntry(
+            f"expected stored id {row.entry_id} to be the SHA-256 of the stored "
+            f"payload, found {entry_id(row.payload)} (the payload bytes were changed)"
+        )
+    entry = SignedEntry.from_bytes(row.payload, row.signature)
+    if entry.payload.seq != row.seq:
+        raise MalformedEntry(f"expected seq {row.seq} in the payload, found {entry.payload.seq}")
+    return entry

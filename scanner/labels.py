@@ -8,13 +8,12 @@
   standard's order (built by biip, values percent-encoded).
 
 Under the code the label prints GTIN, expiry, lot and serial (the human-readable
-interpretation). Each symbol is read back through ``scanner.read`` before it is drawn, so a
+interpretation). Each symbol is read back through ``scanner.reading`` before it is drawn, so a
 label that would not scan as what it says is never written.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -27,7 +26,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ledger.errors import IdentifierError
 from ledger.identifiers import check_cset82, gtin14
-from scanner.read import GS, ScanData, ScanError, read_text
+from scanner.reading import ScanData, ScanError, read_text
+from scanner.reading.scan_data import GS
 
 FORMATS = ("datamatrix", "qr")
 #: A4 at 300 dpi, the printable sheet's page.
@@ -67,9 +67,6 @@ class PackLabel:
     def element_string(self) -> str:
         """What the DataMatrix carries after FNC1: (01)(17)(10) GS (21)."""
         return f"01{self.gtin}17{self.yymmdd}10{self.lot}{GS}21{self.serial}"
-
-    def hri(self) -> str:
-        return f"(01){self.gtin}(17){self.yymmdd}(10){self.lot}(21){self.serial}"
 
     def digital_link(self) -> str:
         """The GS1 Digital Link URI: /01/{gtin}/10/{lot}/21/{serial}?17=YYMMDD."""
@@ -241,7 +238,3 @@ def write_sheet(
     first, rest = pages[0], pages[1:]
     first.save(out, format="PDF", save_all=True, append_images=rest, resolution=float(DPI))
     return out, len(pages)
-
-
-def pages_needed(count: int, *, columns: int = 4, per_column: int = 6) -> int:
-    return math.ceil(count / (columns * per_column))

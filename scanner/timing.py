@@ -28,7 +28,8 @@ from PIL import Image, ImageFilter
 
 from scanner.decode import DECODERS, PYZBAR, ZXING, decode_image
 from scanner.labels import PackLabel, label_image, symbol
-from scanner.read import ScanError, sort_codes
+from scanner.reading import ScanError
+from scanner.reading.images import sort_codes
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MODES: dict[str, tuple[str, ...]] = {ZXING: (ZXING,), PYZBAR: (PYZBAR,), "both": DECODERS}

@@ -19,9 +19,10 @@ from flask.testing import FlaskClient
 from api.context import NodeContext
 from keys.consortium import Consortium
 from keys.keystore import PASSPHRASE_ENV
-from node.app import ReplicatorFactory, app_context, close_app, create_app
+from medtrace.app import app_context, close_app, create_app
+from medtrace.cli.node import node_group
 from node.config import load_config, save_config
-from node.node_cli import node_group
+from node.replication.host import ReplicatorFactory
 from node.tokens import TokenRole
 
 #: What the API and EPCIS tests' consortium keys and node data directories are sealed with.

@@ -26,21 +26,11 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ledger.epcis.normalise import canonical
-from ledger.epcis.vocab import (
-    CBV,
-    EPCIS_CONTEXTS,
-    GS1_VOC,
-    STANDARD_PREFIXES,
-    URN_TO_WEB,
-    Vocab,
-    expand,
-    words,
-)
+from ledger.epcis.context import HashContext, document_context
+from ledger.epcis.values import canonical_time, canonical_value
+from ledger.epcis.vocab import CBV, GS1_VOC, Vocab, expand, words
 
 HASH_PREFIX = "ni:///sha-256;"
 HASH_SUFFIX = "?ver=CBV2.0"
@@ -119,155 +109,6 @@ PROPERTY_ORDER: _Order = [
         ],
     ),
 ]
-
-
-@dataclass(frozen=True)
-class HashContext:
-    """What a document contributes to its events' hashes: its JSON-LD prefixes (for extension
-    names and CURIE values) and the extension fields it declares not hashed (``ignoreFields``)."""
-
-    prefixes: Mapping[str, str] = field(default_factory=dict)
-    ignore: frozenset[str] = frozenset()
-
-    def expand_name(self, key: str) -> str:
-        prefix, sep, local = key.partition(":")
-        if sep and prefix in self.prefixes:
-            return "{" + self.prefixes[prefix] + "}" + local
-        return key
-
-    def expand_value(self, value: str) -> str:
-        prefix, sep, local = value.partition(":")
-        if sep and prefix in self.prefixes:
-            return self.prefixes[prefix] + local
-        return value
-
-    def within(self, event: Mapping[str, Any]) -> HashContext:
-        """This context with an event's own ``@context`` applied (JSON-LD scoping: a prefix
-        defined there wins, one set to ``null`` there is undefined)."""
-        own = context_prefixes(event.get("@context"))
-        if not own:
-            return self
-        merged = {**self.prefixes, **own}
-        return HashContext({k: v for k, v in merged.items() if v is not None}, self.ignore)
-
-
-def context_prefixes(context: object) -> dict[str, str | None]:
-    """Prefix definitions written inline in a JSON-LD ``@context``, ``None`` for one set to
-    ``null`` (remote contexts are not fetched: no network at run time)."""
-    found: dict[str, str | None] = {}
-    items = context if isinstance(context, list) else [context]
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        for key, value in item.items():
-            if key.startswith("@"):
-                continue
-            iri = value.get("@id") if isinstance(value, dict) else value
-            if iri is None:
-                found[key] = None
-            elif isinstance(iri, str) and ":" in iri:
-                found[key] = iri
-    return found
-
-
-def prefixes_of(context: object) -> dict[str, str]:
-    """The prefixes a JSON-LD ``@context`` defines inline (see ``context_prefixes``)."""
-    return {k: v for k, v in context_prefixes(context).items() if v is not None}
-
-
-def standard_prefixes(context: object) -> dict[str, str]:
-    """The prefixes of the standard EPCIS 2.0 context, when ``context`` refers to it: ``gs1:``,
-    ``cbv:``, ``cbvmda:`` … mean what that context says (JSON-LD semantics), defined inline or
-    not."""
-    items = context if isinstance(context, list) else [context]
-    if any(isinstance(item, str) and item in EPCIS_CONTEXTS for item in items):
-        return dict(STANDARD_PREFIXES)
-    return {}
-
-
-def _is_ignore_fields(key: str) -> bool:
-    return re.search(r"(?:^|[:/#}])ignoreFields\Z", key) is not None
-
-
-def ignore_fields(document: Mapping[str, Any]) -> list[str]:
-    """The extension fields a document declares not hashed (``<prefix>:ignoreFields``, at the
-    document or query-results level), as written (CURIEs)."""
-    found: list[str] = []
-    holders: list[Mapping[str, Any]] = [document]
-    body = document.get("epcisBody")
-    if isinstance(body, Mapping) and isinstance(body.get("queryResults"), Mapping):
-        holders.append(body["queryResults"])
-    for holder in holders:
-        for key, value in holder.items():
-            if _is_ignore_fields(key) and isinstance(value, list):
-                found.extend(v for v in value if isinstance(v, str) and v not in found)
-    return found
-
-
-def document_context(document: Mapping[str, Any]) -> HashContext:
-    """The hash context of an EPCIS document (EPCISDocument or EPCISQueryDocument)."""
-    context = document.get("@context")
-    base = HashContext(standard_prefixes(context) | prefixes_of(context))
-    ignore = frozenset(base.expand_name(name) for name in ignore_fields(document))
-    return HashContext(base.prefixes, ignore)
-
-
-# -- values ----------------------------------------------------------------------------------------
-
-_NUMBER = re.compile(r"\A[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
-_TIME = re.compile(
-    r"\A(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:?\d{2})\Z"
-)
-
-
-def canonical_number(text: str) -> str | None:
-    """``26.0`` -> ``26``, ``0.180`` -> ``0.18``, ``1E3`` -> ``1000``; ``None`` if not a number."""
-    if not _NUMBER.match(text):
-        return None
-    try:
-        number = Decimal(text)
-    except InvalidOperation:  # pragma: no cover (the pattern admits only valid numbers)
-        return None
-    if number == 0:
-        return "0"
-    if number == number.to_integral_value():
-        return format(number.to_integral_value(), "f")
-    return format(number.normalize(), "f")
-
-
-def canonical_time(text: str) -> str:
-    """An RFC 3339 date-time in UTC at millisecond precision (half-up), e.g.
-    ``2023-02-02T11:04:03.1415Z`` -> ``2023-02-02T11:04:03.142Z``; other text unchanged."""
-    match = _TIME.match(text)
-    if match is None:
-        return text
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    digits = (fraction or "").ljust(4, "0")
-    millis = int(digits[:3]) + (1 if digits[3] >= "5" else 0)
-    try:
-        moment = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC
-        )
-    except ValueError:
-        return text
-    if zone not in ("Z", "z"):
-        sign = 1 if zone[0] == "+" else -1
-        hh, mm = int(zone[1:3]), int(zone[-2:])
-        moment -= sign * timedelta(hours=hh, minutes=mm)
-    moment += timedelta(milliseconds=millis)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def canonical_value(text: str) -> str:
-    """CBV URNs as Web URIs, numbers without noise, GS1 identifiers as canonical Digital Link."""
-    for urn, web in URN_TO_WEB.items():
-        if text.startswith(urn):
-            text = web + text[len(urn) :]
-            break
-    number = canonical_number(text)
-    if number is not None:
-        text = number
-    return canonical(text) or text
 
 
 def _scalar(value: object, ctx: HashContext) -> str:
@@ -522,15 +363,4 @@ def events_of(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [event] if isinstance(event, Mapping) else []
 
 
-__all__ = [
-    "HASH_URI",
-    "HashContext",
-    "canonical_time",
-    "canonical_value",
-    "document_context",
-    "document_hashes",
-    "event_hash",
-    "events_of",
-    "ignore_fields",
-    "prehash",
-]
+__all__ = ["HASH_URI", "document_hashes", "event_hash", "events_of", "prehash"]

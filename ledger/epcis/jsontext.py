@@ -15,12 +15,13 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from ledger.errors import EpcisError
 from ledger.strictjson import NotPlainJson, refuse_constant, unique_members
 
 MAX_DEPTH = 64
 
 
-class JsonTextError(ValueError):
+class JsonTextError(EpcisError):
     """Not one plain JSON value."""
 
 

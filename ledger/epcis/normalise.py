@@ -4,9 +4,7 @@ This is the identifier normalisation the CBV 2.0 event hash is defined over (CBV
 8.9, "canonical GS1 Digital Link"): the domain becomes ``https://id.gs1.org``, short names
 become application identifiers, GTINs are padded to 14 digits, key qualifiers are dropped down
 to the finest level (a serial beats a lot, a CPV is dropped), query strings and fragments go.
-EPC pure identity URNs (``urn:epc:id:...``), EPC class URNs (``urn:epc:class:lgtin:...``) and
-EPC id patterns (``urn:epc:idpat:...``, the class part of the pattern) are converted the GS1 Tag
-Data Standard way, computing the check digits they leave out.
+EPC URNs are converted by ``ledger.epcis.epc_urn``, the GS1 Tag Data Standard way.
 
 ``canonical`` answers ``None`` for anything that is not a GS1 key in one of those forms: the
 caller keeps such a value as it is (a private URI is a perfectly good EPCIS identifier).
@@ -25,8 +23,11 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from ledger.digits import ascii_digits
+from ledger.epcis.epc_urn import from_urn
 from ledger.errors import IdentifierError
 from ledger.identifiers import (
+    DL_ROOT,
     SubjectType,
     container_uri,
     lot_uri,
@@ -35,11 +36,6 @@ from ledger.identifiers import (
     with_check_digit,
 )
 
-DL_ROOT = "https://id.gs1.org"
-
-#: One character of an EPC URN component: the URN-safe ASCII subset or a percent escape.
-_URN_CHAR = r"(?:[A-Za-z0-9!'()*+,\-.:;=_]|%[0-9A-Fa-f]{2})"
-_DL_RESERVED = {"!": "%21", "(": "%28", ")": "%29", "*": "%2A", "+": "%2B", ",": "%2C", ":": "%3A"}
 #: Values a canonical Digital Link may carry unescaped (GS1 AI character set 82 less the
 #: characters Digital Link requires to be percent-encoded, plus the escapes themselves).
 _DL_VALUE = re.compile(r"\A(?:[\"'\-.0-9;<=>?A-Z_a-z]|%[0-9A-Fa-f]{2})+\Z")
@@ -90,188 +86,6 @@ def check_digit(digits: str) -> str:
     return with_check_digit(digits)[-1]
 
 
-def _with_check(digits: str) -> str:
-    return digits + check_digit(digits)
-
-
-def _dl_escape(urn_text: str) -> str:
-    return "".join(_DL_RESERVED.get(ch, ch) for ch in urn_text)
-
-
-def _chars(text: str) -> int:
-    """Length in characters once percent escapes are decoded."""
-    return len(re.findall(r"%[0-9A-Fa-f]{2}|.", text))
-
-
-# -- EPC URNs ------------------------------------------------------------------------------------
-
-
-def _split_cp(cp: str, ref: str, total: int) -> bool:
-    """A company prefix of 6-12 digits and a reference filling ``total`` digits with it."""
-    return cp.isdigit() and 6 <= len(cp) <= 12 and len(cp) + len(ref) == total and ref.isdigit()
-
-
-def _gtin(cp: str, item_ref: str) -> str | None:
-    """GTIN-14 from company prefix and indicator + item reference (13 digits in all)."""
-    if not _split_cp(cp, item_ref, 13):
-        return None
-    return _with_check(item_ref[0] + cp + item_ref[1:])
-
-
-def _serial(text: str, limit: int) -> str | None:
-    if not re.fullmatch(f"{_URN_CHAR}+", text) or _chars(text) > limit:
-        return None
-    return _dl_escape(text)
-
-
-def _epc_id(scheme: str, body: str) -> str | None:
-    parts = body.split(".")
-    if scheme == "sgtin" and len(parts) >= 3:
-        gtin = _gtin(parts[0], parts[1])
-        serial = _serial(".".join(parts[2:]), 20)
-        return f"{DL_ROOT}/01/{gtin}/21/{serial}" if gtin and serial else None
-    if scheme == "sscc" and len(parts) == 2:
-        cp, ref = parts
-        if not _split_cp(cp, ref, 17):
-            return None
-        return f"{DL_ROOT}/00/{_with_check(ref[0] + cp + ref[1:])}"
-    if scheme == "sgln" and len(parts) >= 3:
-        cp, loc = parts[0], parts[1]
-        if not (_split_cp(cp, loc, 12) or (len(cp) == 12 and loc == "" and cp.isdigit())):
-            return None
-        ext = ".".join(parts[2:])
-        gln = _with_check(cp + loc)
-        if ext == "0":
-            return f"{DL_ROOT}/414/{gln}"
-        escaped = _serial(ext, 20)
-        return f"{DL_ROOT}/414/{gln}/254/{escaped}" if escaped else None
-    if scheme == "grai" and len(parts) >= 3:
-        cp, asset = parts[0], parts[1]
-        if not (_split_cp(cp, asset, 12) or (len(cp) == 12 and asset == "" and cp.isdigit())):
-            return None
-        serial = _serial(".".join(parts[2:]), 16)
-        return f"{DL_ROOT}/8003/{_with_check('0' + cp + asset)}{serial}" if serial else None
-    if scheme == "giai" and len(parts) >= 2:
-        cp, ref = parts[0], ".".join(parts[1:])
-        if not (cp.isdigit() and 6 <= len(cp) <= 12):
-            return None
-        escaped = _serial(ref, 30 - len(cp))
-        return f"{DL_ROOT}/8004/{cp}{escaped}" if escaped else None
-    if scheme in ("gsrn", "gsrnp") and len(parts) == 2:
-        cp, ref = parts
-        if not _split_cp(cp, ref, 17):
-            return None
-        ai = "8018" if scheme == "gsrn" else "8017"
-        return f"{DL_ROOT}/{ai}/{_with_check(cp + ref)}"
-    if scheme == "gdti" and len(parts) >= 3:
-        cp, doc = parts[0], parts[1]
-        if not (_split_cp(cp, doc, 12) or (len(cp) == 12 and doc == "" and cp.isdigit())):
-            return None
-        serial = _serial(".".join(parts[2:]), 17)
-        return f"{DL_ROOT}/253/{_with_check(cp + doc)}{serial}" if serial else None
-    if scheme == "sgcn" and len(parts) == 3:
-        cp, coupon, serial = parts
-        if not (
-            (_split_cp(cp, coupon, 12) or (len(cp) == 12 and coupon == "" and cp.isdigit()))
-            and serial.isdigit()
-            and len(serial) <= 12
-        ):
-            return None
-        return f"{DL_ROOT}/255/{_with_check(cp + coupon)}{serial}"
-    if scheme == "cpi" and len(parts) == 3:
-        cp, ref, serial = parts
-        if not (cp.isdigit() and 6 <= len(cp) <= 12 and serial.isdigit() and len(serial) <= 12):
-            return None
-        if not re.fullmatch(r"(?:[0-9A-Z\-]|%2[3dfDF])+", ref) or _chars(cp + ref) > 30:
-            return None
-        return f"{DL_ROOT}/8010/{_dl_escape(cp + ref)}/8011/{serial}"
-    if scheme == "ginc" and len(parts) >= 2:
-        cp, ref = parts[0], ".".join(parts[1:])
-        if not (cp.isdigit() and 6 <= len(cp) <= 12):
-            return None
-        escaped = _serial(ref, 30 - len(cp))
-        return f"{DL_ROOT}/401/{cp}{escaped}" if escaped else None
-    if scheme == "gsin" and len(parts) == 2:
-        cp, ref = parts
-        if not _split_cp(cp, ref, 16):
-            return None
-        return f"{DL_ROOT}/402/{_with_check(cp + ref)}"
-    if scheme == "itip" and len(parts) >= 5:
-        gtin = _gtin(parts[0], parts[1])
-        piece, total = parts[2], parts[3]
-        serial = _serial(".".join(parts[4:]), 20)
-        if not (
-            gtin and serial and re.fullmatch(r"\d{2}", piece) and re.fullmatch(r"\d{2}", total)
-        ):
-            return None
-        return f"{DL_ROOT}/8006/{gtin}{piece}{total}/21/{serial}"
-    if scheme == "upui" and len(parts) >= 3:
-        gtin = _gtin(parts[0], parts[1])
-        tpx = _serial(".".join(parts[2:]), 28)
-        return f"{DL_ROOT}/01/{gtin}/235/{tpx}" if gtin and tpx else None
-    if scheme == "pgln" and len(parts) == 2:
-        cp, ref = parts
-        if not (_split_cp(cp, ref, 12) or (len(cp) == 12 and ref == "" and cp.isdigit())):
-            return None
-        return f"{DL_ROOT}/417/{_with_check(cp + ref)}"
-    return None
-
-
-def _epc_class(scheme: str, body: str) -> str | None:
-    parts = body.split(".")
-    if scheme == "lgtin" and len(parts) >= 3:
-        gtin = _gtin(parts[0], parts[1])
-        lot = _serial(".".join(parts[2:]), 20)
-        return f"{DL_ROOT}/01/{gtin}/10/{lot}" if gtin and lot else None
-    return None
-
-
-def _epc_pattern(scheme: str, body: str) -> str | None:
-    parts = body.split(".")
-    if not parts or parts[-1] != "*":
-        return None
-    fixed = parts[:-1]
-    if scheme in ("sgtin", "upui") and len(fixed) == 2:
-        gtin = _gtin(*fixed)
-        return f"{DL_ROOT}/01/{gtin}" if gtin else None
-    if scheme in ("grai", "gdti", "sgcn") and len(fixed) == 2:
-        cp, ref = fixed
-        if not (_split_cp(cp, ref, 12) or (len(cp) == 12 and ref == "" and cp.isdigit())):
-            return None
-        key = _with_check(("0" if scheme == "grai" else "") + cp + ref)
-        ai = {"grai": "8003", "gdti": "253", "sgcn": "255"}[scheme]
-        return f"{DL_ROOT}/{ai}/{key}"
-    if scheme == "cpi" and len(fixed) == 2:
-        cp, ref = fixed
-        if not (cp.isdigit() and 6 <= len(cp) <= 12):
-            return None
-        if not re.fullmatch(r"(?:[0-9A-Z\-]|%2[3dfDF])+", ref) or _chars(cp + ref) > 30:
-            return None
-        return f"{DL_ROOT}/8010/{_dl_escape(cp + ref)}"
-    if scheme == "itip" and len(fixed) == 4:
-        gtin = _gtin(fixed[0], fixed[1])
-        piece, total = fixed[2], fixed[3]
-        if not (gtin and re.fullmatch(r"\d{2}", piece) and re.fullmatch(r"\d{2}", total)):
-            return None
-        return f"{DL_ROOT}/8006/{gtin}{piece}{total}"
-    return None
-
-
-_URN = re.compile(r"\Aurn:epc:(id|class|idpat):([a-z]+):(.+)\Z")
-
-
-def _from_urn(uri: str) -> str | None:
-    match = _URN.match(uri)
-    if match is None:
-        return None
-    kind, scheme, body = match.groups()
-    if kind == "id":
-        return _epc_id(scheme, body)
-    if kind == "class":
-        return _epc_class(scheme, body)
-    return _epc_pattern(scheme, body)
-
-
 # -- Digital Link --------------------------------------------------------------------------------
 
 _HTTP = re.compile(r"\Ahttps?://[^/?#]*(?P<path>/[^?#]*)?(?:\?[^#]*)?(?:#.*)?\Z")
@@ -295,21 +109,21 @@ def _key(ai: str, value: str) -> str | None:
     """The canonical primary key value for ``ai`` (GTINs padded to 14 digits), or ``None``."""
     digits = {"00": 18, "417": 13, "414": 13, "8017": 18, "8018": 18, "402": 17, "8006": 18}
     if ai == "01":
-        if value.isdigit() and len(value) in (8, 12, 13, 14):
+        if ascii_digits(value) and len(value) in (8, 12, 13, 14):
             return value.zfill(14)
         return None
     if ai in digits:
-        return value if value.isdigit() and len(value) == digits[ai] else None
+        return value if ascii_digits(value) and len(value) == digits[ai] else None
     if ai in ("253", "255", "8003"):
         head = {"253": 13, "255": 13, "8003": 14}[ai]
         tail_limit = {"253": 17, "255": 12, "8003": 16}[ai]
-        if len(value) < head or not value[:head].isdigit():
+        if len(value) < head or not ascii_digits(value[:head]):
             return None
         tail = value[head:]
         if not tail:
             return value
         if ai == "255":
-            return value if tail.isdigit() and len(tail) <= tail_limit else None
+            return value if ascii_digits(tail) and len(tail) <= tail_limit else None
         escaped = _dl_value(tail, tail_limit)
         return value[:head] + escaped if escaped else None
     if ai in ("401", "8004"):
@@ -330,7 +144,7 @@ def _from_dl(uri: str) -> str | None:
         (
             i
             for i, s in enumerate(segments)
-            if s in _QUALIFIERS and i + 1 < len(segments) and re.match(r"\d{4}", segments[i + 1])
+            if s in _QUALIFIERS and i + 1 < len(segments) and re.match(r"[0-9]{4}", segments[i + 1])
         ),
         None,
     )
@@ -353,7 +167,7 @@ def _from_dl(uri: str) -> str | None:
             return None
         position = allowed.index(q_ai)
         if q_ai == "8011":
-            if not (q_value.isdigit() and len(q_value) <= 12):
+            if not (ascii_digits(q_value) and len(q_value) <= 12):
                 return None
             qualifiers[q_ai] = q_value
             continue
@@ -373,7 +187,7 @@ def canonical(uri: object) -> str | None:
     if not isinstance(uri, str):
         return None
     if uri.startswith("urn:epc:"):
-        return _from_urn(uri)
+        return from_urn(uri)
     if uri.startswith(("http://", "https://")):
         return _from_dl(uri)
     return None
@@ -384,7 +198,7 @@ def canonical(uri: object) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Key:
-    """A GS1 key as the EPCIS mapping needs it: the canonical Digital Link and its parts."""
+    """A GS1 key as capture needs it: the canonical Digital Link and its parts."""
 
     dl: str
     ai: str
@@ -395,7 +209,7 @@ class Key:
         return next((unquote(v) for q, v in self.qualifiers if q == ai), None)
 
 
-_CANONICAL = re.compile(r"\Ahttps://id\.gs1\.org/(\d+)/([^/]+)((?:/\d+/[^/]+)*)\Z")
+_CANONICAL = re.compile(r"\Ahttps://id\.gs1\.org/([0-9]+)/([^/]+)((?:/[0-9]+/[^/]+)*)\Z")
 
 
 def parse(uri: object) -> Key | None:
@@ -444,4 +258,4 @@ def subject_type(subject: str) -> SubjectType:
     return SubjectType.PRODUCT
 
 
-__all__ = ["DL_ROOT", "Key", "canonical", "check_digit", "ledger_subject", "parse"]
+__all__ = ["Key", "canonical", "check_digit", "ledger_subject", "parse", "subject_type"]

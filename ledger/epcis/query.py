@@ -1,7 +1,7 @@
 """The EPCIS 2.0 SimpleEventQuery over ledger entries, and the query document it answers with.
 
 ``Record`` is one event as the query interface sees it (made from an entry by
-``ledger.epcis.mapping``); ``Query.parse`` reads the REST bindings' query parameters
+``ledger.epcis.render``); ``Query.parse`` reads the REST bindings' query parameters
 (``eventType``, ``GE_eventTime``/``LT_eventTime``, ``EQ_bizStep``, ``EQ_disposition``,
 ``EQ_bizLocation``, ``MATCH_epc``, ``MATCH_anyEPC``, ``EQ_eventID``, ``EQ_action``, ``perPage``,
 ``nextPageToken``); ``Query.page`` filters and pages records in ledger order;
@@ -23,11 +23,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.epcis.hash import canonical_time
-from ledger.epcis.mapping import OUTPUT_CONTEXT, EntryEvent
+from ledger.digits import ascii_int
 from ledger.epcis.normalise import canonical, parse
-from ledger.epcis.validate import EVENT_TYPES, is_date_time
+from ledger.epcis.render import OUTPUT_CONTEXT, EntryEvent
+from ledger.epcis.validate.events import EVENT_TYPES
+from ledger.epcis.validate.formats import is_date_time
+from ledger.epcis.values import canonical_time
 from ledger.epcis.vocab import MT_PREFIX, STANDARD_PREFIXES, Vocab, expand
+from ledger.errors import EpcisError
 
 PER_PAGE_DEFAULT = 100
 PER_PAGE_MAX = 1000
@@ -37,7 +40,7 @@ _MATCH_EPC = ("epcList", "childEPCs")
 _MATCH_ANY = ("epcList", "childEPCs", "inputEPCList", "outputEPCList", "parentID")
 
 
-class QueryError(ValueError):
+class QueryError(EpcisError):
     """A query parameter EPCIS does not accept (the bindings' QueryParameterException)."""
 
     def __init__(self, parameter: str, message: str) -> None:
@@ -213,12 +216,14 @@ class Query:
         per_page_text = one("perPage")
         per_page = PER_PAGE_DEFAULT
         if per_page_text is not None:
-            if not per_page_text.isdigit() or not 1 <= int(per_page_text) <= PER_PAGE_MAX:
+            number = ascii_int(per_page_text)
+            if number is None or not 1 <= number <= PER_PAGE_MAX:
                 raise QueryError(
                     "perPage",
-                    f"expected an integer from 1 to {PER_PAGE_MAX}, found {per_page_text!r}",
+                    f"expected an integer from 1 to {PER_PAGE_MAX} (digits 0-9), "
+                    f"found {per_page_text[:40]!r}",
                 )
-            per_page = int(per_page_text)
+            per_page = number
         filters = {k: v for k, v in sorted(values.items()) if k not in ("perPage", "nextPageToken")}
         fingerprint = hashlib.sha256(json.dumps(filters).encode()).hexdigest()[:16]
         token = one("nextPageToken")

@@ -13,12 +13,13 @@ from operator import attrgetter
 from typing import Any
 from urllib.parse import quote, unquote
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, insert, select, update
 
 from ledger.identifiers import DL_ROOT
 from ledger.state import ContainerState, OrderKey, PackState
 from ledger.status import Status
-from node.store.models import CONTAINERS, ENTRIES, FEEDS, LOTS, PACKS, WITHDRAWALS
+from node.store.ids import Ids
+from node.store.models import CONTAINERS, ENTRIES, LOTS, PACKS, WITHDRAWALS
 
 #: Serials per ``gtin = ? AND serial IN (…)``: well under the bound-parameter limits of SQLite
 #: (32,766) and PostgreSQL (65,535), large enough that a 1,000-serial entry takes one query.
@@ -27,7 +28,6 @@ P = PACKS.c
 C = CONTAINERS.c
 E = ENTRIES.c
 L = LOTS.c
-F = FEEDS.c
 W = WITHDRAWALS.c
 _PACK_PREFIX = f"{DL_ROOT}/01/"
 
@@ -109,72 +109,6 @@ def _update_packs_sql(paramstyle: str) -> str:
     *marks, pk = _markers(paramstyle, len(_STATE_COLUMNS) + 1)
     assignments = ", ".join(f"{c} = {m}" for c, m in zip(_STATE_COLUMNS, marks, strict=True))
     return f"UPDATE {PACKS.name} SET {assignments} WHERE id = {pk}"  # noqa: S608 (constants only)
-
-
-_ENTRY_INFO = select(E.id, E.entry_id, E.ts, E.feed, E.seq).where(
-    E.id.in_(bindparam("pks", expanding=True))
-)
-
-
-class Ids:
-    """Feed names and entry ids to their integer keys, and back, cached per store."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.feed_pk: dict[str, int] = {}
-        self.feed_name: dict[int, str] = {}
-        self.entry_pk: dict[str, int] = {}
-        self.entry_info: dict[int, tuple[str, str, str, int]] = {}  # pk -> (id, ts, feed, seq)
-        self.entry_by_key: dict[OrderKey, int] = {}
-
-    def feed(self, name: str) -> int:
-        if name not in self.feed_pk:
-            pk = self.conn.execute(select(F.id).where(F.name == name)).scalar()
-            if pk is None:
-                pk = self.conn.execute(
-                    insert(FEEDS).values(name=name, size=0)
-                ).inserted_primary_key[0]  # type: ignore[index]
-            self.remember_feed(name, int(pk))
-        return self.feed_pk[name]
-
-    def remember_feed(self, name: str, pk: int) -> None:
-        self.feed_pk[name] = pk
-        self.feed_name[pk] = name
-
-    def name(self, pk: int) -> str:
-        if pk not in self.feed_name:
-            name = self.conn.execute(select(F.name).where(F.id == pk)).scalar_one()
-            self.remember_feed(name, pk)
-        return self.feed_name[pk]
-
-    def remember_entry(self, pk: int, entry_id: str, ts: str, feed: str, seq: int) -> None:
-        self.entry_pk[entry_id] = pk
-        self.entry_info[pk] = (entry_id, ts, feed, seq)
-        self.entry_by_key[(ts, feed, seq)] = pk
-
-    def entry(self, pk: int) -> tuple[str, str, str, int]:
-        if pk not in self.entry_info:
-            row = self.conn.execute(select(E.entry_id, E.ts, E.feed, E.seq).where(E.id == pk)).one()
-            self.remember_entry(pk, row.entry_id, row.ts, self.name(row.feed), row.seq)
-        return self.entry_info[pk]
-
-    def load_entries(self, pks: Iterable[int | None]) -> None:
-        """Learn many entries' info in a few SELECTs, rather than one ``entry`` SELECT each."""
-        wanted = sorted({pk for pk in pks if pk is not None and pk not in self.entry_info})
-        for start in range(0, len(wanted), _CHUNK):
-            rows = self.conn.execute(_ENTRY_INFO, {"pks": wanted[start : start + _CHUNK]})
-            for row in rows:
-                self.remember_entry(row.id, row.entry_id, row.ts, self.name(row.feed), row.seq)
-
-    def entry_pk_of(self, entry_id: str | None) -> int | None:
-        if entry_id is None:
-            return None
-        if entry_id not in self.entry_pk:
-            pk = self.conn.execute(select(E.id).where(E.entry_id == entry_id)).scalar()
-            if pk is None:
-                return None
-            self.entry_pk[entry_id] = int(pk)
-        return self.entry_pk[entry_id]
 
 
 class DbStateView:

@@ -9,7 +9,8 @@ import pytest
 
 from api.auth import HINTERS, READERS, REPLICATORS, WRITERS
 from api.problems import TYPE_ROOT
-from api.routes import ROUTES, Route
+from api.route import Route
+from api.routes import ROUTES
 from node.tokens import CACHE_TTL_S, TokenRole, Tokens
 from tests.api.conftest import GTIN, Node, NodeFactory, sscc
 from tests.api.test_problems import assert_problem
@@ -37,10 +38,14 @@ def url(route: Route) -> str:
     return path
 
 
+#: A client on another machine: ``/metrics`` needs no token from loopback only.
+REMOTE = {"REMOTE_ADDR": "192.0.2.10"}
+
+
 def call(node: Node, route: Route, headers: dict[str, str]) -> Any:
     if route.method == "GET":
-        return node.client.get(url(route), headers=headers)
-    return node.client.post(url(route), json={}, headers=headers)
+        return node.client.get(url(route), headers=headers, environ_base=REMOTE)
+    return node.client.post(url(route), json={}, headers=headers, environ_base=REMOTE)
 
 
 @pytest.fixture

@@ -11,11 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from keys.keystore import PASSPHRASE_ENV
-from node.app import AppError, create_app, resolve_node_passphrase
+from medtrace.app import create_app
+from medtrace.cli.node import node_group
 from node.config import load_config
-from node.node_cli import node_group
 from node.store import Store
 from node.tokens import TokenError, TokenRole, Tokens, token_hash
+from node.unlock import AppError, resolve_node_passphrase
 from tests.api.conftest import PASSPHRASE, init_node
 
 ENV = {PASSPHRASE_ENV: PASSPHRASE}
@@ -46,7 +47,7 @@ def test_init_writes_config_key_and_membership(consortium_dir: Path, tmp_path: P
     for name in ("feed.key", "node.json"):
         assert stat.S_IMODE((data / name).stat().st_mode) == 0o600
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
-    assert b"ENCRYPTED PRIVATE KEY" in (data / "feed.key").read_bytes()
+    assert b"SEALED PRIVATE KEY" in (data / "feed.key").read_bytes()
     with Store(config.database_url(data)) as store:
         assert store.meta("genesis_id") == config.genesis_id
         assert store.membership_chain(config.genesis_id).current.version == 6

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from api import MAX_BODY_BYTES
 from api.problems import PROBLEM_JSON, TYPE_ROOT
-from api.routes import MAX_SUBJECTS
+from api.schemas import MAX_SUBJECTS
 from tests.api.conftest import GTIN, Node, pack
 
 COMMISSION = "/api/v1/commission"
@@ -409,8 +409,8 @@ def test_an_unexpected_failure_is_a_bare_500_and_is_logged(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals /etc/passwd")
 
-    monkeypatch.setattr(acme.ctx.store, "heads", explode)
-    problem = assert_problem(acme.get("/api/v1/feeds"), 500, "internal")
+    monkeypatch.setattr(acme.ctx.store, "alerts", explode)
+    problem = assert_problem(acme.get("/api/v1/alerts"), 500, "internal")
     assert "secret internals" not in json.dumps(problem)
     logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
     failure = [line for line in logged if line["event"] == "unhandled exception"]
@@ -432,8 +432,8 @@ def test_a_busy_database_is_503_with_retry_after(
     def busy(*args: object, **kwargs: object) -> None:
         raise error
 
-    monkeypatch.setattr(acme.ctx.store, "heads", busy)
-    response = acme.get("/api/v1/feeds")
+    monkeypatch.setattr(acme.ctx.store, "alerts", busy)
+    response = acme.get("/api/v1/alerts")
     assert_problem(response, 503, "unavailable")
     assert response.headers["Retry-After"] == "1"
 

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-import node.app as node_app
+import medtrace.app as node_app
 from keys.consortium import Consortium
 from ledger.alerts import Alert, Code
 from ledger.entry import SignedEntry
 from ledger.membership import Membership, SignedMembership
-from node.app import ReplicationHost
 from node.config import PeerConfig
 from node.logs import node_logger
+from node.replication.host import ReplicationHost, ReplicatorFactory
 from node.store import IngestReport, Store
 from tests.api.conftest import GTIN, PASSPHRASE, Node, NodeFactory, pack
 
@@ -59,7 +59,7 @@ class FakeReplicator:
             return [arg for call, arg in self.calls if call == name]
 
 
-def factory_of(fake: FakeReplicator) -> node_app.ReplicatorFactory:
+def factory_of(fake: FakeReplicator) -> ReplicatorFactory:
     def factory(
         store: Store,
         membership: Membership,

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import requests
 
-from api.ratelimit import HarvestGuard
+from api.ratelimit import HarvestGuard, RateLimiter
 from ledger.alerts import Code
-from tests.api.conftest import GTIN, Node, NodeFactory, init_node, sscc
+from node.tokens import TokenRole
+from tests.api.conftest import GTIN, Node, NodeFactory, case, init_node, pack, sscc
 from tests.api.test_problems import assert_problem
 from tests.api.test_ratelimit import Clock
 from tests.api.test_server import create_token, free_port, start
@@ -116,6 +117,58 @@ def test_a_burst_of_random_serials_is_throttled_and_raises_one_alert(
     assert [a["code"] for a in everything["alerts"]] == ["serial_harvesting"]
     assert everything["count"] == 1
     assert node.get("/api/v1/alerts?code=fork", role="auditor").get_json()["count"] == 0
+
+
+def test_write_probes_unknown_serials(make_node: NodeFactory) -> None:
+    """An operator's token that writes about packs and containers that do not exist (a lock
+    answers 422 for a serial nobody commissioned, 409 for one that exists) is throttled like a
+    verifier's, on its writes and its queries, and raises one alert."""
+    node = make_node("acme", harvest_max_unknown=10, harvest_window_s=600)
+    probes = [pack(random_serial()) for _ in range(8)] + [case(800 + i) for i in range(2)]
+    for subject in probes:
+        kind = "unpack" if "/00/" in subject else "lock"
+        answer = node.post(f"/api/v1/actions/{kind}", {"subjects": [subject]})
+        problem = assert_problem(answer, 422, "unprocessable")
+        assert problem["code"] in ("unknown_pack", "unknown_container")
+
+    refused = node.post("/api/v1/actions/lock", {"subjects": [pack(random_serial())]})
+    problem = assert_problem(refused, 429, "rate-limited")
+    assert problem["code"] == "serial_harvesting"
+    assert int(refused.headers["Retry-After"]) > 500
+    # the same guard: the token's queries are refused too, other tokens are not
+    assert node.get(f"/api/v1/packs/{GTIN}/{random_serial()}").status_code == 429
+    assert node.get(f"/api/v1/packs/{GTIN}/{random_serial()}", role="verifier").status_code == 404
+
+    [alert] = harvesting_alerts(node)
+    details = alert["details"]
+    assert isinstance(details, dict)
+    assert (details["user"], details["role"], details["count"]) == ("operator-1", "operator", 10)
+    assert set(details["sample"]) == set(probes)
+
+
+def test_writes_are_rate_limited_per_token(make_node: NodeFactory) -> None:
+    node = make_node("acme")
+    node.ctx.write_limiter = RateLimiter(3)  # WRITE_RATE_PER_MINUTE is 1200
+    made = node.post(
+        "/api/v1/commission", {"gtin": GTIN, "lot": "L1", "expiry": "2030-12-31", "count": 3}
+    )
+    assert made.status_code == 201
+    serials = made.get_json()["serials"]
+    for serial in serials[:2]:
+        assert node.post("/api/v1/actions/lock", {"subjects": [pack(serial)]}).status_code == 201
+    refused = node.post("/api/v1/actions/lock", {"subjects": [pack(serials[2])]})
+    problem = assert_problem(refused, 429, "rate-limited")
+    assert "3 writes per minute" in problem["detail"]
+    assert "code" not in problem  # a rate, not serial harvesting
+    # queries have their own bucket; another operator token its own
+    assert node.get(f"/api/v1/packs/{GTIN}/{serials[2]}").status_code == 200
+    other, _ = node.ctx.tokens.create("line-2", TokenRole.OPERATOR)
+    again = node.client.post(
+        "/api/v1/actions/lock",
+        json={"subjects": [pack(serials[2])]},
+        headers={"Authorization": f"Bearer {other}"},
+    )
+    assert again.status_code == 201
 
 
 def test_a_pharmacist_verifying_real_packs_never_trips_the_guard(make_node: NodeFactory) -> None:

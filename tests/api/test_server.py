@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -18,11 +19,14 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from api.body import MAX_BODY_BYTES
+from api.epcis import FILE_SIZE_LIMIT
 from keys.keystore import PASSPHRASE_ENV
-from node.app import app_context, close_app
+from medtrace.app import app_context, close_app
+from medtrace.cli.node import node_group
+from medtrace.serve.granian import worker_loader
 from node.config import PeerConfig, load_config, save_config
-from node.granian_server import worker_loader
-from node.node_cli import node_group
+from node.unlock import PASSPHRASE_FD_ENV, passphrase_handover, resolve_node_passphrase
 from tests.api.conftest import GTIN, PASSPHRASE, init_node, pack
 
 MEDTRACE = str(Path(sys.executable).with_name("medtrace"))
@@ -51,6 +55,9 @@ class Running:
     stderr_path: Path
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
+        if sig == signal.SIGKILL:  # the workers too: a killed master leaves them running
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
@@ -212,6 +219,58 @@ def test_a_served_node_commissions_ships_counts_and_logs_json(
     assert (acme_data / "feed.key").read_bytes()[:20] not in everything.encode()
 
 
+def _chunked(*parts: bytes, size: int = 0, chunk: int = 256 * 1024) -> Iterator[bytes]:
+    """``parts`` as a chunked body, the middle one repeated to ``size`` bytes in ``chunk``s."""
+    head, middle, tail = parts
+    yield head
+    sent = 0
+    while sent < size:
+        piece = middle * min(chunk, size - sent)
+        sent += len(piece)
+        yield piece
+    yield tail
+
+
+def test_chunked_body_over_limit_gets_413(served: Running, acme_data: Path) -> None:
+    """Without a Content-Length the server's stream stopped at the limit and the JSON parser
+    got the first 8 MiB as if they were the body: 400 instead of 413 (issue 13, finding 10)."""
+    operator = create_token(acme_data, "operator", "line-operator")
+    auth = {"Authorization": f"Bearer {operator}", "Content-Type": "application/json"}
+    with requests.Session() as http:
+        over = http.post(
+            f"{served.url}/api/v1/actions/lock",
+            data=_chunked(b'{"subjects": ["', b"x", b'"]}', size=MAX_BODY_BYTES + 64 * 1024),
+            headers=auth,
+            timeout=60,
+        )
+        assert over.status_code == 413, over.text[:300]
+        assert over.headers["Content-Type"] == "application/problem+json"
+        assert over.json()["type"] == "urn:medtrace:problem:body-too-large"
+    with requests.Session() as http:  # an EPCIS document over its own, smaller limit
+        capture = http.post(
+            f"{served.url}/epcis/capture",
+            data=_chunked(b'{"a": "', b"x", b'"}', size=FILE_SIZE_LIMIT + 64 * 1024),
+            headers={**auth, "Content-Type": "application/ld+json"},
+            timeout=60,
+        )
+        assert capture.status_code == 413, capture.text[:300]
+        assert capture.headers["GS1-EPCIS-Capture-File-Size-Limit"] == str(FILE_SIZE_LIMIT)
+    with requests.Session() as http:  # a chunked body within the limit is read whole
+        made = http.post(
+            f"{served.url}/api/v1/commission",
+            data=_chunked(
+                b'{"gtin": "' + GTIN.encode() + b'", "lot": "L1", "expiry": "2030-12-31", ',
+                b" ",
+                b'"count": 2}',
+                size=MAX_BODY_BYTES - 1024,
+            ),
+            headers=auth,
+            timeout=60,
+        )
+        assert made.status_code == 201, made.text[:300]
+        assert made.json()["count"] == 2
+
+
 def test_sigint_stops_gracefully_too(served: Running) -> None:
     _wait_for_starts(served, 2)
     assert served.stop(signal.SIGINT) == 0
@@ -276,16 +335,6 @@ def test_a_taken_port_is_one_red_line(acme_data: Path, server: str) -> None:
         assert line.startswith(("{", "error: ")), line
 
 
-def test_granian_is_refused_for_a_tls_node(acme_data: Path) -> None:
-    save_config(acme_data, replace(load_config(acme_data), tls=True))
-    result = _run_once(acme_data, "--server", "granian")
-    assert result.returncode == 1
-    stderr = result.stderr.decode()
-    assert stderr.count("\n") == 1, stderr
-    assert "expected gunicorn or auto for a TLS node, found 'granian'" in stderr
-    assert "ADR 0013" in stderr
-
-
 def test_a_wrong_passphrase_is_one_red_line(acme_data: Path) -> None:
     result = _run_once(acme_data, "--port", str(free_port()), passphrase="not the passphrase")
     assert result.returncode == 1
@@ -301,8 +350,8 @@ def _digest(running: Running) -> Any:
 
 def test_two_served_nodes_replicate_a_write(consortium_dir: Path, tmp_path: Path) -> None:
     """With the replicator in place, an append at one node reaches its peer quickly."""
-    pytest.importorskip("node.replicator")
-    pytest.importorskip("node.http_peer")
+    pytest.importorskip("node.replication.loop")
+    pytest.importorskip("node.replication.http_peer")
     ports = {"acme": free_port(), "dist": free_port()}
     acme = init_node(consortium_dir, tmp_path / "acme", "acme/line-1", workers=2, threads=4)
     dist = init_node(consortium_dir, tmp_path / "dist", "dist/wh", workers=2, threads=4)
@@ -338,12 +387,44 @@ def test_two_served_nodes_replicate_a_write(consortium_dir: Path, tmp_path: Path
             running.stop()
 
 
+def test_passphrase_in_worker_environment(served: Running) -> None:
+    """$MEDTRACE_PASSPHRASE given to `node run` is in no process of the running node: not in
+    /proc/PID/environ of the master (what it was started with) nor of any worker. The node
+    starts itself again without it and reads it from a pipe (node/unlock.py)."""
+    _wait_for_starts(served, 2)
+    master = served.process.pid
+    processes = {master, *_children(master)}
+    assert len(processes) == 3, processes  # the master and its two workers
+    for pid in processes:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        assert PASSPHRASE.encode() not in environ, f"the passphrase is in {pid}'s environment"
+        names = [line.split(b"=", 1)[0] for line in environ.split(b"\0")]
+        assert PASSPHRASE_ENV.encode() not in names, f"${PASSPHRASE_ENV} is set in {pid}"
+    assert requests.get(f"{served.url}/healthz", timeout=10).status_code == 200
+    assert served.stop(signal.SIGTERM) == 0
+
+
+def test_a_handed_over_passphrase_is_read_once_and_its_pipe_closed(
+    acme_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environ = passphrase_handover(PASSPHRASE, {PASSPHRASE_ENV: PASSPHRASE, "LANG": "C.UTF-8"})
+    assert PASSPHRASE_ENV not in environ
+    assert environ["LANG"] == "C.UTF-8"
+    fd = int(environ[PASSPHRASE_FD_ENV])
+    monkeypatch.delenv(PASSPHRASE_ENV, raising=False)
+    monkeypatch.setenv(PASSPHRASE_FD_ENV, str(fd))
+    assert resolve_node_passphrase(acme_data) == PASSPHRASE
+    assert PASSPHRASE_FD_ENV not in os.environ
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        os.fstat(fd)  # closed
+
+
 def test_a_granian_worker_drops_the_passphrase_from_its_environment(
     acme_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """granian copies the environment into every request's environ; the passphrase stays out."""
     monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
-    app = worker_loader(acme_data, PASSPHRASE)("node.app:create_app")
+    app = worker_loader(acme_data, PASSPHRASE)("medtrace.app:create_app")
     try:
         assert PASSPHRASE_ENV not in os.environ
         assert app_context(app).feed == "acme/line-1"  # the app was built with it first

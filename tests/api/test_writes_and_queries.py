@@ -16,7 +16,7 @@ from ledger.kinds import Kind
 from ledger.membership import MembershipChain, SignedMembership
 from ledger.state import PackState
 from ledger.status import Status
-from node.replication import LocalPeer, pull
+from node.replication.pull import LocalPeer, pull
 from scanner.verdict import Decision, Scanned, decide
 from tests.api.conftest import (
     FOREIGN_GTIN,

@@ -42,7 +42,7 @@ def post(node: Node, doc: Any, *, behaviour: str | None = None, role: str = "ope
     return node.client.post("/epcis/capture", data=data, headers=headers)
 
 
-def query(node: Node, path: str = "/epcis/events", role: str = "verifier") -> Any:
+def query(node: Node, path: str = "/epcis/events", role: str = "auditor") -> Any:
     response = node.get(path, role)
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.mimetype == "application/ld+json"

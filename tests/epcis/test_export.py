@@ -11,9 +11,9 @@ from jsonschema import Draft7Validator, FormatChecker
 from ledger.entry import SignedEntry
 from ledger.epcis import jsontext
 from ledger.epcis.hash import document_hashes
-from ledger.epcis.mapping import render
 from ledger.epcis.query import Record, query_document
-from ledger.epcis.validate import validate_document
+from ledger.epcis.render import render
+from ledger.epcis.validate.document import validate_document
 from ledger.feed import FeedWriter
 from ledger.kinds import Kind
 from tests.epcis.conftest import SCHEMA, need

@@ -11,15 +11,9 @@ from typing import Any
 import pytest
 
 from ledger.epcis import jsontext
-from ledger.epcis.hash import (
-    HASH_URI,
-    canonical_number,
-    canonical_time,
-    document_context,
-    document_hashes,
-    event_hash,
-    events_of,
-)
+from ledger.epcis.context import document_context
+from ledger.epcis.hash import HASH_URI, document_hashes, event_hash, events_of
+from ledger.epcis.values import canonical_number, canonical_time
 from tests.epcis.conftest import GS1_EPCIS, HASH_GENERATOR, load, need
 
 

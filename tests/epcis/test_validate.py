@@ -11,7 +11,9 @@ import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
 from ledger.epcis import jsontext
-from ledger.epcis.validate import EpcisInvalid, is_date_time, is_uri, validate_document
+from ledger.epcis.validate.checker import EpcisInvalid
+from ledger.epcis.validate.document import validate_document
+from ledger.epcis.validate.formats import is_date_time, is_uri
 from tests.epcis.conftest import (
     GS1_EPCIS,
     HASH_GENERATOR,

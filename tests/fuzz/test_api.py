@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from api import MAX_BODY_BYTES
 from api.openapi import document
 from api.routes import ROUTES
-from node.app import close_app, create_app
+from medtrace.app import close_app, create_app
 from node.config import load_config, save_config
 from tests.api.conftest import PASSPHRASE, Node, init_node
 from tests.api.test_server import create_token, free_port, start

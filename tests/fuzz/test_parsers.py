@@ -20,11 +20,12 @@ from hypothesis import strategies as st
 from ledger.canonical import canonical_bytes, parse_canonical
 from ledger.entry import Payload, SignedEntry, decode_payload, sign
 from ledger.epcis import normalise
-from ledger.epcis.validate import EpcisInvalid, validate_document
+from ledger.epcis.validate.checker import EpcisInvalid
+from ledger.epcis.validate.document import validate_document
 from ledger.errors import IdentifierError, LedgerError, MalformedEntry
 from ledger.identifiers import pack_uri, parse_subject, with_check_digit
 from ledger.kinds import Kind
-from scanner.read import ScanError, read_text
+from scanner.reading import ScanError, read_text
 from tests.epcis import documents
 from tests.fuzz.conftest import FUZZ, count
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from keys.cli import keys_group
-from keys.consortium import Consortium, version_file_name
+from keys.consortium import Consortium
+from keys.consortium.layout import version_file_name
 from keys.keystore import PASSPHRASE_ENV, fingerprint
 from ledger.membership import sign_membership
-from node.cli import cli as medtrace_cli
+from medtrace.cli.keys import keys_group
+from medtrace.cli.main import cli as medtrace_cli
 
 PW = "cli-tests: a long enough passphrase"
 COMMANDS = (

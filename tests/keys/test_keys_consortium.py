@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keys.consortium import (
+from keys.consortium import Consortium
+from keys.consortium.layout import (
     CONSORTIUM_FILE,
-    Consortium,
     ConsortiumError,
     load_chain,
     version_file_name,

@@ -1,4 +1,4 @@
-"""Private keys at rest: encrypted PKCS#8, 0600 files in 0700 directories, clear errors."""
+"""Private keys at rest: sealed PKCS#8, 0600 files in 0700 directories, clear errors."""
 
 from __future__ import annotations
 
@@ -63,11 +63,11 @@ def test_round_trip(tmp_path: Path) -> None:
     assert load_private_key(path, PASSPHRASE.encode()) is not None  # bytes work as well as str
 
 
-def test_file_is_encrypted_pkcs8_pem(tmp_path: Path) -> None:
+def test_file_is_a_sealed_pem(tmp_path: Path) -> None:
     path = tmp_path / "keys" / "a.key"
     write_private_key(path, generate_key(), PASSPHRASE)
     data = path.read_bytes()
-    assert data.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n")
+    assert data.startswith(b"-----BEGIN MEDTRACE SEALED PRIVATE KEY-----\n")
     assert b"-----BEGIN PRIVATE KEY-----" not in data
 
 

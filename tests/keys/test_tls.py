@@ -15,7 +15,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from keys.cli import keys_group
 from keys.consortium import Consortium
 from keys.keystore import KeyStoreError, WrongPassphrase
 from keys.tls import (
@@ -24,7 +23,6 @@ from keys.tls import (
     TlsError,
     ca_paths,
     certificate_organisation,
-    client_context,
     create_ca,
     issue_node_files,
     load_ca,
@@ -32,10 +30,11 @@ from keys.tls import (
     parse_host,
     peer_organisation,
     read_certificate,
-    server_context,
 )
+from keys.tls_contexts import client_context, server_context
+from medtrace.cli.keys import keys_group
+from medtrace.cli.node import node_group
 from node.config import load_config
-from node.node_cli import node_group
 
 
 def test_a_new_consortium_has_an_ecdsa_p256_ca_with_its_key_encrypted(
@@ -44,7 +43,7 @@ def test_a_new_consortium_has_an_ecdsa_p256_ca_with_its_key_encrypted(
     key_path = ca_paths(consortium.path)[0]
     assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
     assert stat.S_IMODE(key_path.parent.stat().st_mode) == 0o700
-    assert key_path.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert key_path.read_bytes().startswith(b"-----BEGIN MEDTRACE SEALED PRIVATE KEY-----")
     cert, key = load_ca(consortium.path, pw)
     public = cert.public_key()
     assert isinstance(public, ec.EllipticCurvePublicKey)
@@ -93,7 +92,7 @@ def test_the_node_key_is_encrypted_private_and_opens_only_with_the_passphrase(
     cert = _issue(consortium, pw, tmp_path / "node")
     files = NodeTlsFiles.in_dir(tmp_path / "node")
     assert stat.S_IMODE(files.key.stat().st_mode) == 0o600
-    assert b"ENCRYPTED PRIVATE KEY" in files.key.read_bytes()
+    assert b"SEALED PRIVATE KEY" in files.key.read_bytes()
     assert load_tls_key(files.key, pw).public_key() == cert.public_key()
     assert files.ca.read_bytes() == ca_paths(consortium.path)[1].read_bytes()
     with pytest.raises(WrongPassphrase) as wrong:

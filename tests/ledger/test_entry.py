@@ -23,7 +23,8 @@ from ledger.errors import (
 )
 from ledger.feed import verify_chain, verify_entry
 from ledger.kinds import Kind
-from ledger.membership import MEMBERSHIP_DOMAIN, Membership
+from ledger.membership import Membership
+from ledger.membership.versions import MEMBERSHIP_DOMAIN
 from tests.ledger.builders import MFR, PACK, PHARMACY, keys, membership
 
 ID = "ab" * 32

@@ -13,14 +13,13 @@ from ledger.entry import Payload, SignedEntry, sign
 from ledger.errors import (
     ChainError,
     FeedFrozen,
-    ForkDetected,
     PrevMismatch,
     SequenceGap,
     SignatureInvalid,
     TimeRegression,
     WrongFeed,
 )
-from ledger.feed import Feed, FeedWriter, check_fork, verify_chain, verify_link
+from ledger.feed import Feed, FeedWriter, ForkDetected, check_fork, verify_chain, verify_link
 from ledger.kinds import Kind
 from ledger.state import MemoryState
 from ledger.status import Status

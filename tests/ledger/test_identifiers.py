@@ -231,6 +231,37 @@ def test_company_prefix_must_be_4_to_12_digits(prefix: str) -> None:
         check_company_prefix(prefix)
 
 
+def _other_digits(ascii_digits: str, zero: str) -> str:
+    """``ascii_digits`` written with another script's digits (``zero``: that script's 0)."""
+    return "".join(chr(ord(zero) + int(d)) for d in ascii_digits)
+
+
+#: Digits ``str.isdigit`` and ``\\d`` accept that are not ASCII 0-9 (issue 13, finding 10).
+OTHER_DIGITS = {"fullwidth": "\uff10", "arabic_indic": "\u0660", "devanagari": "\u0966"}
+
+
+@pytest.mark.parametrize("zero", OTHER_DIGITS.values(), ids=OTHER_DIGITS.keys())
+def test_fullwidth_digits_accepted_as_gtin(zero: str) -> None:
+    """A GTIN, SSCC or company prefix in another script's digits is not a second spelling
+    of the same key: every builder and the subject parser refuse it."""
+    sscc = "095060000000000015"
+    for build in (
+        lambda: gtin14(_other_digits(GTIN, zero)),
+        lambda: gtin14(_other_digits(GTIN[:-1], zero) + GTIN[-1]),
+        lambda: pack_uri(_other_digits(GTIN, zero), "A1"),
+        lambda: check_sscc(_other_digits(sscc, zero)),
+        lambda: container_uri(_other_digits(sscc, zero)),
+        lambda: check_company_prefix(_other_digits("9506000", zero)),
+        lambda: parse_subject(f"{DL_ROOT}/01/{_other_digits(GTIN, zero)}/21/A1"),
+        lambda: parse_subject(f"{DL_ROOT}/00/{_other_digits(sscc, zero)}"),
+    ):
+        with pytest.raises(IdentifierError):
+            build()
+    assert gtin14(GTIN) == GTIN  # ASCII digits still read
+    with pytest.raises(IdentifierError):
+        gtin14(GTIN[:-1] + "²")  # a superscript two: isdigit() says it is a digit
+
+
 # -- upstream Digital Link vectors -------------------------------------------------------------
 
 _SGTIN_OR_SSCC = re.compile(r"\Ahttps://id\.gs1\.org/(?:01/\d{14}/21/[^/]+|00/\d{18})\Z")

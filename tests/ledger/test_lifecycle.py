@@ -207,6 +207,11 @@ def duplicate_commission(net: Net) -> SignedEntry:
     return offend(net, MFR, Kind.COMMISSION, [LOT_URI], body=commission_body([SERIALS[0]]))
 
 
+def commission_dated_after_its_expiry(net: Net) -> SignedEntry:
+    body = commission_body(expiry="2027-01-31")
+    return offend(net, MFR, Kind.COMMISSION, [LOT_URI], body=body, ts="2099-12-31T00:00:00.000Z")
+
+
 # -- undo --------------------------------------------------------------------------------------
 
 
@@ -466,6 +471,9 @@ RULES: dict[str, RuleCase] = {
     "duplicate_commission": RuleCase(
         duplicate_commission, Code.DUPLICATE_COMMISSION, ("commission",), PACK, False
     ),
+    "commission_dated_after_its_expiry": RuleCase(
+        commission_dated_after_its_expiry, Code.DATED_AFTER_EXPIRY, (), LOT_URI, None
+    ),
     "undo_after_10_days": RuleCase(
         undo_after_10_days, Code.UNDO_NOT_ALLOWED, ("dispense",), PACK, False
     ),
@@ -591,6 +599,18 @@ def test_replicated_alert_ids_are_the_same_on_a_rebuild(case: RuleCase) -> None:
     rebuilt = MemoryState()
     again = lifecycle.fold(net.entries.values(), net.membership, rebuilt)
     assert first <= {a.id for a in again}
+
+
+def test_a_commission_dated_after_its_expiry_creates_no_pack() -> None:
+    net = Net()
+    net.apply(commission_dated_after_its_expiry(net), strict=False)
+    assert net.state.packs == {}
+
+
+def test_a_commission_dated_on_its_expiry_day_is_taken() -> None:
+    net = Net()
+    net.commission(expiry="2027-01-31", ts="2027-01-31T23:59:59.999Z")
+    assert PACK in net.state.packs
 
 
 def test_every_alert_code_has_a_level() -> None:

@@ -28,7 +28,6 @@ from ledger.feed import verify_chain, verify_entry
 from ledger.identifiers import lot_uri
 from ledger.kinds import ROLE_KINDS, Kind, Role
 from ledger.membership import (
-    MEMBERSHIP_DOMAIN,
     FeedKey,
     Membership,
     MembershipChain,
@@ -38,6 +37,7 @@ from ledger.membership import (
     raw_public,
     sign_membership,
 )
+from ledger.membership.versions import MEMBERSHIP_DOMAIN
 from tests.ledger.builders import (
     CUSTOMS,
     DIST,

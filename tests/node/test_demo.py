@@ -18,12 +18,12 @@ from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
     PrivateFormat,
-    load_pem_private_key,
 )
 
+from keys.keystore import WrongPassphrase, open_private_key
 from node.https import ca_session
 
-MEDTRACE = [sys.executable, "-c", "from node.cli import main; main()"]
+MEDTRACE = [sys.executable, "-c", "from medtrace.cli.main import main; main()"]
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,30 @@ def test_the_demo_keeps_private_keys_encrypted_and_private(demo: Path) -> None:
     assert demo / "nodes" / "pharmacy" / "tls.key" in keys
     for path in keys:
         assert path.stat().st_mode & 0o077 == 0
-        assert b"ENCRYPTED PRIVATE KEY" in path.read_bytes()
+        assert b"SEALED PRIVATE KEY" in path.read_bytes()
+
+
+def test_demo_passphrase_in_every_node_directory(demo: Path) -> None:
+    """A node's data directory holds no passphrase, and no two nodes share one: whoever takes a
+    copy of one node's directory opens no key with what is in it, and no other node's keys."""
+    nodes = sorted(p for p in (demo / "nodes").iterdir() if p.is_dir())
+    assert [p.name for p in nodes] == [
+        "customs",
+        "distributor",
+        "manufacturer",
+        "pharmacy",
+        "regulator",
+    ]
+    for data in nodes:
+        assert not (data / "passphrase").exists()
+    own = {data.name: _passphrase_of(demo, data / "feed.key") for data in nodes}
+    assert len(set(own.values())) == len(own)
+    assert _passphrase_of(demo, demo / "consortium" / "x.key") not in own.values()
+    for path in (demo / "secrets").iterdir():
+        assert path.stat().st_mode & 0o077 == 0
+    first, second = nodes[0], nodes[1]
+    with pytest.raises(WrongPassphrase):
+        open_private_key((first / "feed.key").read_bytes(), own[second.name], source="feed.key")
 
 
 def test_the_demo_stops_every_node_it_started(demo: Path) -> None:
@@ -134,14 +157,20 @@ def test_the_demo_stops_every_node_it_started(demo: Path) -> None:
     assert running.stdout.strip() == ""
 
 
-def _key_material(demo: Path, passphrase: str) -> list[str]:
-    """What would give a key away: a line of each encrypted PEM, and each key decrypted (its
+def _passphrase_of(demo: Path, key_file: Path) -> str:
+    """The consortium's passphrase for its keys, a node's own for the keys in its directory."""
+    owner = key_file.parent.name if key_file.parent.parent == demo / "nodes" else "consortium"
+    return (demo / "secrets" / f"{owner}.passphrase").read_text().strip()
+
+
+def _key_material(demo: Path) -> list[str]:
+    """What would give a key away: a line of each sealed PEM, and each key decrypted (its
     unencrypted PKCS#8 PEM lines and DER in hex)."""
     found: list[str] = []
     for path in _key_files(demo):
         pem = path.read_bytes()
         found += [line.decode() for line in pem.splitlines()[1:-1] if len(line) >= 32]
-        key = load_pem_private_key(pem, password=passphrase.encode())
+        key = open_private_key(pem, _passphrase_of(demo, path), source=str(path))
         der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
         clear = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
         found += [line.decode() for line in clear.splitlines()[1:-1] if len(line) >= 32]
@@ -151,10 +180,9 @@ def _key_material(demo: Path, passphrase: str) -> list[str]:
 
 def test_node_logs_and_answers_hold_no_tokens_or_key_material(demo: Path) -> None:
     tokens = json.loads((demo / "tokens.json").read_text())
-    passphrase = (demo / "passphrase").read_text().strip()
     secrets = [t for node in tokens.values() for t in node.values() if t.startswith("mt_")]
-    secrets.append(passphrase)
-    material = _key_material(demo, passphrase)
+    secrets += [p.read_text().strip() for p in (demo / "secrets").glob("*.passphrase")]
+    material = _key_material(demo)
     assert len(material) > len(_key_files(demo))
     for log in (demo / "nodes").glob("*/node.log"):
         text = log.read_text()
@@ -234,8 +262,9 @@ def test_a_demo_label_scans_to_the_reported_verdict_online_and_offline(demo: Pat
     config = json.loads((data / "node.json").read_text())
     tokens = json.loads((demo / "tokens.json").read_text())["pharmacy"]
     assert tokens["url"].startswith("https://")
+    secret = demo / "secrets" / "pharmacy.passphrase"  # as the README runs it
     node = subprocess.Popen(
-        [*MEDTRACE, "node", "run", "--data", str(data)],
+        [*MEDTRACE, "node", "run", "--data", str(data), "--passphrase-file", str(secret)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

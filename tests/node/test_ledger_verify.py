@@ -18,7 +18,7 @@ from node.verify import verify_store
 from tests.node.test_store_order import history
 from tests.node.world import key, make_world
 
-MEDTRACE = [sys.executable, "-c", "from node.cli import main; main()"]
+MEDTRACE = [sys.executable, "-c", "from medtrace.cli.main import main; main()"]
 
 
 @pytest.fixture(scope="module")

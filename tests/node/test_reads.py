@@ -11,8 +11,7 @@ from ledger.entry import SignedEntry
 from ledger.identifiers import lot_uri, pack_uri, product_uri, with_check_digit
 from ledger.kinds import Kind
 from ledger.status import Status
-from node.store import Store
-from node.store.reads import PackReading
+from node.store import PackReading, Store
 from tests.node.world import EXPIRY, GTIN, LOT, World, case, make_world, pack
 
 OTHER_LOT = "L2"

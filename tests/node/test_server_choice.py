@@ -1,11 +1,11 @@
-"""Which HTTP server runs a node (ADR 0013): granian for plain HTTP, gunicorn where TLS needs it."""
+"""Which HTTP server runs a node (ADR 0013, 0015): granian, TLS or not; gunicorn on request."""
 
 from __future__ import annotations
 
 import pytest
 
+from medtrace.serve.settings import ServerKind, server_for
 from node.config import ConfigError, NodeConfig
-from node.server import ServerKind, server_for
 
 PLAIN = NodeConfig(name="acme", feed="acme/line-1", genesis_id="g" * 64)
 TLS = NodeConfig(name="acme", feed="acme/line-1", genesis_id="g" * 64, tls=True)
@@ -15,11 +15,12 @@ TLS = NodeConfig(name="acme", feed="acme/line-1", genesis_id="g" * 64, tls=True)
     ("config", "configured", "requested", "expected"),
     [
         pytest.param(PLAIN, "auto", None, ServerKind.GRANIAN, id="plain-http-auto-is-granian"),
-        pytest.param(TLS, "auto", None, ServerKind.GUNICORN, id="tls-auto-is-gunicorn"),
+        pytest.param(TLS, "auto", None, ServerKind.GRANIAN, id="tls-auto-is-granian"),
         pytest.param(PLAIN, "gunicorn", None, ServerKind.GUNICORN, id="configured-gunicorn"),
         pytest.param(PLAIN, "auto", "gunicorn", ServerKind.GUNICORN, id="requested-gunicorn"),
         pytest.param(PLAIN, "gunicorn", "granian", ServerKind.GRANIAN, id="request-beats-config"),
         pytest.param(TLS, "gunicorn", None, ServerKind.GUNICORN, id="tls-configured-gunicorn"),
+        pytest.param(TLS, "auto", "granian", ServerKind.GRANIAN, id="tls-requested-granian"),
     ],
 )
 def test_the_server_of_a_node(
@@ -32,12 +33,6 @@ def test_the_server_of_a_node(
 @pytest.mark.parametrize(
     ("config", "requested", "message"),
     [
-        pytest.param(
-            TLS,
-            "granian",
-            "expected gunicorn or auto for a TLS node, found 'granian'",
-            id="granian-cannot-check-peer-certificates",
-        ),
         pytest.param(
             PLAIN,
             "uwsgi",

@@ -12,10 +12,10 @@ import pytest
 from ledger.errors import KindNotAllowed, RuleViolation
 from ledger.feed import verify_chain
 from ledger.kinds import Kind
-from node.replication import LocalPeer, pull
+from node.replication.pull import LocalPeer, pull
 from node.service import NodeService
 from node.store import Store
-from node.store import store as store_module
+from node.store import local_writes as store_module
 from tests.node.world import GTIN, LOT, case, key, make_world, pack
 
 EXPIRY = "2030-12-31"

@@ -14,7 +14,7 @@ from ledger.lifecycle import fold
 from ledger.serials import generate_serials
 from ledger.state import MemoryState
 from node.store import Store
-from tests.node.world import GTIN, LOT, World, case, make_world, pack
+from tests.node.world import GTIN, LOT, case, equivocate, make_world, pack
 
 Snapshot = dict[str, tuple[str, str, str | None, str | None]]
 
@@ -92,24 +92,9 @@ def test_the_same_entries_give_the_same_digest_at_two_stores(tmp_path: Path) -> 
         assert one.heads() == two.heads()
 
 
-def _forked_ship(world: World) -> tuple[SignedEntry, SignedEntry, SignedEntry]:
-    """Pack A1 commissioned, then shipped to dist and to ph by two entries that acme/line1's key
-    signed at the same position: equivocation."""
-    commission = world.commission(["A1"])
-    writer = world.writers["acme/line1"]
-    base = writer.head
-    to_dist = world.write(
-        "acme/line1", Kind.SHIP, subjects=[pack("A1")], body={"destination": "dist"}
-    )
-    writer.head = base
-    to_ph = world.write("acme/line1", Kind.SHIP, subjects=[pack("A1")], body={"destination": "ph"})
-    assert to_dist.payload.seq == to_ph.payload.seq
-    return commission, to_dist, to_ph
-
-
 def test_nodes_that_saw_different_sides_of_a_fork_agree_once_both_hold_both(tmp_path: Path) -> None:
     world = make_world()
-    commission, to_dist, to_ph = _forked_ship(world)
+    commission, to_dist, to_ph = equivocate(world)
     with Store(tmp_path / "a.db") as one, Store(tmp_path / "b.db") as two:
         one.ingest([commission, to_dist], world.membership)
         two.ingest([commission, to_ph], world.membership)
@@ -185,7 +170,7 @@ def test_a_whole_history_in_one_page_gives_the_folded_state(store_url: str) -> N
 
 def test_a_fork_inside_one_page_is_recorded_and_freezes_the_feed(tmp_path: Path) -> None:
     world = make_world()
-    commission, to_dist, to_ph = _forked_ship(world)
+    commission, to_dist, to_ph = equivocate(world)
     with Store(tmp_path / "a.db") as store:
         report = store.ingest([commission, to_dist, to_ph], world.membership)
         assert report.added == 2

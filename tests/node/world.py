@@ -95,3 +95,18 @@ def make_world() -> World:
     world = World(membership)
     world.writers = {feed: FeedWriter(feed, key(seed)) for feed, (_, _, seed) in FEEDS.items()}
     return world
+
+
+def equivocate(world: World) -> tuple[SignedEntry, SignedEntry, SignedEntry]:
+    """Pack A1 commissioned by acme/line1, then shipped to dist and to ph by two entries that
+    acme/line1's key signed at the same position (#1): equivocation."""
+    commission = world.commission(["A1"])
+    writer = world.writers["acme/line1"]
+    base = writer.head
+    to_dist = world.write(
+        "acme/line1", Kind.SHIP, subjects=[pack("A1")], body={"destination": "dist"}
+    )
+    writer.head = base
+    to_ph = world.write("acme/line1", Kind.SHIP, subjects=[pack("A1")], body={"destination": "ph"})
+    assert to_dist.payload.seq == to_ph.payload.seq == 1
+    return commission, to_dist, to_ph

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from keys.consortium import Consortium
-from node.demo.network import create_consortium
+from node.localnet.network import create_consortium
 from tests.node.postgres import postgres_server, unavailable_reason
 from tests.reliability.network import PASSPHRASE, Network, NetworkFactory, build_network
 

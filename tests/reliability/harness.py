@@ -35,7 +35,7 @@ from sqlalchemy import select
 from ledger.alerts import Code
 from ledger.entry import SignedEntry
 from ledger.identifiers import container_uri, pack_uri
-from node.demo.scenario import GTIN, sscc
+from medtrace.demo.scenario import GTIN, sscc
 from node.store import Store
 from node.store.models import ENTRIES
 from node.verify import verify_store

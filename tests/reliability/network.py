@@ -1,4 +1,4 @@
-"""Real node processes for the crash tests: data directories made by ``node.init.init_node``,
+"""Real node processes for the crash tests: data directories made by ``node.datadir.init_node``,
 peered with each other, each run as ``medtrace node run`` (granian, its default two workers)
 and killed with SIGKILL to its whole process group, master and workers at once.
 """
@@ -20,9 +20,9 @@ import requests
 from keys.consortium import Consortium
 from ledger.membership import Membership
 from node.config import NodeConfig, PeerConfig, load_config, save_config
-from node.demo.network import NODE_FEEDS
-from node.demo.processes import free_port
-from node.init import init_node
+from node.datadir import init_node
+from node.localnet.network import NODE_FEEDS
+from node.localnet.processes import free_port
 from node.process import NodeProcess
 from node.store import Store
 from node.tokens import Tokens

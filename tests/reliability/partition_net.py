@@ -33,10 +33,10 @@ from click.testing import CliRunner
 
 from ledger.identifiers import pack_uri
 from ledger.kinds import Role
-from node.cli import cli
+from medtrace.cli.main import cli
 from node.config import NodeConfig, PeerConfig, load_config, save_config
-from node.demo.network import gln
-from node.init import init_node
+from node.datadir import init_node
+from node.localnet.network import gln
 from node.store import Store
 from node.tokens import Tokens
 from tests.nodes_setup import Member, make_consortium

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from ledger.alerts import Code
-from node.demo.network import NODE_FEEDS
-from node.demo.scenario import GTIN
+from medtrace.demo.scenario import GTIN
+from node.localnet.network import NODE_FEEDS
 from node.verify import verify_store
 from tests.reliability.harness import DISTRIBUTOR, EXPIRY, MANUFACTURER, Harness, Plan, Report
 from tests.reliability.network import CrashNode, NetworkFactory

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bench.soak import soak_command
 from bench.soak_load import Answer
 from bench.soak_memory import MB, Sample, children, rss, sample_tree, trend
+from medtrace.cli.soak import soak_command
 
 # -- what counts as a failure --------------------------------------------------------------------
 

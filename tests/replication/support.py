@@ -1,6 +1,7 @@
 """What replication tests share: stores of the test consortium, histories, and small real HTTP
-servers on loopback ports (an honest node's replication API over a store, and a scripted
-Byzantine one) so ``HttpPeer`` and ``Replicator`` are tested over real sockets."""
+servers on loopback ports (an honest node's replication API over a store, a scripted Byzantine
+one, and a peer that trickles its answers) so ``HttpPeer`` and ``Replicator`` are tested over
+real sockets."""
 
 from __future__ import annotations
 
@@ -115,14 +116,13 @@ class Honest:
 
         @app.get("/api/v1/feeds")
         def feeds() -> Response:
+            heads = store.ledger_heads()
             return _json(
                 {
-                    "digest": store.digest(),
+                    "digest": heads.digest,
                     "node": self.name,
-                    "feeds": {
-                        h.feed: {"size": h.size, "head": h.head, "frozen_at": h.frozen_at}
-                        for h in store.heads().values()
-                    },
+                    "feeds": heads.feeds_json(),
+                    "forks": [[a.to_wire(), b.to_wire()] for a, b in store.forks()],
                 }
             )
 
@@ -230,3 +230,65 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+class Trickler:
+    """A TCP server on a loopback port that answers every request one byte every ``every_s``
+    seconds (status line and headers too), forever: a peer that never lets a read time out."""
+
+    ANSWER = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n"
+        + b'{"digest": "'
+        + b"0" * 999_900
+    )
+
+    def __init__(self, every_s: float = 1.0) -> None:
+        self.every_s = every_s
+        self.connections = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self.port: int = self._listener.getsockname()[1]
+        self._stopped = threading.Event()
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            thread = threading.Thread(target=self._trickle, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(1.0)
+            try:
+                conn.recv(65536)  # the request; its content does not matter
+                for byte in self.ANSWER:
+                    if self._stopped.wait(self.every_s):
+                        return
+                    conn.sendall(bytes([byte]))
+            except OSError:
+                return  # the client gave up and closed: what a deadline is for
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._listener.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Trickler:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

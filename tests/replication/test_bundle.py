@@ -15,18 +15,16 @@ from click.testing import CliRunner
 from ledger.entry import SignedEntry
 from ledger.feed import FeedWriter
 from ledger.kinds import Kind
-from node.bundle import (
+from medtrace.cli.main import cli
+from node.config import NodeConfig, save_config
+from node.replication.bundle_format import (
     MAX_DECOMPRESSED,
     BundleError,
     BundleTooLarge,
-    export_bundle,
-    import_bundle,
     read_bundle,
     read_heads,
-    write_heads,
 )
-from node.cli import cli
-from node.config import NodeConfig, save_config
+from node.replication.bundles import export_bundle, import_bundle, write_heads
 from node.store import Store
 from tests.node.test_store_order import history, snapshot_store
 from tests.node.world import key, make_world

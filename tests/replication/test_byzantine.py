@@ -28,8 +28,8 @@ from ledger.feed import FeedWriter
 from ledger.identifiers import lot_uri
 from ledger.kinds import Kind, Role
 from ledger.serials import generate_serials
-from node.http_peer import MAX_BODY
-from node.replicator import Replicator
+from node.replication.loop import Replicator
+from node.replication.protocol import MAX_BODY
 from node.store import IngestReport, Store
 from node.store import models as m
 from tests.node.world import GTIN, LOT, key
@@ -240,6 +240,35 @@ def test_fork_is_kept_as_evidence_alerted_and_the_feed_frozen(scene: Scene) -> N
     # the honest peer's other feeds still arrived in the same round
     for feed in ("acme/line1", "ph/a"):
         assert scene.victim.heads()[feed] == scene.honest.heads()[feed]
+
+
+def test_forged_fork_evidence_freezes_an_honest_feed(scene: Scene) -> None:
+    """The liar says acme/line1 is frozen at #1 and serves as proof acme's genuine #1 and
+    another entry at #1 that a key not acme's signed. Fork evidence is verified before it is
+    taken: refused as forged, the feed stays open, no fork alert."""
+    chain = scene.chain("acme/line1")[:3]
+    genuine = chain[1]
+    forged = forger(scene, "acme/line1", 1).append(
+        Kind.SHIP,
+        ts=genuine.payload.ts,
+        subjects=scene.h.uris[10:12],
+        body={"destination": "dist"},
+    )
+    liar = Byzantine()
+    liar.put(chain)
+    answer = {
+        "digest": "0" * 64,
+        "node": "byzantine",
+        "feeds": {"acme/line1": {"size": 3, "head": chain[2].id, "frozen_at": 1}},
+        "forks": [[genuine.to_wire(), forged.to_wire()]],
+    }
+    liar.feeds_answer = lambda: Response(json.dumps(answer), mimetype="application/json")
+    outcome = replicate(scene, liar)
+    reasons = dict(outcome.report.rejected)
+    assert "refused as forged" in reasons[forged.id]
+    assert outcome.liar["entries_refused"] >= 1
+    assert_nothing_frozen(scene.victim)
+    assert_honest_replication_went_on(scene)
 
 
 @pytest.mark.parametrize("shape", ["hole-in-the-page", "page-starts-late"])

@@ -4,17 +4,22 @@ answers it must refuse before anything reaches the store."""
 from __future__ import annotations
 
 import gzip
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from flask import Flask, Response, redirect
 
-from node.http_peer import MAX_BODY, HttpPeer
-from node.replication import PeerError
+from node.replication.http_peer import HttpPeer
+from node.replication.protocol import MAX_BODY
+from node.replication.pull import PeerError
 from tests.replication.support import (
     TOKEN,
     Byzantine,
     Honest,
+    Trickler,
     base_history,
     closed_port_url,
     ingest_all,
@@ -58,6 +63,27 @@ def test_an_unreachable_peer_is_a_peer_error() -> None:
         pytest.raises(PeerError, match="ConnectionError"),
     ):
         peer.heads()
+
+
+def test_a_trickling_peer_stretches_a_request_past_its_deadline() -> None:
+    """A peer that answers one byte every 0.2 s never lets a socket read time out: the
+    request is still given up at its wall-clock deadline, and the next one, while the first is
+    still stuck in the trickled headers, fails at once instead of opening another connection."""
+    pool = ThreadPoolExecutor(1)
+    with Trickler(every_s=0.2) as slow, HttpPeer("slow", slow.url, TOKEN, deadline=1.5) as peer:
+        try:
+            started = time.monotonic()
+            pending = pool.submit(peer.heads)
+            with pytest.raises(PeerError, match=r"expected the whole answer within 1\.5 s"):
+                pending.result(timeout=10)  # without a deadline: the 1 MB answer takes 2 days
+            assert time.monotonic() - started < 2.5
+            started = time.monotonic()
+            with pytest.raises(PeerError, match="still being answered"):
+                peer.heads()
+            assert time.monotonic() - started < 0.5
+            assert slow.connections == 1
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def test_a_redirect_is_not_followed_with_our_token() -> None:
@@ -140,5 +166,33 @@ def test_a_compressed_body_is_refused_not_expanded() -> None:
         pytest.raises(
             PeerError, match="expected an uncompressed body, found Content-Encoding 'gzip'"
         ),
+    ):
+        peer.heads()
+
+
+@pytest.mark.parametrize("shape", ["open-feed", "two-positions", "one-entry", "not-an-array"])
+def test_fork_evidence_outside_a_frozen_feed_is_a_peer_error(shape: str) -> None:
+    """Fork evidence is two entries at one position of a feed the peer says is frozen there
+    or before, below its size; anything else is an answer outside the protocol."""
+    h = base_history()
+    chain = [e for e in h.base if e.payload.feed == "acme/line1"]
+    frozen_at = None if shape == "open-feed" else 1
+    pair: object = [chain[1].to_wire(), chain[2].to_wire()]  # positions 1 and 2
+    if shape == "open-feed":
+        pair = [chain[1].to_wire(), chain[1].to_wire()]
+    elif shape == "one-entry":
+        pair = [chain[1].to_wire()]
+    forks: object = {"x": pair} if shape == "not-an-array" else [pair]
+    answer = {
+        "digest": "0" * 64,
+        "node": "liar",
+        "feeds": {"acme/line1": {"size": 3, "head": chain[2].id, "frozen_at": frozen_at}},
+        "forks": forks,
+    }
+    liar = Byzantine(feeds_answer=lambda: Response(json.dumps(answer), mimetype="application/json"))
+    with (
+        serve(liar.app()) as url,
+        HttpPeer("liar", url, TOKEN) as peer,
+        pytest.raises(PeerError, match="fork"),
     ):
         peer.heads()

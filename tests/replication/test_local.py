@@ -15,7 +15,7 @@ from ledger.kinds import Kind
 from ledger.lifecycle import fold
 from ledger.serials import generate_serials
 from ledger.state import MemoryState
-from node.replication import LocalPeer, PeerError, pull, pull_many, pull_round
+from node.replication.pull import LocalPeer, PeerError, pull, pull_many, pull_round
 from node.store import FeedHead
 from tests.node.test_store_order import history, snapshot_memory, snapshot_store
 from tests.node.world import GTIN, key, make_world

@@ -30,9 +30,9 @@ from click.testing import CliRunner
 
 from ledger.identifiers import lot_uri, pack_uri
 from ledger.kinds import Role
-from node.cli import cli
+from medtrace.cli.main import cli
 from node.config import PeerConfig, load_config, save_config
-from node.demo.network import gln
+from node.localnet.network import gln
 from tests.nodes_setup import Member, make_consortium
 from tests.reliability.faulty_link import FaultyLink
 

@@ -11,7 +11,7 @@ from ledger import membership as ms
 from ledger.feed import FeedWriter
 from ledger.kinds import Kind, Role
 from ledger.membership import Membership
-from node.replicator import Replicator
+from node.replication.loop import Replicator
 from node.store import Store
 from tests.node.test_store_order import history
 from tests.node.world import key, make_world

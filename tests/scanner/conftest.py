@@ -11,7 +11,13 @@ import pytest
 
 from ledger.identifiers import container_uri, lot_uri, product_uri
 from ledger.kinds import Kind
-from scanner.read import ScanData
+from scanner.reading import ScanData
+from tests.api.conftest import (  # noqa: F401 (the API tests' nodes, for the web scan's tests)
+    _no_ambient_passphrase,
+    consortium_dir,
+    make_node,
+    template_nodes,
+)
 from tests.node.world import sscc
 from tests.scanner.server import Node, open_node, serve
 from tests.scanner.world import EXPIRY, GTIN, LOT, ScanWorld, pack, scan_world
@@ -38,7 +44,7 @@ def shared_data(*parts: str) -> Path:
 
 
 def tell_story(world: ScanWorld) -> None:
-    """Every case of DESIGN.md §4 on its own pack."""
+    """Every case of docs/architecture.md §4 on its own pack."""
     delivered = [OK, OK2, DISPENSED, CLONED, STOLEN, LOCKED, DETAINED]
     world.commission([*delivered, CUSTODY])
     world.commission([RECALLED], lot=RECALLED_LOT)

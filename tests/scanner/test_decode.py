@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from scanner.decode import PYZBAR, ZXING, ImageError, decode_image, load_image
+from scanner.decode import PYZBAR, ZXING, decode_image
+from scanner.image_loading import ImageError, load_image
 from scanner.labels import PackLabel, label_image, symbol
-from scanner.read import ScanError, read_image, read_text
+from scanner.reading import ScanError, read_image, read_text
 from tests.scanner.conftest import TESTDATA, shared_data
 
 SAMPLES = TESTDATA / "zxing-cpp-samples"

@@ -8,9 +8,10 @@ from pathlib import Path
 from ledger.alerts import Alert
 from ledger.entry import SignedEntry
 from ledger.kinds import Role
-from node.demo.scenario import Story as DemoStory
+from medtrace.demo.scenario import Story as DemoStory
 from node.store import Store
-from scanner.read import ERROR_CODES, SCOPE_CODES, ScanError, read_image
+from scanner.reading import ScanError, read_image
+from scanner.reading.scan_data import ERROR_CODES, SCOPE_CODES
 from scanner.timing import measure, sample_images
 from scanner.verdict import _HOLD_STATUS, _REJECT_STATUS, Decision, Scanned
 from tests.scanner.conftest import OK, Story
@@ -22,7 +23,7 @@ SPEC = (ROOT / "docs" / "spec" / "scanner.md").read_text(encoding="utf-8")
 
 def _reason_codes() -> set[str]:
     codes = {code for code, _ in [*_REJECT_STATUS.values(), *_HOLD_STATUS.values()]}
-    for path in (ROOT / "scanner").glob("*.py"):
+    for path in (ROOT / "scanner").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         codes |= set(re.findall(r'Reason\(\s*"([a-z_]+)"', text))
     return codes - {"reject", "hold", "release"}  # per-pack lines of a case verdict
@@ -42,7 +43,8 @@ def test_the_spec_names_every_scan_error_code() -> None:
 
 
 def test_scan_errors_use_only_the_listed_codes() -> None:
-    source = (ROOT / "scanner" / "read.py").read_text(encoding="utf-8")
+    reading = sorted((ROOT / "scanner" / "reading").glob("*.py"))
+    source = "".join(path.read_text(encoding="utf-8") for path in reading)
     used = set(re.findall(r'"([a-z_]+)",?\s*\)', source)) & set(re.findall(r"[a-z_]+", source))
     assert {"check_digit", "date", "keyboard_layout"} <= used
     assert ScanError("x").code == "syntax"

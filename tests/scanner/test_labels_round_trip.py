@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from node.cli import cli
+from medtrace.cli.main import cli
 from scanner.decode import PYZBAR, ZXING, decode_image
 from scanner.labels import LabelError, PackLabel, write_label
-from scanner.read import sort_codes
+from scanner.reading.images import sort_codes
+from scanner.sources.offline import verify_offline
 from scanner.verdict import Decision
-from scanner.verify import verify_offline
 from tests.scanner.conftest import ROUND_TRIP, ROUND_TRIP_LOT, Story
 from tests.scanner.world import EXPIRY, GTIN
 

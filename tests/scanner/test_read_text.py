@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.read import (
-    ScanData,
-    ScanError,
-    fnc1_form,
-    keyboard_layout_hint,
-    parse_digital_link,
-    read_container,
-    read_text,
-)
+from scanner.reading import ScanData, ScanError, read_container, read_text
+from scanner.reading.digital_link import parse_digital_link
+from scanner.reading.element_strings import fnc1_form
+from scanner.reading.keyboard_layout import keyboard_layout_hint
 
 G = "09506000134352"
 PACK = (G, "ABC123", "A2611", "2028-10-31")

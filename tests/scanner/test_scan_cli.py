@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from node.cli import cli
+from medtrace.cli.main import cli
 from scanner.labels import PackLabel, write_label
 from tests.node.world import sscc
 from tests.scanner.conftest import (

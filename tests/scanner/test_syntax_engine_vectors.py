@@ -21,14 +21,11 @@ from typing import Any
 
 import pytest
 
-from scanner.read import (
-    SCOPE_CODES,
-    ScanError,
-    fnc1_form,
-    parse_digital_link,
-    parse_text,
-    read_text,
-)
+from scanner.reading import ScanError, read_text
+from scanner.reading.digital_link import parse_digital_link
+from scanner.reading.element_strings import fnc1_form
+from scanner.reading.scan_data import SCOPE_CODES
+from scanner.reading.text import parse_text
 from tests.scanner.conftest import TESTDATA, shared_data
 
 ENGINE = TESTDATA / "gs1-syntax-engine"

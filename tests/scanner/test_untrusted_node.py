@@ -20,8 +20,10 @@ from ledger import membership as ms
 from ledger.entry import Payload, SignedEntry, entry_id, sign
 from ledger.identifiers import lot_uri
 from ledger.kinds import Kind
+from scanner.outcome import Outcome
+from scanner.sources.online import verify_online
 from scanner.verdict import Decision
-from scanner.verify import Outcome, VerifyError, verify_online
+from scanner.verifying import VerifyError
 from tests.node.world import GTIN, key
 from tests.scanner.conftest import DISPENSED, OK, UNKNOWN, Story, scanned
 from tests.scanner.server import VERIFIER, Node, open_node, serve

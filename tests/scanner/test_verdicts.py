@@ -1,4 +1,4 @@
-"""Verdicts for every alert case of DESIGN.md §4, from a node's real store (offline) and over
+"""Verdicts for every alert case of docs/architecture.md §4, from a node's real store (offline) and over
 HTTP from an honest node (online): both must agree."""
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from ledger.alerts import Code
-from node.bundle import export_bundle
+from node.replication.bundles import export_bundle
 from node.store import Store
+from scanner.sources.offline import verify_offline
+from scanner.sources.online import verify_online
 from scanner.verdict import Decision, Reason, Scanned, decide
-from scanner.verify import VerifyError, verify_offline, verify_online
+from scanner.verifying import VerifyError
 from tests.scanner.conftest import (
     CLONED,
     CUSTODY,

@@ -1,0 +1,83 @@
+"""Replication endpoints: heads, digest and fork evidence, paged entries of any feed held, the
+membership, and the push hint a peer sends after it appends (architecture §5).
+
+A node serves every feed it holds, not only its own, so a post can catch up through any
+reachable node. Nothing served here is trusted by the receiver: it verifies every entry.
+"""
+
+from __future__ import annotations
+
+from flask import Response
+
+from api.call import Call, json_response
+from api.context import NodeContext
+from api.problems import Problem
+from node.replication.protocol import FROM_PARAM, LIMIT_PARAM
+
+
+def feeds(ctx: NodeContext, call: Call) -> Response:
+    heads = ctx.store.ledger_heads()
+    return json_response(
+        {
+            "digest": heads.digest,
+            "node": ctx.name,
+            "feeds": heads.feeds_json(),
+            # The proof behind every frozen feed, for the caller to verify and record itself:
+            # a fork found here is then known at every node that pulls from this one.
+            "forks": [[a.to_wire(), b.to_wire()] for a, b in ctx.store.forks()],
+        }
+    )
+
+
+def entries(ctx: NodeContext, call: Call) -> Response:
+    feed = f"{call.text('org')}/{call.text('site')}"
+    found = ctx.store.entries(feed, call.number(FROM_PARAM), call.number(LIMIT_PARAM))
+    return json_response({"feed": feed, "entries": [e.to_wire() for e in found]})
+
+
+def membership(ctx: NodeContext, call: Call) -> Response:
+    return json_response(
+        {
+            "genesis": ctx.config.genesis_id,
+            "versions": [v.to_wire() for v in ctx.store.memberships()],
+        }
+    )
+
+
+def hint(ctx: NodeContext, call: Call) -> Response:
+    peer = (call.body or {}).get("peer")
+    known = {p.name for p in ctx.config.peers}
+    accepted = ctx.replication is not None
+    if ctx.replication is not None:
+        ctx.replication.hint(peer if peer in known else None)
+    return json_response({"accepted": accepted}, 202)
+
+
+def sync(ctx: NodeContext, call: Call) -> Response:
+    if ctx.replication is None:
+        if ctx.config.peers:
+            raise Problem(
+                "unavailable",
+                "replication is configured but not available in this node process",
+            )
+        return json_response(
+            {
+                "added": 0,
+                "duplicates": 0,
+                "alerts": [],
+                "rejected": 0,
+                "forks": 0,
+                "digest": ctx.store.digest(),
+            }
+        )
+    report = ctx.replication.run_once()
+    return json_response(
+        {
+            "added": report.added,
+            "duplicates": report.duplicates,
+            "alerts": [a.code.value for a in report.alerts],
+            "rejected": len(report.rejected),
+            "forks": len(report.forks),
+            "digest": ctx.store.digest(),
+        }
+    )

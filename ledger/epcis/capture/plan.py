@@ -1,0 +1,217 @@
+"""The step each event of a validated document becomes, in document order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.epcis import jsontext
+from ledger.epcis.capture.commission import commission
+from ledger.epcis.capture.custody import destination, receive_refs
+from ledger.epcis.capture.goods import children, class_subject, goods
+from ledger.epcis.capture.kinds import FREE_SAMPLE, kind_of
+from ledger.epcis.capture.reader import (
+    EventReader,
+    LedgerView,
+    MappingRefused,
+    location,
+)
+from ledger.epcis.capture.scope import event_subjects, in_scope
+from ledger.epcis.context import (
+    HashContext,
+    document_context,
+    ignore_fields,
+    prefixes_of,
+    standard_prefixes,
+)
+from ledger.epcis.hash import event_hash
+from ledger.epcis.vocab import Vocab, compact, expand
+from ledger.identifiers import pack_uri
+from ledger.kinds import Kind
+from ledger.membership import Membership
+
+Step = tuple[Kind, list[str], list[str], dict[str, Any]]
+
+
+@dataclass
+class Planned:
+    """One event of a document and the step it becomes."""
+
+    index: int
+    event: Mapping[str, Any]
+    hash: str
+    kind: Kind
+    subjects: list[str]
+    refs: list[str]
+    body: dict[str, Any]
+    why: str  # "lifecycle" or why the event is recorded without effect
+
+    @property
+    def step(self) -> Step:
+        return (self.kind, list(self.subjects), list(self.refs), dict(self.body))
+
+    @property
+    def named(self) -> frozenset[str]:
+        """Every ledger subject the step is about: its subjects and, for a commissioning (whose
+        subject is the lot), the packs it brings into being."""
+        if self.kind is not Kind.COMMISSION:
+            return frozenset(self.subjects)
+        gtin = str(self.body["gtin"])
+        return frozenset([*self.subjects, *(pack_uri(gtin, s) for s in self.body["serials"])])
+
+
+def plan(
+    document: Mapping[str, Any],
+    membership: Membership,
+    org: str,
+    state: LedgerView,
+    event_entries: Callable[[str], list[str]],
+    events: Sequence[Mapping[str, Any]],
+) -> list[Planned]:
+    """The step each event of a validated document becomes, in document order; the first
+    event that cannot become its kind raises ``MappingRefused`` (naming the rule and path)."""
+    result = []
+    for item in plan_each(document, membership, org, state, event_entries, events):
+        if isinstance(item, MappingRefused):
+            raise item
+        result.append(item)
+    return result
+
+
+def plan_each(
+    document: Mapping[str, Any],
+    membership: Membership,
+    org: str,
+    state: LedgerView,
+    event_entries: Callable[[str], list[str]],
+    events: Sequence[Mapping[str, Any]],
+) -> list[Planned | MappingRefused]:
+    """Like ``plan``, one answer per event: its step, or why it cannot have one.
+
+    ``event_entries(eventID)`` names the stored entries of an event id (for error declarations).
+    """
+    ctx = document_context(document)
+    context_text = jsontext.dumps(document.get("@context", []))
+    prefixes = standard_prefixes(document.get("@context")) | prefixes_of(document.get("@context"))
+    planned: list[Planned | MappingRefused] = []
+    packed: set[str] = set()
+    ignore = ignore_fields(document)
+    for index, event in enumerate(events):
+        try:
+            planned.append(
+                _plan_one(
+                    index,
+                    event,
+                    ctx,
+                    context_text,
+                    prefixes,
+                    membership,
+                    org,
+                    state,
+                    event_entries,
+                    packed,
+                    ignore,
+                )
+            )
+        except MappingRefused as refused:
+            planned.append(refused)
+    return planned
+
+
+def _plan_one(
+    index: int,
+    event: Mapping[str, Any],
+    ctx: HashContext,
+    context_text: str,
+    prefixes: Mapping[str, str],
+    membership: Membership,
+    org: str,
+    state: LedgerView,
+    event_entries: Callable[[str], list[str]],
+    packed: set[str],
+    ignore: Sequence[str],
+) -> Planned:
+    path = f"$.epcisBody.eventList[{index}]"
+    reader = EventReader(event, path, {**prefixes, **prefixes_of(event.get("@context"))})
+    digest = event_hash(event, ctx)
+    epcis = _epcis_member(event, context_text, digest, ignore)
+    subjects = event_subjects(reader)
+    declaration = event.get("errorDeclaration")
+    if isinstance(declaration, Mapping):
+        event_id = reader.text("eventID")
+        corrected = event_entries(event_id) if event_id else []
+        epcis["corrects"] = event_id or digest
+        return Planned(
+            index,
+            event,
+            digest,
+            Kind.EVENT,
+            subjects,
+            corrected,
+            {"epcis": epcis},
+            "error declaration",
+        )
+    ours = in_scope(subjects, membership, state, packed)
+    kind = kind_of(reader) if ours else None
+    if kind is None:
+        why = "no lifecycle step for this event" if ours else "outside medtrace's scope"
+        return Planned(index, event, digest, Kind.EVENT, subjects, [], {"epcis": epcis}, why)
+    body = _common_body(reader)
+    refs: list[str] = []
+    if kind is Kind.COMMISSION:
+        subjects, extra = commission(reader)
+        body.update(extra)
+    elif kind in (Kind.PACK, Kind.UNPACK):
+        subjects = children(reader, kind)
+        if kind is Kind.PACK:
+            packed.add(subjects[0])
+    elif kind in (Kind.RECALL, Kind.WITHDRAW):
+        subjects = class_subject(reader, kind)
+    else:
+        subjects = goods(reader, kind)
+        if kind in (Kind.SHIP, Kind.RETURN):
+            body["destination"] = destination(reader, membership)
+        elif kind is Kind.RECEIVE:
+            refs = receive_refs(reader, subjects, state, org)
+        elif kind is Kind.INSPECT:
+            body["decision"] = reader.ext("decision")
+            reasons = reader.ext("reasons")
+            if isinstance(reasons, list):
+                body["reasons"] = [str(r) for r in reasons]
+        elif kind is Kind.SAMPLE and reader.term("disposition", Vocab.DISPOSITION) == FREE_SAMPLE:
+            body["free"] = True
+    body["epcis"] = epcis
+    return Planned(index, event, digest, kind, subjects, refs, body, "lifecycle")
+
+
+def _common_body(reader: EventReader) -> dict[str, Any]:
+    """What every lifecycle step keeps of its event: business step, disposition, locations."""
+    body: dict[str, Any] = {}
+    step = reader.text("bizStep")
+    if step is not None:
+        body["bizStep"] = compact(expand(step, Vocab.BIZ_STEP), Vocab.BIZ_STEP)
+    disposition = reader.text("disposition")
+    if disposition is not None:
+        body["disposition"] = compact(expand(disposition, Vocab.DISPOSITION), Vocab.DISPOSITION)
+    for key in ("readPoint", "bizLocation"):
+        where = location(reader.event.get(key))
+        if where is not None:
+            body[key] = where
+    return body
+
+
+def _epcis_member(
+    event: Mapping[str, Any], context_text: str, digest: str, ignore: Sequence[str]
+) -> dict[str, Any]:
+    member: dict[str, Any] = {
+        "event": jsontext.dumps(event),
+        "context": context_text,
+        "hash": digest,
+    }
+    if ignore:
+        member["ignore"] = list(ignore)
+    return member
+
+
+__all__ = ["Planned", "Step", "plan", "plan_each"]

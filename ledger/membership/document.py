@@ -1,0 +1,271 @@
+"""One version of the consortium membership document: who may write what, from which feed
+position, and how the document reads and writes as canonical JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ledger.canonical import canonical_bytes
+from ledger.entry import FEED_ID, Payload
+from ledger.errors import (
+    GtinOutsidePrefixes,
+    IdentifierError,
+    KindNotAllowed,
+    MalformedEntry,
+    MembershipError,
+    UnknownFeed,
+)
+from ledger.identifiers import check_company_prefix, gtin_in_prefixes
+from ledger.kinds import ROLE_KINDS, Kind, Role
+from ledger.membership.keys import b64, public_key_bytes
+from ledger.membership.organisations import FeedKey, FeedSpec, Organisation, close_keys
+
+DOC_TYPE = "medtrace/membership"
+_ORG_ID = re.compile(r"\A[a-z0-9][a-z0-9-]{0,31}\Z")
+#: A GLN: 13 ASCII digits (a digit class would take full-width ones, a second spelling).
+_GLN = re.compile(r"\A[0-9]{13}\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    consortium: str
+    version: int
+    previous: str | None
+    threshold: int
+    governance: Mapping[str, bytes]
+    organisations: Mapping[str, Organisation]
+
+    # -- lookups -------------------------------------------------------------------------------
+    def feed(self, feed_id: str) -> FeedSpec:
+        org = self.organisations.get(feed_id.split("/", 1)[0])
+        spec = org.feeds.get(feed_id) if org is not None else None
+        if spec is None:
+            raise UnknownFeed(
+                f"expected a feed listed in membership v{self.version}, found {feed_id!r}"
+            )
+        return spec
+
+    def feeds(self) -> Iterable[FeedSpec]:
+        for org in self.organisations.values():
+            yield from org.feeds.values()
+
+    def authorise(self, payload: Payload) -> Ed25519PublicKey:
+        """The key that must have signed ``payload``, once its feed may write it at all."""
+        spec = self.feed(payload.feed)
+        key = spec.key_at(payload.seq)
+        if payload.kind not in spec.kinds:
+            raise KindNotAllowed(
+                f"feed {payload.feed}: expected one of the kinds "
+                f"{', '.join(sorted(k.value for k in spec.kinds))}, found {payload.kind.value}",
+                payload.kind,
+            )
+        if payload.kind is Kind.COMMISSION:
+            org = self.organisations[spec.org]
+            gtin = payload.body.get("gtin")
+            try:
+                own = isinstance(gtin, str) and gtin_in_prefixes(gtin, org.company_prefixes)
+            except IdentifierError as exc:
+                raise MalformedEntry(f"commission body: {exc}") from None
+            if not own:
+                raise GtinOutsidePrefixes(
+                    f"feed {payload.feed}: expected a GTIN under the company prefixes "
+                    f"{list(org.company_prefixes)}, found {gtin!r}",
+                    gtin if isinstance(gtin, str) else None,
+                )
+        return key
+
+    # -- encoding ------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": DOC_TYPE,
+            "consortium": self.consortium,
+            "version": self.version,
+            "previous": self.previous,
+            "governance": {
+                "threshold": self.threshold,
+                "keys": {name: b64(pub) for name, pub in sorted(self.governance.items())},
+            },
+            "organisations": {
+                org.id: {
+                    "name": org.name,
+                    "role": org.role.value,
+                    "gln": org.gln,
+                    "company_prefixes": list(org.company_prefixes),
+                    "feeds": {
+                        spec.id: {
+                            "kinds": sorted(k.value for k in spec.kinds),
+                            "keys": [
+                                {
+                                    "public": b64(k.public),
+                                    "from_seq": k.from_seq,
+                                    "until_seq": k.until_seq,
+                                }
+                                for k in spec.keys
+                            ],
+                        }
+                        for spec in org.feeds.values()
+                    },
+                }
+                for org in self.organisations.values()
+            },
+        }
+
+    def encode(self) -> bytes:
+        return canonical_bytes(self.to_json())
+
+    @property
+    def id(self) -> str:
+        return hashlib.sha256(self.encode()).hexdigest()
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Membership:
+        try:
+            return _membership_from_json(obj)
+        except (KeyError, TypeError, ValueError, AttributeError, IdentifierError) as exc:
+            raise MembershipError(
+                f"expected a membership document, found a malformed one: {exc!r}"
+            ) from None
+
+    # -- evolution (each returns the next version, unsigned) -----------------------------------
+    def next_version(self, **changes: Any) -> Membership:
+        return replace(self, version=self.version + 1, previous=self.id, **changes)
+
+    def with_organisation(self, org: Organisation) -> Membership:
+        if org.id in self.organisations:
+            raise MembershipError(
+                f"expected a new organisation id, found {org.id!r} already listed"
+            )
+        return self.next_version(organisations={**self.organisations, org.id: org})
+
+    def without_organisation(self, org_id: str, feed_sizes: Mapping[str, int]) -> Membership:
+        """Revoke every feed of ``org_id`` from the positions in ``feed_sizes`` (default 0)."""
+        org = self._org(org_id)
+        feeds = {fid: close_keys(spec, feed_sizes.get(fid, 0)) for fid, spec in org.feeds.items()}
+        return self.next_version(
+            organisations={**self.organisations, org_id: replace(org, feeds=feeds)}
+        )
+
+    def with_feed(
+        self, org_id: str, feed_id: str, public: bytes, kinds: Iterable[Kind] | None = None
+    ) -> Membership:
+        org = self._org(org_id)
+        if feed_id in org.feeds:
+            raise MembershipError(f"expected a new feed id, found {feed_id!r} already listed")
+        spec = FeedSpec(
+            feed_id,
+            frozenset(kinds) if kinds is not None else ROLE_KINDS[org.role],
+            (FeedKey(public),),
+        )
+        return self.next_version(
+            organisations={
+                **self.organisations,
+                org_id: replace(org, feeds={**org.feeds, feed_id: spec}),
+            }
+        )
+
+    def revoke_feed(self, feed_id: str, from_seq: int) -> Membership:
+        return self._replace_feed(close_keys(self.feed(feed_id), from_seq))
+
+    def rotate_feed_key(self, feed_id: str, public: bytes, from_seq: int) -> Membership:
+        spec = close_keys(self.feed(feed_id), from_seq)
+        return self._replace_feed(replace(spec, keys=(*spec.keys, FeedKey(public, from_seq, None))))
+
+    def _org(self, org_id: str) -> Organisation:
+        if org_id not in self.organisations:
+            raise MembershipError(f"expected a listed organisation, found {org_id!r}")
+        return self.organisations[org_id]
+
+    def _replace_feed(self, spec: FeedSpec) -> Membership:
+        org = self.organisations[spec.org]
+        return self.next_version(
+            organisations={
+                **self.organisations,
+                org.id: replace(org, feeds={**org.feeds, spec.id: spec}),
+            }
+        )
+
+
+def _membership_from_json(obj: Any) -> Membership:
+    if obj.get("type") != DOC_TYPE:
+        raise MembershipError(f"expected type {DOC_TYPE!r}, found {obj.get('type')!r}")
+    gov = obj["governance"]
+    governance = {
+        str(name): public_key_bytes(pub, f"governance key {name}")
+        for name, pub in gov["keys"].items()
+    }
+    threshold = gov["threshold"]
+    if not (type(threshold) is int and 1 <= threshold <= len(governance)):
+        raise MembershipError(
+            f"expected a threshold between 1 and {len(governance)} governance keys, found {threshold!r}"
+        )
+    organisations = {
+        org_id: _organisation_from_json(org_id, raw) for org_id, raw in obj["organisations"].items()
+    }
+    return Membership(
+        consortium=str(obj["consortium"]),
+        version=_whole(obj["version"], "version"),
+        previous=obj["previous"],
+        threshold=threshold,
+        governance=governance,
+        organisations=organisations,
+    )
+
+
+def _whole(value: Any, what: str) -> int:
+    """A version or feed position: a JSON integer, never text (``int`` reads other scripts'
+    digits as numbers too)."""
+    if type(value) is not int or value < 0:
+        raise MembershipError(f"expected a non-negative integer {what}, found {value!r}")
+    return value
+
+
+def _organisation_from_json(org_id: str, raw: Any) -> Organisation:
+    if not _ORG_ID.match(org_id):
+        raise MembershipError(f"expected an organisation id like 'acme', found {org_id!r}")
+    role = Role(raw["role"])
+    if not _GLN.match(raw["gln"]):
+        raise MembershipError(
+            f"organisation {org_id}: expected a 13-digit GLN, found {raw['gln']!r}"
+        )
+    prefixes = tuple(check_company_prefix(p) for p in raw["company_prefixes"])
+    feeds: dict[str, FeedSpec] = {}
+    for feed_id, fraw in raw["feeds"].items():
+        if not FEED_ID.match(feed_id) or not feed_id.startswith(f"{org_id}/"):
+            raise MembershipError(
+                f"organisation {org_id}: expected a feed id '{org_id}/…', found {feed_id!r}"
+            )
+        kinds = frozenset(Kind(k) for k in fraw["kinds"])
+        if not kinds <= ROLE_KINDS[role]:
+            extra = sorted(k.value for k in kinds - ROLE_KINDS[role])
+            raise MembershipError(
+                f"feed {feed_id}: kinds {extra} are not allowed for role {role.value}"
+            )
+        keys = tuple(
+            FeedKey(
+                public_key_bytes(k["public"], f"key of {feed_id}"),
+                _whole(k["from_seq"], f"from_seq of a key of {feed_id}"),
+                None
+                if k["until_seq"] is None
+                else _whole(k["until_seq"], f"until_seq of a key of {feed_id}"),
+            )
+            for k in fraw["keys"]
+        )
+        feeds[feed_id] = FeedSpec(feed_id, kinds, keys)
+    return Organisation(org_id, str(raw["name"]), role, raw["gln"], prefixes, feeds)
+
+
+def genesis(
+    consortium: str,
+    governance: Mapping[str, bytes],
+    threshold: int,
+    organisations: Iterable[Organisation] = (),
+) -> Membership:
+    orgs = {org.id: org for org in organisations}
+    membership = Membership(consortium, 1, None, threshold, dict(governance), orgs)
+    return Membership.from_json(membership.to_json())  # validates what a reader would validate

@@ -1,0 +1,218 @@
+"""``medtrace bench``: throughput of the node's hot paths beside raw SQLite and Ed25519 floors."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from contextlib import nullcontext
+from pathlib import Path
+from types import TracebackType
+
+import click
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+
+from bench.attacks import run as attack_run
+from bench.runner import FULL, QUICK, Results, run
+from medtrace.cli.console import console, print_json
+
+
+class _Display:
+    """``bench.progress.Progress`` drawn with rich: one bar, relabelled per phase."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._bar = RichProgress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not enabled,
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> _Display:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._bar.__exit__(kind, value, traceback)
+
+    def phase(self, label: str, total: int) -> None:
+        if self._task is not None:
+            self._bar.remove_task(self._task)
+        self._task = self._bar.add_task(label, total=total)
+
+    def advance(self, steps: int = 1) -> None:
+        if self._task is not None:
+            self._bar.advance(self._task, steps)
+
+
+def _rate(value: float, unit: str) -> str:
+    return f"{value:,.0f} {unit}"
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:,.1f}x"
+
+
+def _table(results: Results, quick: bool) -> Table:
+    r = results
+    table = Table(
+        title=f"medtrace bench{' --quick' if quick else ''}",
+        caption=(
+            f"{r.machine}; {r.packs:,} packs commissioned per run, {r.verify_entries:,} entries "
+            f"verified; {r.elapsed_s:,.0f} s in all, load {r.load_1m:.2f} at the start.\n"
+            "ratio: how many times the floor's cost "
+            "(time per pack or entry, bytes per pack)."
+        ),
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("floor", justify="right")
+    table.add_column("ratio", justify="right")
+    sqlite_floor = _rate(r.floor_sqlite_rows_per_s, "rows/s")
+    table.add_row(
+        "commission (serials supplied)",
+        _rate(r.commission_packs_per_s, "packs/s"),
+        sqlite_floor,
+        _times(r.floor_sqlite_rows_per_s / r.commission_packs_per_s),
+    )
+    table.add_row(
+        "commission (serials generated)",
+        _rate(r.commission_with_serials_packs_per_s, "packs/s"),
+        sqlite_floor,
+        _times(r.floor_sqlite_rows_per_s / r.commission_with_serials_packs_per_s),
+    )
+    table.add_row(
+        "ledger verify",
+        _rate(r.entry_verify_per_s, "entries/s"),
+        _rate(r.floor_ed25519_verify_per_s, "Ed25519/s"),
+        _times(r.floor_ed25519_verify_per_s / r.entry_verify_per_s),
+    )
+    table.add_row(
+        "bytes per pack",
+        f"{r.bytes_per_pack:,.0f} B",
+        f"{r.floor_sqlite_bytes_per_row:,.0f} B",
+        _times(r.bytes_per_pack / r.floor_sqlite_bytes_per_row),
+    )
+    table.add_row("ingest (by-product)", _rate(r.ingest_entries_per_s, "entries/s"), "", "")
+    http = f"HTTP pack query, {r.verify_packs_in_db:,} packs, {r.verify_http_clients} clients"
+    table.add_row(
+        f"{http}: p50",
+        f"{r.verify_http_p50_ms:,.2f} ms",
+        f"{r.floor_sqlite_lookup_us:,.1f} µs",
+        "",  # a latency under 32-way queueing: no fair ratio to one lookup
+    )
+    table.add_row(f"{http}: p95", f"{r.verify_http_p95_ms:,.2f} ms", "", "")
+    table.add_row(f"{http}: p99", f"{r.verify_http_p99_ms:,.2f} ms", "", "")
+    table.add_row(
+        f"{http}: throughput",
+        _rate(r.verify_http_rps, "req/s"),
+        _rate(1e6 / r.floor_sqlite_lookup_us, "lookups/s"),
+        _times(1e6 / r.floor_sqlite_lookup_us / r.verify_http_rps),
+    )
+    table.add_row("convergence, 4 nodes: p95", f"{r.convergence_p95_ms:,.0f} ms", "", "")
+    for label, p50, p95 in (
+        ("label decode + parse, both decoders", r.scan_decode_p50_ms, r.scan_decode_p95_ms),
+        ("  zxing-cpp alone", r.scan_decode_zxing_p50_ms, r.scan_decode_zxing_p95_ms),
+        (
+            "  pyzbar alone (no DataMatrix: time to give up)",
+            r.scan_decode_pyzbar_p50_ms,
+            r.scan_decode_pyzbar_p95_ms,
+        ),
+    ):
+        table.add_row(f"{label}: p50 / p95", f"{p50:,.1f} / {p95:,.1f} ms", "", "")
+    table.add_row(
+        f"replication catch-up ({r.catchup_entries:,} entries)",
+        _rate(r.replication_catchup_entries_per_s, "entries/s"),
+        "",
+        "",  # ingest_entries_per_s is the nearest reference, not a floor
+    )
+    return table
+
+
+@click.command("bench")
+@click.option(
+    "--quick",
+    is_flag=True,
+    help=(
+        "100,000 packs and 20,000 entries, HTTP queries on a 1,000,000-pack node (about 2 "
+        "minutes on 2 cores) instead of 1,000,000 and 60,000, and a 10,000,000-pack node."
+    ),
+)
+@click.option(
+    "--attacks",
+    is_flag=True,
+    help=(
+        "Instead: replay the security review's attacks on TLS nodes (slowloris, pixel bomb, "
+        "trickling peer, serial harvesting) and print each figure beside its target (~2 minutes)."
+    ),
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def bench_command(quick: bool, attacks: bool, as_json: bool) -> None:
+    """Measure commissioning, verification and storage size beside raw floors.
+
+    Everything runs in a temporary directory that is deleted afterwards, on a consortium built
+    in memory with fixed keys. The HTTP figures come from real `medtrace node run` processes
+    (one node for the pack queries, then four peered nodes), all stopped before the end.
+
+    Example: medtrace bench --quick
+    """
+    if attacks:
+        _attacks(as_json)
+        return
+    with _Display(enabled=not as_json) as display:
+        results = run(QUICK if quick else FULL, display)
+    if as_json:
+        print_json(results.to_json())
+        return
+    console.print(_table(results, quick))
+
+
+def _attacks(as_json: bool) -> None:
+    status = None if as_json else console.status("starting", spinner="dots")
+
+    def progress(label: str) -> None:
+        if status is not None:
+            status.update(f"attack: {label}")
+
+    with (
+        tempfile.TemporaryDirectory(prefix="medtrace-attacks-") as tmp,
+        status if status is not None else nullcontext(),
+    ):
+        results = attack_run(Path(tmp), progress)
+    if as_json:
+        print_json(results)
+        return
+    table = Table("figure", "this run", "target", title="The security review's attacks, over TLS")
+    for key, value in results.items():
+        if key in ("targets", "ok"):
+            continue
+        target = results["targets"].get(key)
+        if key == "harvest_unknown_answers_before_429":
+            target = results["harvest_threshold"]
+        mark = ""
+        if isinstance(target, int | float) and isinstance(value, int | float):
+            mark = " [green]✓[/]" if value <= target else " [bold red]✗[/]"
+        shown = json.dumps(value) if isinstance(value, dict) else str(value)
+        table.add_row(key.replace("_", " "), shown + mark, "" if target is None else f"≤ {target}")
+    console.print(table)
+    console.print(
+        "[bold green]✓ every target met[/]"
+        if results["ok"]
+        else "[bold red]✗ a target was missed[/]"
+    )

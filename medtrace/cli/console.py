@@ -1,0 +1,139 @@
+"""Terminal output shared by every ``medtrace`` command: the consoles, the one-red-line failure
+and the green-tick success line, ``--json``, the error group that keeps tracebacks from users,
+and the options and number types (ASCII digits only) several commands share.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from keys.keystore import KeyStoreError, read_passphrase_file
+from ledger.digits import ASCII_INT, ASCII_NUMBER
+from ledger.errors import LedgerError
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEBUG_ENV = "MEDTRACE_DEBUG"
+
+#: The shared consoles of the scan, labels, ledger, sync, demo and bench commands.
+console = Console()
+err_console = Console(stderr=True)
+
+
+def out() -> Console:
+    """A console for tables that a pipe or a file should not fold to 80 columns."""
+    wide = Console(highlight=False, soft_wrap=True)
+    if not wide.is_terminal and "COLUMNS" not in os.environ:
+        wide.width = 160
+    return wide
+
+
+def err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One red line on stderr, then exit with ``code``: how every command reports a failure."""
+    err().print(f"[bold red]error:[/] [red]{escape(message)}[/]")
+    raise click.exceptions.Exit(code)
+
+
+def done(message: str) -> None:
+    """A green tick and ``message`` (rich markup; escape what users typed) on stdout: how the
+    keys and node commands report a change they made."""
+    out().print(f"[green]✓[/] {message}")
+
+
+def print_json(value: Any) -> None:
+    """One JSON object on one line of stdout, for machines."""
+    sys.stdout.write(json.dumps(value, sort_keys=True) + "\n")
+
+
+class CleanErrorGroup(click.Group):
+    """Turns every expected failure into one red line on stderr and exit code 1."""
+
+    #: Errors whose own message is the answer for the user, shown as ``Type: message``.
+    expected: ClassVar[tuple[type[Exception], ...]] = (LedgerError, KeyStoreError)
+
+    def explain(self, exc: Exception) -> str | None:
+        """The line for an error outside ``expected``; None when it can only be a bug."""
+        if isinstance(exc, OSError):
+            return f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
+        return None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except self.expected as exc:
+            fail(f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # the one place a bug still gets a clean line
+            line = self.explain(exc)
+            if line is None:
+                if os.environ.get(DEBUG_ENV):
+                    raise
+                line = (
+                    f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the traceback)"
+                )
+            fail(line)
+
+
+def directory_option(*decls: str, help: str) -> Callable[[F], F]:
+    """A required directory option (it need not exist yet: the command says if it must)."""
+    return click.option(
+        *decls, required=True, type=click.Path(file_okay=False, path_type=Path), help=help
+    )
+
+
+def passphrase_file_option(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--passphrase-file", type=click.Path(dir_okay=False, path_type=Path), help=help
+    )
+
+
+def passphrase_from_file(path: Path | None) -> bytes | None:
+    """The first line of ``--passphrase-file``; ``None`` without one (the command then takes
+    ``$MEDTRACE_PASSPHRASE`` or asks)."""
+    return None if path is None else read_passphrase_file(path)
+
+
+# -- numbers -------------------------------------------------------------------------------------
+
+
+class _AsciiNumber(click.ParamType[Any]):
+    """click reads numbers with ``int()`` and ``float()``, which take full-width, Arabic-Indic
+    and other scripts' digits too: this refuses any text but ASCII digits first. The name, and
+    so every --help text, stays click's own type's."""
+
+    pattern: ClassVar[re.Pattern[str]] = ASCII_INT
+    expected: ClassVar[str] = "an integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not self.pattern.match(value):
+            self.fail(f"expected {self.expected} (digits 0-9), found {value[:40]!r}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class AsciiInt(_AsciiNumber, click.types.IntParamType):
+    """``type=int`` in ASCII digits."""
+
+
+class AsciiIntRange(_AsciiNumber, click.IntRange):
+    """``click.IntRange`` in ASCII digits."""
+
+
+class AsciiFloatRange(_AsciiNumber, click.FloatRange):
+    """``click.FloatRange`` in ASCII digits (no ``inf`` or ``nan`` either)."""
+
+    pattern = ASCII_NUMBER
+    expected = "a number"

@@ -1,0 +1,214 @@
+"""``medtrace demo``: the whole supply chain in one run, with a report."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+import click
+import requests
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from keys.keystore import KeyStoreError, atomic_write, ensure_private_dir
+from ledger.errors import LedgerError
+from medtrace.cli.console import console, fail
+from medtrace.demo.scenario import Step, Story, play, unexpected
+from node.config import ConfigError
+from node.localnet.network import create_consortium
+from node.localnet.processes import (
+    SECRETS_DIR,
+    Layout,
+    ProcessNetwork,
+    build_process_network,
+    init_network,
+    passphrase_file,
+)
+
+PHASES = 9
+_MARKER = "report.json"
+_COLOURS = {"RELEASE": "bold green", "HOLD": "bold yellow", "REJECT": "bold red"}
+
+
+def _prepare(out: Path) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not (out / _MARKER).exists() and not (out / "consortium").exists():
+            fail(f"{out} is not empty and holds no earlier demo; choose another --out")
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    out.chmod(0o700)
+
+
+def _passphrase(out: Path) -> str:
+    given = os.environ.get("MEDTRACE_PASSPHRASE")
+    if given:
+        return given
+    secret = secrets.token_urlsafe(24)
+    # A demo keeps its throw-away consortium passphrase beside the nodes' own ones, outside every
+    # node's data directory (node/localnet/processes.py: secrets/<node>.passphrase).
+    ensure_private_dir(out / SECRETS_DIR)
+    atomic_write(
+        passphrase_file(out, "consortium"), secret.encode() + b"\n", mode=0o600, overwrite=False
+    )
+    return secret
+
+
+def _steps_table(steps: list[Step]) -> Table:
+    table = Table("step", "actor", "verdict", "reasons", "alerts", title="What each actor saw")
+    for step in steps:
+        verdict = f"[{_COLOURS[step.verdict]}]{step.verdict}[/]" if step.verdict else "[dim]—[/]"
+        table.add_row(
+            step.name,
+            step.actor,
+            verdict,
+            ", ".join(step.reasons) or step.note,
+            ", ".join(step.alerts),
+        )
+    return table
+
+
+@click.command("demo")
+@click.option(
+    "--out",
+    "out",
+    default="demo-out",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the consortium, the node data directories and report.json (replaced if it holds an earlier demo).",
+)
+@click.option(
+    "--setup-only",
+    is_flag=True,
+    help="Create the consortium and the node data directories, then stop (no processes).",
+)
+@click.option(
+    "--docker",
+    is_flag=True,
+    help="With --setup-only: lay the network out for docker/compose.yaml (service names, PostgreSQL regulator).",
+)
+@click.option(
+    "--regulator-database",
+    default="postgresql+psycopg://medtrace:medtrace@postgres:5432/regulator",
+    show_default=True,
+    help="With --docker: the regulator node's database URL.",
+)
+@click.option(
+    "--no-tls",
+    is_flag=True,
+    help="Plain HTTP between the nodes and their clients (default: HTTPS and mutual TLS between "
+    "nodes, with certificates from the consortium's CA).",
+)
+def demo_command(
+    out: Path, setup_only: bool, docker: bool, regulator_database: str, no_tls: bool
+) -> None:
+    """Run the demo network end to end: five organisations, each its own node process on
+    loopback, and a batch of 10,000 packs commissioned, aggregated, shipped across a border,
+    inspected, received, verified and dispensed; then a cloned serial, a recalled lot, a
+    mislabelled pack and an unknown one.
+
+    Writes OUT/report.json and exits non-zero if a node fails, a verdict is not the expected
+    one, or the nodes do not converge. Every node process is stopped at the end, also on
+    Ctrl-C and on failure.
+
+    Every node serves HTTPS with a certificate from the consortium's CA and replicates over
+    mutual TLS; clients trust DATA/tls-ca.crt of a node (--no-tls: plain HTTP).
+
+    \b
+    Examples:
+      medtrace demo --out demo-out
+      medtrace demo --out demo-out --no-tls                 # plain HTTP
+      medtrace node run --data demo-out/nodes/pharmacy      # one node again, afterwards
+      medtrace demo --setup-only --docker --out /data       # what docker/compose.yaml runs
+    """
+    try:
+        _demo(
+            out,
+            setup_only=setup_only,
+            docker=docker,
+            regulator_database=regulator_database,
+            tls=not no_tls,
+        )
+    except (
+        LedgerError,
+        KeyStoreError,
+        ConfigError,
+        SQLAlchemyError,
+        requests.RequestException,
+        RuntimeError,
+        OSError,
+    ) as exc:
+        if os.environ.get("MEDTRACE_DEBUG"):
+            raise
+        fail(f"the demo stopped: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+
+def _demo(out: Path, *, setup_only: bool, docker: bool, regulator_database: str, tls: bool) -> None:
+    _prepare(out)
+    passphrase = _passphrase(out)
+    with console.status("creating the consortium and its keys"):
+        consortium = create_consortium(out / "consortium", passphrase)
+    if setup_only:
+        layout = Layout.docker(regulator_database, tls=tls) if docker else Layout.loopback(tls=tls)
+        init_network(out, consortium, passphrase, layout)
+        console.print(
+            f"[bold green]✓[/] consortium and {len(layout.ports)} node data directories in {out}/nodes"
+        )
+        return
+    with console.status("creating the node data directories and tokens"):
+        network = build_process_network(out, consortium, passphrase, tls=tls)
+    try:
+        with console.status("starting five node processes"):
+            network.start()
+        story = Story(
+            dict(network.actors), consortium.membership, network.converge, labels=out / "labels"
+        )
+        with Progress(
+            TextColumn("{task.description:<24}"), BarColumn(), TimeElapsedColumn(), console=console
+        ) as progress:
+            task = progress.add_task("starting", total=PHASES)
+            for phase in play(story):
+                progress.update(task, description=phase, advance=1)
+            progress.update(task, description="done", completed=PHASES)
+        report = _report(network, story.steps)
+        failed = network.failed()
+    finally:
+        network.stop()
+    (out / _MARKER).write_text(json.dumps(report, indent=2) + "\n")
+    console.print(_steps_table(story.steps))
+    nodes = Table("node", "role", "url", "digest", title="Nodes at the end")
+    for name, node in report["nodes"].items():
+        nodes.add_row(name, node["role"], node["url"], node["digest"][:16] + "…")
+    console.print(nodes)
+    problems = unexpected(story.steps)
+    problems += [
+        f"node {name} exited before the end (see {out}/nodes/{name}/node.log)" for name in failed
+    ]
+    digests = {n["digest"] for n in report["nodes"].values()}
+    if len(digests) != 1:
+        problems.append(f"the nodes did not converge: {len(digests)} different digests")
+    console.print(f"report: {out / _MARKER}")
+    if problems:
+        for problem in problems:
+            console.print(f"[bold red]✗[/] {problem}")
+        raise SystemExit(1)
+    console.print(
+        f"[bold green]✓[/] every verdict as expected; all {len(report['nodes'])} nodes hold the same ledger ({digests.pop()[:16]}…)"
+    )
+
+
+def _report(network: ProcessNetwork, steps: list[Step]) -> dict[str, Any]:
+    nodes = {
+        name: {
+            "role": node.role.value,
+            "data": str(Path("nodes") / name),
+            "url": node.url,
+            "digest": node.digest(),
+        }
+        for name, node in network.nodes.items()
+    }
+    return {"nodes": nodes, "steps": [step.to_json() for step in steps]}

@@ -1,0 +1,319 @@
+"""``medtrace scan``: from a photo or a scanned text to RELEASE / HOLD / REJECT.
+
+::
+
+    medtrace scan label.png --node http://127.0.0.1:8104 --token $SCANNER --genesis $GENESIS
+    medtrace scan ']d201095060001343521728103110A2611<GS>21ABC123' --offline nodes/pharmacy
+    medtrace scan photos/ --offline nodes/customs --json          # a folder: batch mode
+    medtrace scan label.png --decode-only --json                  # what the code says, no ledger
+    medtrace scan label.png --node … --then dispense --operator-token $OPERATOR
+
+Exit codes: 0 RELEASE, 1 HOLD, 2 REJECT, 3 scan error (nothing readable, a syntax problem in the
+code), 4 usage or I/O error (bad options, unreadable data directory, a refused token or action).
+A batch exits with the worst verdict (REJECT over HOLD over a scan error over RELEASE).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.exc import SQLAlchemyError
+
+from ledger.errors import LedgerError
+from medtrace.cli.console import AsciiIntRange, err_console, fail
+from medtrace.cli.scan_output import (
+    Result,
+    batch_counts,
+    case_result,
+    decoded_result,
+    error_result,
+    pack_result,
+    results_together,
+    show_batch,
+    worst_code,
+)
+from scanner.actions import ACTIONS, ActionRefused, Operator
+from scanner.cases import DEFAULT_CASE_LIMIT, verify_case
+from scanner.reading.inputs import (
+    ScannedInput,
+    UnreadableInput,
+    folder_images,
+    read_image_file,
+    read_input,
+)
+from scanner.sources.fallback import Sources
+from scanner.sources.offline import open_local, parse_age
+from scanner.verifying import VerifyError
+
+USAGE = 4
+
+
+class UsageProblem(Exception):
+    """Bad options, unreadable files, a refused token: exit 4."""
+
+
+@dataclass
+class Settings:
+    """How to verify each input, and what to do after the verdict (``--then``)."""
+
+    sources: Sources
+    case_limit: int = DEFAULT_CASE_LIMIT
+    then: str | None = None
+    operator: Operator | None = None
+
+
+def run_item(scanned: ScannedInput, settings: Settings | None) -> Result:
+    """Verify what one input holds (``settings`` None: decode only)."""
+    if scanned.unreadable:
+        return error_result(scanned)
+    if settings is None:
+        return decoded_result(scanned)
+    then, operator = settings.then, settings.operator
+    results: list[Result] = []
+    for scan in scanned.packs:
+        outcome = settings.sources.verify(scan)
+        pack_action = operator.act_on_pack(then, outcome) if then and operator else None
+        results.append(pack_result(outcome, pack_action))
+    for sscc in scanned.containers:
+        case = verify_case(settings.sources, sscc, limit=settings.case_limit)
+        case_action = operator.act_on_case(then, case) if then and operator else None
+        results.append(case_result(case, case_action))
+    return results[0] if len(results) == 1 else results_together(results)
+
+
+def _settings(
+    node: str | None,
+    token: str | None,
+    genesis: str | None,
+    offline: Path | None,
+    max_age: str,
+    customs: bool,
+    custodian: str | None,
+    then: str | None,
+    operator_token: str | None,
+    ca: Path | None,
+    case_limit: int,
+) -> Settings:
+    if node is None and offline is None:
+        raise UsageProblem(
+            "expected --node URL --token T --genesis ID (online) or --offline DATA, "
+            "or --decode-only"
+        )
+    if node is not None and (not token or not genesis):
+        raise UsageProblem("--node needs --token (a verifier token) and --genesis (the pinned id)")
+    operator = None
+    if then is not None:
+        if node is None or not operator_token:
+            raise UsageProblem(f"--then {then} needs --node and --operator-token")
+        operator = Operator(node, operator_token, ca)
+        if then == "dispense" and custodian is None:
+            # a counter dispenses only what it holds: the node would refuse any other pack
+            custodian = operator.organisation()
+    try:
+        age = parse_age(max_age)
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
+    sources = Sources(
+        node,
+        token,
+        genesis,
+        max_age=age,
+        in_transit_ok=customs or then in ("release", "detain"),
+        custodian=custodian,
+        ca=ca,
+    )
+    if offline is not None:
+        sources.local = open_local(offline, pin=genesis)
+    return Settings(sources, case_limit, then, operator)
+
+
+@click.command("scan")
+@click.argument("target", metavar="IMAGE_OR_TEXT")
+@click.option("--node", envvar="MEDTRACE_NODE", help="Verify online at this node (base URL).")
+@click.option(
+    "--token", envvar="MEDTRACE_TOKEN", help="A verifier token of that node (or MEDTRACE_TOKEN)."
+)
+@click.option(
+    "--genesis",
+    envvar="MEDTRACE_GENESIS",
+    help="The pinned genesis membership id (or MEDTRACE_GENESIS). Offline it defaults to the "
+    "data directory's.",
+)
+@click.option(
+    "--offline",
+    type=click.Path(path_type=Path),
+    help="Verify against a node data directory, its SQLite file, or a sync bundle on this "
+    "machine (with --node: only when the node cannot be reached).",
+)
+@click.option(
+    "--max-age",
+    default="24h",
+    show_default=True,
+    help="Offline data older than this gives HOLD (stale_data): 90s, 30m, 24h, 7d.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the panel.")
+@click.option("--decode-only", is_flag=True, help="Only decode and parse; ask no ledger.")
+@click.option(
+    "--customs",
+    is_flag=True,
+    help="Customs: a pack in transit is expected (not a reason to hold).",
+)
+@click.option(
+    "--custodian",
+    help="Your organisation id: a RELEASE then also needs the ledger to show the pack with you "
+    "(with --then dispense it defaults to the organisation of the --node).",
+)
+@click.option(
+    "--then",
+    "then",
+    type=click.Choice(ACTIONS),
+    help="After the verdict: dispense (RELEASE only), customs release / detain (a pack or a "
+    "whole case), or undo the pack's last decommissioning.",
+)
+@click.option(
+    "--case-limit",
+    default=100,
+    show_default=True,
+    type=AsciiIntRange(1),
+    help="A case or pallet with more packs is checked on a random sample of this many.",
+)
+@click.option(
+    "--operator-token",
+    envvar="MEDTRACE_OPERATOR_TOKEN",
+    help="An operator token of the node, for --then (or MEDTRACE_OPERATOR_TOKEN).",
+)
+@click.option(
+    "--ca",
+    envvar="MEDTRACE_CA",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Trust only this CA certificate for an https --node: the consortium's, e.g. "
+    "DATA/tls-ca.crt of a node (or MEDTRACE_CA).",
+)
+def scan_command(
+    target: str,
+    node: str | None,
+    token: str | None,
+    genesis: str | None,
+    offline: Path | None,
+    max_age: str,
+    as_json: bool,
+    decode_only: bool,
+    customs: bool,
+    custodian: str | None,
+    then: str | None,
+    case_limit: int,
+    operator_token: str | None,
+    ca: Path | None,
+) -> None:
+    """Read a pack's code (an image file, a folder of images, or the scanned text) and verify
+    the pack's provenance itself: RELEASE, HOLD or REJECT with reasons and the custody timeline.
+
+    IMAGE_OR_TEXT is a PNG/JPEG/WebP file, a folder (batch mode), the text a keyboard-wedge
+    scanner typed (GS as <GS> or lost; with or without ]d2), a GS1 Digital Link URI, or "-" to
+    read one scan per line from standard input.
+
+    \b
+    Exit codes: 0 RELEASE, 1 HOLD, 2 REJECT, 3 scan error, 4 usage or I/O error.
+    \b
+    Examples:
+      medtrace scan label.png --decode-only
+      medtrace scan label.png --node http://127.0.0.1:8104 --token $T --genesis $G
+      medtrace scan label.png --node https://127.0.0.1:8104 --ca nodes/pharmacy/tls-ca.crt \
+          --token $T --genesis $G
+      medtrace scan '(01)09506000134352(17)281031(10)A2611(21)4TQ2M8ZK1V9C' --offline nodes/pharmacy
+      medtrace scan photos/ --offline border.bundle --genesis $G --customs --json
+    """
+    settings: Settings | None = None
+    try:
+        if not decode_only:
+            settings = _settings(
+                node,
+                token,
+                genesis,
+                offline,
+                max_age,
+                customs,
+                custodian,
+                then,
+                operator_token,
+                ca,
+                case_limit,
+            )
+        code = _run(target, settings, as_json)
+    except (UsageProblem, VerifyError, UnreadableInput, ActionRefused) as exc:
+        _fail("usage", str(exc), as_json)
+    except (SQLAlchemyError, LedgerError, OSError) as exc:
+        _fail(
+            "io", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", as_json
+        )
+    finally:
+        if settings is not None:
+            settings.sources.close()
+    sys.exit(code)
+
+
+def _fail(code: str, message: str, as_json: bool) -> NoReturn:
+    if not as_json:
+        fail(message, USAGE)
+    sys.stdout.write(json.dumps({"error": {"code": code, "hint": message}}) + "\n")
+    sys.exit(USAGE)
+
+
+def _run(target: str, settings: Settings | None, as_json: bool) -> int:
+    path = Path(target)
+    if target == "-":
+        lines = [line for line in sys.stdin.read().splitlines() if line.strip()]
+        inputs = [(f"line {n}", partial(read_input, line)) for n, line in enumerate(lines, 1)]
+        return _batch(inputs, settings, as_json)
+    if path.is_dir():
+        images = folder_images(path)
+        if not images:
+            raise UsageProblem(f"{path}: no image files (PNG, JPEG, WebP …) in the folder")
+        return _batch([(str(p), partial(read_image_file, p)) for p in images], settings, as_json)
+    result = run_item(read_input(target), settings)
+    if as_json:
+        sys.stdout.write(json.dumps(result.json, ensure_ascii=False) + "\n")
+    else:
+        result.render()
+    return result.code
+
+
+def _batch(
+    inputs: Sequence[tuple[str, Callable[[], ScannedInput]]],
+    settings: Settings | None,
+    as_json: bool,
+) -> int:
+    rows: list[tuple[str, Result, ScannedInput]] = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=as_json,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("scanning", total=len(inputs))
+        for label, load in inputs:
+            scanned = load()
+            rows.append((label, run_item(scanned, settings), scanned))
+            progress.advance(task)
+    code = worst_code([r.code for _, r, _ in rows])
+    if as_json:
+        files = [{"input": label, "exit": r.code, "result": r.json} for label, r, _ in rows]
+        counts = batch_counts(rows, decoded=settings is None)
+        sys.stdout.write(
+            json.dumps({"inputs": files, "summary": counts, "exit": code}, ensure_ascii=False)
+            + "\n"
+        )
+        return code
+    show_batch(rows, decoded=settings is None)
+    return code

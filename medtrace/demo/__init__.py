@@ -1,0 +1,1 @@
+"""The demo's story: what each organisation does, the scans, and the verdicts expected."""

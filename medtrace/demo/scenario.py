@@ -1,0 +1,286 @@
+"""The demo's story: one batch from the packaging line to the patient, and what goes wrong.
+
+A manufacturer commissions a batch, aggregates it into cases and a pallet and ships it to a
+distributor, who ships it across a border; customs inspects and releases it; a pharmacy
+receives it, verifies packs and dispenses them. Then the cases the system exists for: a cloned
+serial dispensed at a second pharmacy counter, a recalled lot scanned, a pack whose printed lot
+differs from its commissioning, and a pack that was never commissioned.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import RuleViolation
+from ledger.identifiers import container_uri, lot_uri, pack_uri, with_check_digit
+from ledger.kinds import Kind
+from ledger.membership import Membership
+from node.localnet.actors import Actor
+from node.localnet.network import COMPANY_PREFIX
+from scanner.labels import PackLabel, write_label
+from scanner.reading import read_image
+from scanner.verdict import Decision, Scanned, Verdict, decide
+
+GTIN = "09506000134352"
+LOT = "A2611"
+RECALLED_LOT = "B2611"
+EXPIRY = "2028-10-31"
+PACKS = 10_000
+CASE_SIZE = 100
+
+
+def sscc(serial: int, prefix: str = COMPANY_PREFIX) -> str:
+    """An SSCC under ``prefix`` with extension digit 0 and its check digit."""
+    body = "0" + prefix + f"{serial:0{16 - len(prefix)}d}"
+    return with_check_digit(body)
+
+
+@dataclass
+class Step:
+    name: str
+    actor: str
+    pack: str | None = None
+    label: str | None = None
+    verdict: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "actor": self.actor,
+            "pack": self.pack,
+            "label": self.label,
+            "verdict": self.verdict,
+            "reasons": self.reasons,
+            "alerts": self.alerts,
+        }
+
+
+@dataclass
+class Story:
+    actors: Mapping[str, Actor]
+    membership: Membership
+    converge: Callable[[], int]
+    on_step: Callable[[Step], None] = lambda step: None
+    steps: list[Step] = field(default_factory=list)
+    #: Where each scan step writes the label of the pack it scans (a DataMatrix PNG with the
+    #: printed lot and expiry); the scan then reads that image. ``None``: scan the data as is.
+    labels: Path | None = None
+
+    def record(self, step: Step) -> Step:
+        self.steps.append(step)
+        self.on_step(step)
+        return step
+
+    def scan(
+        self, name: str, actor: str, scanned: Scanned, *, in_transit_ok: bool = False
+    ) -> Verdict:
+        node = self.actors[actor]
+        label = None
+        if self.labels is not None:
+            label, scanned = self._scan_label(scanned)
+        uri = pack_uri(scanned.gtin, scanned.serial)
+        verdict = decide(
+            scanned,
+            node.provenance(uri),
+            self.membership,
+            today=datetime.now(UTC).date().isoformat(),
+            in_transit_ok=in_transit_ok,
+        )
+        alerts = sorted(
+            {a.code.value for a in node.alerts() if a.subject == uri}
+            | {a.code.value for a in verdict.alerts}
+        )
+        self.record(
+            Step(
+                name,
+                actor,
+                uri,
+                label=label,
+                verdict=verdict.decision.value,
+                reasons=[r.code for r in verdict.reasons],
+                alerts=alerts,
+            )
+        )
+        return verdict
+
+    def _scan_label(self, printed: Scanned) -> tuple[str, Scanned]:
+        """Print the pack's label as it is on the pack, then read it back like a scanner."""
+        assert self.labels is not None
+        assert printed.lot is not None
+        assert printed.expiry is not None
+        path = write_label(
+            PackLabel(printed.gtin, printed.lot, printed.expiry, printed.serial),
+            self.labels,
+            prefix=f"{len(self.steps):02d}-",
+        )
+        (scan,) = read_image(path.read_bytes())
+        read = Scanned(scan.gtin, scan.serial, scan.lot, scan.expiry)
+        return str(path.relative_to(self.labels.parent)), read
+
+    def act(
+        self,
+        name: str,
+        actor: str,
+        kind: Kind,
+        *,
+        subjects: Sequence[str],
+        pack: str | None = None,
+        **fields: Any,
+    ) -> Step:
+        try:
+            self.actors[actor].submit(kind, subjects=subjects, **fields)
+            step = Step(name, actor, pack, note=f"{kind.value} {len(subjects)} subject(s)")
+        except RuleViolation as refused:
+            step = Step(name, actor, pack, reasons=[refused.code], note=f"refused: {refused}")
+        return self.record(step)
+
+
+def play(story: Story) -> Iterator[str]:
+    """Run the story; yields the name of each phase as it starts (for a progress display)."""
+    a = story.actors
+    yield "commission"
+    batch = a["manufacturer"].commission(GTIN, LOT, EXPIRY, PACKS)
+    recall_batch = a["manufacturer"].commission(GTIN, RECALLED_LOT, EXPIRY, CASE_SIZE)
+    story.record(
+        Step(
+            "commission",
+            "manufacturer",
+            note=f"{PACKS:,} packs of lot {LOT}, {CASE_SIZE} of lot {RECALLED_LOT}",
+        )
+    )
+    packs = [pack_uri(GTIN, s) for s in batch.serials]
+    recall_packs = [pack_uri(GTIN, s) for s in recall_batch.serials]
+
+    yield "aggregate"
+    cases = [container_uri(sscc(n + 1)) for n in range(PACKS // CASE_SIZE + 1)]
+    pallet = container_uri(sscc(900_000))
+    contents = [packs[i : i + CASE_SIZE] for i in range(0, PACKS, CASE_SIZE)] + [recall_packs]
+    for case, inside in zip(cases, contents, strict=True):
+        a["manufacturer"].submit(Kind.PACK, subjects=[case, *inside])
+    a["manufacturer"].submit(Kind.PACK, subjects=[pallet, *cases])
+    story.record(
+        Step("aggregate", "manufacturer", note=f"{len(cases)} cases of {CASE_SIZE} on one pallet")
+    )
+
+    yield "ship to distributor"
+    ship = a["manufacturer"].submit(
+        Kind.SHIP, subjects=[pallet], body={"destination": "distributor"}
+    )
+    story.record(Step("ship to distributor", "manufacturer", note="pallet"))
+    story.converge()
+    story.act(
+        "receive at distributor", "distributor", Kind.RECEIVE, subjects=[pallet], refs=[ship.id]
+    )
+
+    yield "ship across the border"
+    cross = a["distributor"].submit(Kind.SHIP, subjects=[pallet], body={"destination": "pharmacy"})
+    story.record(Step("ship across the border", "distributor", note="pallet to the pharmacy"))
+    story.converge()
+
+    yield "customs"
+    sample = Scanned(GTIN, batch.serials[0], LOT, EXPIRY)
+    story.scan("customs scan at the border", "customs", sample, in_transit_ok=True)
+    story.act(
+        "customs release",
+        "customs",
+        Kind.INSPECT,
+        subjects=[pallet],
+        body={"decision": "release", "reasons": ["documents and samples in order"]},
+    )
+    story.converge()
+
+    yield "pharmacy"
+    story.act("receive at pharmacy", "pharmacy", Kind.RECEIVE, subjects=[pallet], refs=[cross.id])
+    story.converge()
+    a["pharmacy-branch"].sync()  # the branch counter syncs, then goes offline
+    for serial in batch.serials[:3]:
+        scanned = Scanned(GTIN, serial, LOT, EXPIRY)
+        verdict = story.scan("verify at the counter", "pharmacy", scanned)
+        if verdict.decision is Decision.RELEASE:
+            story.act(
+                "dispense",
+                "pharmacy",
+                Kind.DISPENSE,
+                subjects=[scanned_uri(scanned)],
+                pack=scanned_uri(scanned),
+            )
+    story.converge()
+
+    yield "clone"
+    cloned = Scanned(GTIN, batch.serials[0], LOT, EXPIRY)
+    story.act(
+        "cloned serial dispensed at a second counter (offline)",
+        "pharmacy-branch",
+        Kind.DISPENSE,
+        subjects=[scanned_uri(cloned)],
+        pack=scanned_uri(cloned),
+    )
+    a["pharmacy-branch"].sync()
+    story.converge()
+    story.scan("scan of the cloned serial", "pharmacy", cloned)
+
+    yield "recall"
+    story.act("recall lot", "regulator", Kind.RECALL, subjects=[lot_uri(GTIN, RECALLED_LOT)])
+    story.converge()
+    recalled = Scanned(GTIN, recall_batch.serials[0], RECALLED_LOT, EXPIRY)
+    story.scan("recalled lot scanned", "pharmacy", recalled)
+    story.act(
+        "dispense of a recalled pack",
+        "pharmacy",
+        Kind.DISPENSE,
+        subjects=[scanned_uri(recalled)],
+        pack=scanned_uri(recalled),
+    )
+
+    yield "falsified"
+    story.scan(
+        "printed lot differs from commissioning",
+        "pharmacy",
+        Scanned(GTIN, batch.serials[10], "A2612", EXPIRY),
+    )
+    story.scan(
+        "never commissioned",
+        "pharmacy",
+        Scanned(GTIN, "F" + secrets.token_hex(5).upper(), LOT, EXPIRY),
+    )
+    story.scan("regular pack still fine", "pharmacy", Scanned(GTIN, batch.serials[11], LOT, EXPIRY))
+
+    yield "converge"
+    story.converge()
+
+
+def scanned_uri(scanned: Scanned) -> str:
+    return pack_uri(scanned.gtin, scanned.serial)
+
+
+#: What each scan step must end with; the demo exits non-zero when one does not.
+EXPECTED: dict[str, tuple[str | None, set[str]]] = {
+    "customs scan at the border": ("RELEASE", set()),
+    "verify at the counter": ("RELEASE", set()),
+    "scan of the cloned serial": ("REJECT", {"suspected_clone"}),
+    "recalled lot scanned": ("REJECT", set()),
+    "printed lot differs from commissioning": ("REJECT", set()),
+    "never commissioned": ("HOLD", set()),
+    "regular pack still fine": ("RELEASE", set()),
+}
+
+
+def unexpected(steps: Sequence[Step]) -> list[str]:
+    """Scan steps whose verdict or alerts are not what the story expects."""
+    wrong = []
+    for step in steps:
+        if step.name in EXPECTED:
+            verdict, alerts = EXPECTED[step.name]
+            if step.verdict != verdict or not alerts <= set(step.alerts):
+                wrong.append(
+                    f"{step.name}: expected {verdict} with {sorted(alerts)}, found {step.verdict} with {step.alerts}"
+                )
+    return wrong

@@ -1,0 +1,1 @@
+"""Where a scanner gets a pack's provenance: a node online, or data on this machine."""

@@ -1,0 +1,89 @@
+"""Both sources as a scanner is set up to use them: the node online, and the data on this
+machine when the node cannot be reached (or instead of a node)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from scanner.outcome import Outcome
+from scanner.reading import ScanData
+from scanner.sources.offline import DEFAULT_MAX_AGE, LocalData, verify_offline
+from scanner.sources.online import (
+    NodeClient,
+    NodeUnreachable,
+    container_packs,
+    node_session,
+    verify_online,
+)
+from scanner.verifying import VerifyError, membership_of
+
+
+@dataclass
+class Sources:
+    """Where provenance comes from: ``node`` (with a verifier ``token``), ``local`` data, or
+    both; ``genesis`` is the pinned membership id (offline it defaults to the data's)."""
+
+    node: str | None = None
+    token: str | None = None
+    genesis: str | None = None
+    local: LocalData | None = None
+    max_age: timedelta = DEFAULT_MAX_AGE
+    in_transit_ok: bool = False
+    custodian: str | None = None
+    ca: Path | None = None
+
+    def client(self) -> NodeClient:
+        assert self.node is not None
+        assert self.token is not None
+        return NodeClient(self.node, self.token, session=node_session(self.ca))
+
+    def verify(self, scan: ScanData) -> Outcome:
+        """Online when there is a node; offline when there is none or it cannot be reached."""
+        if self.node is not None:
+            assert self.token is not None
+            assert self.genesis is not None
+            outcome = verify_online(
+                scan,
+                self.node,
+                self.token,
+                membership_pin=self.genesis,
+                in_transit_ok=self.in_transit_ok,
+                custodian=self.custodian,
+                client=self.client(),
+            )
+            unreachable = any(r.code == "ledger_unreachable" for r in outcome.verdict.reasons)
+            if not (unreachable and self.local is not None):
+                return outcome
+        assert self.local is not None
+        return verify_offline(
+            scan,
+            self.local,
+            max_age=self.max_age,
+            membership_pin=self.genesis,
+            in_transit_ok=self.in_transit_ok,
+            custodian=self.custodian,
+        )
+
+    def case_packs(self, sscc: str) -> list[str]:
+        """The packs inside a case or pallet, as the ledger lists them."""
+        if self.node is not None:
+            try:
+                return container_packs(self.client(), sscc)
+            except NodeUnreachable as exc:
+                if self.local is None:
+                    raise VerifyError(f"cannot list the case: {exc}") from None
+        assert self.local is not None
+        pin = self.genesis or self.local.pin
+        if not pin:
+            raise VerifyError("the data names no pinned genesis membership: pass --genesis")
+        membership, problem, _ = membership_of(self.local.memberships, pin)
+        if membership is None:
+            assert problem is not None
+            raise VerifyError(f"cannot list the case: {problem.message}")
+        return self.local.container_packs(sscc, membership)
+
+    def close(self) -> None:
+        if self.local is not None:
+            self.local.close()
