@@ -15,6 +15,7 @@ from flask import Response
 from api.call import Call, json_response
 from api.context import NodeContext
 from api.problems import Problem
+from ledger.action import Action
 from ledger.kinds import Kind
 
 #: Commissioning body members the service sets itself: a client's ``body`` may not override them.
@@ -73,10 +74,7 @@ def action(kind: Kind) -> Any:
     def view(ctx: NodeContext, call: Call) -> Response:
         body: dict[str, Any] = call.body
         entry = ctx.service.submit(
-            kind,
-            subjects=body["subjects"],
-            refs=body.get("refs", ()),
-            body=body.get("body", {}),
+            Action(kind, body["subjects"], body.get("refs", ()), body.get("body", {}))
         )
         notify_peers(ctx)
         return json_response({"entry": entry.to_wire()}, 201)

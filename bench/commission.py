@@ -10,26 +10,14 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 
 from bench.consortium import EXPIRY, GTIN, LOT, MANUFACTURER_FEED, feed_key, membership
-from bench.files import remove_sqlite, sqlite_bytes
+from bench.files import TimedRun, remove_sqlite, sqlite_bytes
 from ledger.membership import Membership
 from node.service import NodeService
 from node.store import Store
-
-
-@dataclass(frozen=True)
-class CommissionRun:
-    seconds: float
-    packs: int
-    db_bytes: int
-
-    @property
-    def packs_per_s(self) -> float:
-        return self.packs / self.seconds
 
 
 def commission_once(
@@ -40,7 +28,7 @@ def commission_once(
     chunk: int = 1_000,
     members: Membership | None = None,
     keep: bool = False,
-) -> CommissionRun:
+) -> TimedRun:
     """Commission ``packs`` packs (``serials`` if given, else freshly generated) into a new store
     at ``path``; return the time of the ``commission`` call alone and the resting file size."""
     remove_sqlite(path)
@@ -63,4 +51,4 @@ def commission_once(
     size = sqlite_bytes(path)
     if not keep:
         remove_sqlite(path)
-    return CommissionRun(seconds, packs, size)
+    return TimedRun(seconds, packs, size)

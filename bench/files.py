@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 _SIDECARS = ("", "-wal", "-shm", "-journal")
+
+
+@dataclass(frozen=True)
+class TimedRun:
+    """One timed run: ``count`` items (packs, rows, entries) written in ``seconds``, leaving a
+    database of ``db_bytes``."""
+
+    seconds: float
+    count: int
+    db_bytes: int = 0
+
+    @property
+    def per_s(self) -> float:
+        return self.count / self.seconds
 
 
 def sqlite_bytes(path: Path) -> int:

@@ -13,12 +13,11 @@ import random
 import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 
 from bench.consortium import GTIN, key
-from bench.files import remove_sqlite, sqlite_bytes
+from bench.files import TimedRun, remove_sqlite, sqlite_bytes
 
 #: The ``packs`` table as the store creates it (node/store/models.py), by hand.
 PACKS_DDL = (
@@ -46,17 +45,6 @@ _INSERT = (
 Row = tuple[str, str, int, int, int, str, None, None, None, int, int]
 
 
-@dataclass(frozen=True)
-class SqliteFloorRun:
-    seconds: float
-    rows: int
-    db_bytes: int
-
-    @property
-    def rows_per_s(self) -> float:
-        return self.rows / self.seconds
-
-
 def pack_rows(serials: Sequence[str], chunk: int = 1_000) -> list[Row]:
     """Rows like the pack rows commissioning writes: lot 1, one entry per ``chunk`` serials."""
     return [
@@ -65,7 +53,7 @@ def pack_rows(serials: Sequence[str], chunk: int = 1_000) -> list[Row]:
     ]
 
 
-def sqlite_floor_once(path: Path, rows: Sequence[Row]) -> SqliteFloorRun:
+def sqlite_floor_once(path: Path, rows: Sequence[Row]) -> TimedRun:
     """Insert ``rows`` into a fresh database at ``path`` in one transaction; time it."""
     remove_sqlite(path)
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
@@ -84,7 +72,7 @@ def sqlite_floor_once(path: Path, rows: Sequence[Row]) -> SqliteFloorRun:
         raise RuntimeError(f"expected {len(rows)} rows in the floor table, found {stored}")
     size = sqlite_bytes(path)
     remove_sqlite(path)
-    return SqliteFloorRun(seconds, len(rows), size)
+    return TimedRun(seconds, len(rows), size)
 
 
 def ed25519_floor(verifications: int, *, repeats: int = 3, message_bytes: int = 300) -> float:

@@ -16,6 +16,7 @@ from typing import Any
 
 from bench import commission, floors, nodes, served, verify
 from bench.consortium import membership
+from bench.files import TimedRun
 from bench.loadgen import percentile
 from bench.machine import describe
 from bench.nodes import Cluster
@@ -233,8 +234,8 @@ def run(plan: Plan, progress: Progress | None = None) -> Results:
             f"commissioning {plan.packs:,} packs (serials supplied, then generated)",
             2 * plan.commission_repeats,
         )
-        supplied: list[commission.CommissionRun] = []
-        generated: list[commission.CommissionRun] = []
+        supplied: list[TimedRun] = []
+        generated: list[TimedRun] = []
         for _ in range(plan.commission_repeats):
             supplied.append(
                 commission.commission_once(
@@ -255,14 +256,14 @@ def run(plan: Plan, progress: Progress | None = None) -> Results:
 
         progress.phase(f"sqlite3 floor: {plan.packs:,} rows", plan.floor_repeats)
         rows = floors.pack_rows(serials, plan.chunk)
-        floor_runs: list[floors.SqliteFloorRun] = []
+        floor_runs: list[TimedRun] = []
         for _ in range(plan.floor_repeats):
             floor_runs.append(floors.sqlite_floor_once(work / "floor.db", rows))
             progress.advance()
         del rows, serials
 
         built = verify.build_store(work / "verify.db", plan.verify_entries, members, progress)
-        progress.phase(f"verifying {built.entries:,} entries", plan.verify_repeats)
+        progress.phase(f"verifying {built.ingest.count:,} entries", plan.verify_repeats)
         verify_seconds = float("inf")
         verified = 0
         for _ in range(plan.verify_repeats):
@@ -283,14 +284,14 @@ def run(plan: Plan, progress: Progress | None = None) -> Results:
     best_supplied = min(supplied, key=lambda r: r.seconds)
     best_floor = min(floor_runs, key=lambda r: r.seconds)
     return Results(
-        commission_packs_per_s=best_supplied.packs_per_s,
-        commission_with_serials_packs_per_s=min(generated, key=lambda r: r.seconds).packs_per_s,
-        floor_sqlite_rows_per_s=best_floor.rows_per_s,
+        commission_packs_per_s=best_supplied.per_s,
+        commission_with_serials_packs_per_s=min(generated, key=lambda r: r.seconds).per_s,
+        floor_sqlite_rows_per_s=best_floor.per_s,
         entry_verify_per_s=verified / verify_seconds,
         floor_ed25519_verify_per_s=ed25519,
-        bytes_per_pack=best_supplied.db_bytes / best_supplied.packs,
-        floor_sqlite_bytes_per_row=best_floor.db_bytes / best_floor.rows,
-        ingest_entries_per_s=built.ingest_per_s,
+        bytes_per_pack=best_supplied.db_bytes / best_supplied.count,
+        floor_sqlite_bytes_per_row=best_floor.db_bytes / best_floor.count,
+        ingest_entries_per_s=built.ingest.per_s,
         **served_figures,
         scan_decode_p50_ms=scan_figures["scan_decode_p50_ms"],
         scan_decode_p95_ms=scan_figures["scan_decode_p95_ms"],

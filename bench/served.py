@@ -194,6 +194,14 @@ def _post(session: requests.Session, node: Node, path: str, body: object) -> dic
     return result
 
 
+def _commission(
+    session: requests.Session, node: Node, count: int, **extra: object
+) -> dict[str, object]:
+    """``count`` fresh packs of the bench's lot, commissioned over HTTP at ``node``."""
+    body = {"gtin": GTIN, "lot": LOT, "expiry": EXPIRY, "count": count, **extra}
+    return _post(session, node, "/commission", body)
+
+
 def wait_converged(
     session: requests.Session, nodes: list[Node], target: str, timeout: float, poll: float
 ) -> None:
@@ -218,17 +226,7 @@ def convergence(
     progress.phase(f"convergence: {rounds} appends over 4 nodes", rounds)
     times: list[float] = []
     with requests.Session() as session:
-        made = _post(
-            session,
-            writer,
-            "/commission",
-            {
-                "gtin": GTIN,
-                "lot": LOT,
-                "expiry": EXPIRY,
-                "count": rounds + 2,
-            },
-        )
+        made = _commission(session, writer, rounds + 2)
         serials = [str(s) for s in made["serials"]]  # type: ignore[attr-defined]
         wait_converged(session, nodes, _digest(session, writer), 60, 0.01)
         for serial in serials[:rounds]:
@@ -263,18 +261,7 @@ def catchup(
         remaining = entries
         while remaining:
             size = min(remaining, 100_000)
-            _post(
-                session,
-                writer,
-                "/commission",
-                {
-                    "gtin": GTIN,
-                    "lot": LOT,
-                    "expiry": EXPIRY,
-                    "count": size,
-                    "chunk": 1,
-                },
-            )
+            _commission(session, writer, size, chunk=1)
             remaining -= size
         target = _digest(session, writer)
         wait_converged(session, others, target, 1_800, 0.2)  # the running peers first

@@ -23,6 +23,7 @@ from bench.consortium import (
     Clock,
     feed_key,
 )
+from bench.files import TimedRun
 from bench.progress import NoProgress, Progress
 from ledger.entry import SignedEntry
 from ledger.feed import FeedWriter
@@ -41,13 +42,8 @@ PER_PACK = 3
 
 @dataclass(frozen=True)
 class BuiltStore:
-    entries: int
     packs: int
-    ingest_seconds: float
-
-    @property
-    def ingest_per_s(self) -> float:
-        return self.entries / self.ingest_seconds
+    ingest: TimedRun
 
 
 def sign_traffic(entries: int, chunk: int = 1_000) -> tuple[list[SignedEntry], int]:
@@ -101,7 +97,7 @@ def build_store(
                     f"added, rejected {report.rejected[:1]}, alerts {report.alerts[:1]}"
                 )
             progress.advance(len(page))
-    return BuiltStore(len(signed), packs, seconds)
+    return BuiltStore(packs, TimedRun(seconds, len(signed)))
 
 
 def verify_once(path: Path, members: Membership) -> tuple[float, int]:

@@ -22,6 +22,7 @@ import os
 import secrets
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -113,11 +114,8 @@ def read_passphrase_file(path: Path, *, private: bool = False) -> bytes:
     ``private``: refuse a file others may read, as for key files.
     """
     try:
-        if private and (mode := stat.S_IMODE(path.stat().st_mode)) & 0o077:
-            raise KeyStoreError(
-                f"{path}: expected a passphrase file of mode 0600, found {mode:04o} "
-                f"(fix it with: chmod 600 {path})"
-            )
+        if private:
+            _refuse_open(path, path.stat(), "a passphrase file", "600")
         with path.open("rb") as handle:
             data = handle.read(MAX_PASSPHRASE_FILE + 1)
     except OSError as exc:
@@ -170,6 +168,15 @@ def _mode(st: os.stat_result) -> str:
     return f"{stat.S_IMODE(st.st_mode):04o}"
 
 
+def _refuse_open(path: Path, st: os.stat_result, what: str, mode: str, risk: str = "") -> None:
+    """Refuse ``path`` when its group or others have any right to it, naming the ``chmod`` fix."""
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        raise KeyStoreError(
+            f"{path}: expected {what} of mode 0{mode}, found {_mode(st)}{risk} "
+            f"(fix it with: chmod {mode} {path})"
+        )
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) so that ``path`` itself has mode 0700; refuse a looser one."""
     try:
@@ -184,11 +191,7 @@ def ensure_private_dir(path: Path) -> Path:
         raise KeyStoreError(f"{path}: cannot create the key directory: {exc.strerror}") from None
     if not stat.S_ISDIR(st.st_mode):
         raise KeyStoreError(f"{path}: expected a directory for keys, found another kind of file")
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        raise KeyStoreError(
-            f"{path}: expected a key directory of mode 0700, found {_mode(st)} "
-            f"(fix it with: chmod 700 {path})"
-        )
+    _refuse_open(path, st, "a key directory", "700")
     return path
 
 
@@ -214,25 +217,20 @@ def atomic_write(path: Path, data: bytes, *, mode: int, overwrite: bool) -> None
     except OSError as exc:
         raise KeyStoreError(f"{path}: cannot create a file: {exc.strerror}") from None
     try:
-        try:
-            os.fchmod(fd, mode)  # exact mode despite the umask, before any byte is written
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)
-        _fsync_dir(directory)
-    except FileExistsError:
-        raise KeyStoreError(
-            f"{path}: expected no file there, found one (not overwritten)"
-        ) from None
-    except OSError as exc:
-        raise KeyStoreError(f"{path}: cannot write: {exc.strerror}") from None
+        with _placing(path, f"{path}: cannot write"):
+            try:
+                os.fchmod(fd, mode)  # exact mode despite the umask, before any byte is written
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if overwrite:
+                os.replace(tmp, path)
+            else:
+                os.link(tmp, path)
+            _fsync_dir(directory)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -240,16 +238,24 @@ def atomic_write(path: Path, data: bytes, *, mode: int, overwrite: bool) -> None
 
 def move_no_clobber(source: Path, target: Path) -> None:
     """Rename ``source`` to ``target``, failing (and changing nothing) if ``target`` exists."""
-    try:
+    with _placing(target, f"{source}: cannot rename to {target.name}"):
         os.link(source, target)
         source.unlink()
         _fsync_dir(target.parent)
+
+
+@contextlib.contextmanager
+def _placing(target: Path, failure: str) -> Iterator[None]:
+    """A file being put at ``target``: one already there is refused, never replaced; any other
+    OS error is ``failure: <reason>``."""
+    try:
+        yield
     except FileExistsError:
         raise KeyStoreError(
             f"{target}: expected no file there, found one (not overwritten)"
         ) from None
     except OSError as exc:
-        raise KeyStoreError(f"{source}: cannot rename to {target.name}: {exc.strerror}") from None
+        raise KeyStoreError(f"{failure}: {exc.strerror}") from None
 
 
 # -- private keys --------------------------------------------------------------------------------
@@ -341,11 +347,7 @@ def read_key_file(path: Path) -> bytes:
         st = os.fstat(handle.fileno())
         if not stat.S_ISREG(st.st_mode):
             raise KeyStoreError(f"{path}: expected a regular key file, found another kind of file")
-        if stat.S_IMODE(st.st_mode) & 0o077:
-            raise KeyStoreError(
-                f"{path}: expected a key file of mode 0600, found {_mode(st)}: other users may "
-                f"read it (fix it with: chmod 600 {path})"
-            )
+        _refuse_open(path, st, "a key file", "600", ": other users may read it")
         data = handle.read(_MAX_KEY_FILE + 1)
     if len(data) > _MAX_KEY_FILE:
         raise KeyStoreError(

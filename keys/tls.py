@@ -139,30 +139,50 @@ def create_ca_certificate(
     )
     public = key.public_key()
     return (
+        _builder(name, name, public, start, days, ca=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
+#: Key usages no medtrace certificate needs: its ECDSA key only signs (handshakes, or certificates).
+_NEVER_USED = dict.fromkeys(
+    (
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "encipher_only",
+        "decipher_only",
+    ),
+    False,
+)
+
+
+def _builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public: ec.EllipticCurvePublicKey,
+    start: dt.datetime,
+    days: int,
+    *,
+    ca: bool,
+) -> x509.CertificateBuilder:
+    """What the CA and a node certificate share: a random serial, the validity, and the key
+    usage (a CA signs node certificates only, path length 0; a node signs handshakes only)."""
+    return (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(subject)
+        .issuer_name(issuer)
         .public_key(public)
         .serial_number(_serial())
         .not_valid_before(start)
         .not_valid_after(start + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            x509.KeyUsage(digital_signature=not ca, key_cert_sign=ca, crl_sign=ca, **_NEVER_USED),
             critical=True,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .sign(key, hashes.SHA256())
     )
 
 
@@ -203,36 +223,14 @@ def issue_node_certificate(
     start = (now or _now()) - _CLOCK_SKEW
     names.append(x509.UniformResourceIdentifier(ORG_URI_PREFIX + org))
     ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"medtrace node {org}"),
+        ]
+    )
     return (
-        x509.CertificateBuilder()
-        .subject_name(
-            x509.Name(
-                [
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
-                    x509.NameAttribute(NameOID.COMMON_NAME, f"medtrace node {org}"),
-                ]
-            )
-        )
-        .issuer_name(ca_cert.subject)
-        .public_key(public)
-        .serial_number(_serial())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        _builder(subject, ca_cert.subject, public, start, days, ca=False)
         .add_extension(
             x509.ExtendedKeyUsage(
                 [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]

@@ -7,13 +7,14 @@ slices are verified by folding those two over the entries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ledger.action import Action
 from ledger.entry import Payload, SignedEntry, sign
 from ledger.errors import (
     ChainError,
@@ -151,14 +152,7 @@ class FeedWriter:
         self.head = head
 
     def next_payload(
-        self,
-        kind: Kind,
-        *,
-        subjects: Sequence[str] = (),
-        refs: Sequence[str] = (),
-        body: Mapping[str, Any] | None = None,
-        ts: str | None = None,
-        not_before: Iterable[str] = (),
+        self, action: Action, *, ts: str | None = None, not_before: Iterable[str] = ()
     ) -> Payload:
         """The payload at the next position.
 
@@ -173,10 +167,10 @@ class FeedWriter:
             seq=self.head.payload.seq + 1 if self.head else 0,
             prev=self.head.id if self.head else None,
             ts=stamp,
-            kind=kind,
-            subjects=tuple(subjects),
-            refs=tuple(refs),
-            body=dict(body or {}),
+            kind=action.kind,
+            subjects=tuple(action.subjects),
+            refs=tuple(action.refs),
+            body=dict(action.body or {}),
         )
 
     def sign(self, payload: Payload) -> SignedEntry:
@@ -189,5 +183,8 @@ class FeedWriter:
         self.head = entry
         return entry
 
-    def append(self, kind: Kind, **fields: Any) -> SignedEntry:
-        return self.sign(self.next_payload(kind, **fields))
+    def append(
+        self, kind: Kind, *, ts: str | None = None, not_before: Iterable[str] = (), **fields: Any
+    ) -> SignedEntry:
+        """Sign the next entry at once: ``fields`` are the ``Action``'s subjects, refs, body."""
+        return self.sign(self.next_payload(Action(kind, **fields), ts=ts, not_before=not_before))

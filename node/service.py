@@ -17,6 +17,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.exc import IntegrityError
 
+from ledger.action import Action
 from ledger.alerts import Code
 from ledger.entry import SignedEntry
 from ledger.errors import RuleViolation
@@ -26,9 +27,6 @@ from ledger.kinds import Kind
 from ledger.membership import Membership
 from ledger.serials import generate_serials
 from node.store import StaleTimestamp, Store
-
-Step = tuple[Kind, list[str], list[str], dict[str, Any]]
-"""(kind, subjects, refs, body) of one entry to sign."""
 
 #: Serials per commissioning entry: one signature per chunk, and a provenance a scanner
 #: fetches stays small (ADR 0004).
@@ -66,18 +64,11 @@ class NodeService:
     def org(self) -> str:
         return self.feed.split("/", 1)[0]
 
-    def submit(
-        self,
-        kind: Kind,
-        *,
-        subjects: Sequence[str] = (),
-        refs: Sequence[str] = (),
-        body: Mapping[str, Any] | None = None,
-    ) -> SignedEntry:
+    def submit(self, action: Action) -> SignedEntry:
         """Sign and store one entry, the rules applied strictly (``RuleViolation`` if broken)."""
-        return self.submit_many([(kind, list(subjects), list(refs), dict(body or {}))])[0]
+        return self.submit_many([action])[0]
 
-    def submit_many(self, steps: Sequence[Step]) -> list[SignedEntry]:
+    def submit_many(self, steps: Sequence[Action]) -> list[SignedEntry]:
         """Sign and store several entries all or nothing (one transaction)."""
         with self._lock:
             self._catch_up()
@@ -98,20 +89,14 @@ class NodeService:
         with contextlib.suppress(Exception):  # unreachable peers must not stop a border post
             self.before_first_write()
 
-    def _sign_and_store(self, steps: Sequence[Step], floors: list[str]) -> list[SignedEntry]:
+    def _sign_and_store(self, steps: Sequence[Action], floors: list[str]) -> list[SignedEntry]:
         def build(head: SignedEntry | None) -> list[SignedEntry]:
             # Signed only now, under the feed's lock, after the head the store holds: a
             # position is never signed twice, whatever other workers of this node do.
             self._writer.head = head
             entries = []
-            for (kind, subjects, refs, body), floor in zip(steps, floors, strict=True):
-                payload = self._writer.next_payload(
-                    kind,
-                    subjects=subjects,
-                    refs=refs,
-                    body=body,
-                    not_before=[floor] if floor else [],
-                )
+            for step, floor in zip(steps, floors, strict=True):
+                payload = self._writer.next_payload(step, not_before=[floor] if floor else [])
                 entries.append(self._writer.sign(payload))
             return entries
 
@@ -121,15 +106,15 @@ class NodeService:
             self._writer.head = self.store.head(self.feed)
             raise
 
-    def _floors(self, steps: Sequence[Step]) -> list[str]:
+    def _floors(self, steps: Sequence[Action]) -> list[str]:
         """``_floor`` of each step, asked once for each distinct step: the chunks of one
         commissioning batch all name the same lot."""
         found: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
         floors = []
-        for _, subjects, refs, _ in steps:
-            key = (tuple(subjects), tuple(refs))
+        for step in steps:
+            key = (tuple(step.subjects), tuple(step.refs))
             if key not in found:
-                found[key] = self._floor(subjects, refs)
+                found[key] = self._floor(step.subjects, step.refs)
             floors.append(found[key])
         return floors
 
@@ -185,12 +170,11 @@ class NodeService:
         chunk: int,
         extra: Mapping[str, Any] | None,
     ) -> Commissioned:
-        steps: list[Step] = [
-            (
+        steps = [
+            Action(
                 Kind.COMMISSION,
                 [lot_uri(gtin, lot)],
-                [],
-                {
+                body={
                     "gtin": gtin,
                     "ilmd": {"lotNumber": lot, "itemExpirationDate": expiry},
                     "serials": serials[i : i + chunk],

@@ -114,22 +114,18 @@ def decide(
     reasons: list[Reason] = []
     reject = False
     hold = False
-    if scanned.lot is not None and scanned.lot != pack.lot:
-        reasons.append(
-            Reason(
-                "lot_mismatch",
-                f"the pack says lot {scanned.lot}, its commissioning says {pack.lot}",
+    for what, printed, commissioned in (
+        ("lot", scanned.lot, pack.lot),
+        ("expiry", scanned.expiry, pack.expiry),
+    ):
+        if printed is not None and printed != commissioned:
+            reasons.append(
+                Reason(
+                    f"{what}_mismatch",
+                    f"the pack says {what} {printed}, its commissioning says {commissioned}",
+                )
             )
-        )
-        reject = True
-    if scanned.expiry is not None and scanned.expiry != pack.expiry:
-        reasons.append(
-            Reason(
-                "expiry_mismatch",
-                f"the pack says expiry {scanned.expiry}, its commissioning says {pack.expiry}",
-            )
-        )
-        reject = True
+            reject = True
     if state.recall_of(pack.gtin, pack.lot) is not None:
         reasons.append(Reason("recalled", f"lot {pack.lot} is recalled"))
         reject = True

@@ -10,7 +10,7 @@ from ledger.alerts import Code
 from ledger.errors import MalformedEntry
 from ledger.identifiers import gtin_in_prefixes
 from ledger.kinds import Role
-from ledger.lifecycle.rules import not_final, supply_rules
+from ledger.lifecycle.rules import custody_breach, not_final, supply_rules
 from ledger.lifecycle.step import Step
 from ledger.lifecycle.targets import transition
 from ledger.state import PackState
@@ -31,35 +31,42 @@ def decommission(status: Status) -> Callable[[Step], None]:
 
 
 def destroy(step: Step) -> None:
-    def rules(step: Step, pack: PackState) -> None:
-        not_final(step, pack)
+    def allowed(step: Step, pack: PackState) -> bool:
         seized = step.role is Role.CUSTOMS and pack.status is Status.QUARANTINED
-        if not seized and not step.holds(pack.custodian):
-            step.breach(
-                Code.CUSTODY_VIOLATION,
-                pack.uri,
-                f"expected {step.feed} to hold pack {pack.uri} to destroy it, found {pack.custodian}",
-                pack.changed_by or pack.commissioned,
-                blocking=False,
-            )
+        return seized or step.holds(pack.custodian)
 
-    transition(step, rules, lambda pack: (Status.DESTROYED, None))
+    def refused(pack: PackState) -> str:
+        return f"expected {step.feed} to hold pack {pack.uri} to destroy it, found {pack.custodian}"
+
+    _end(step, Status.DESTROYED, allowed, refused)
 
 
 def stolen(step: Step) -> None:
+    def allowed(step: Step, pack: PackState) -> bool:
+        owner = step.membership.organisations[step.org].company_prefixes
+        return step.holds(pack.custodian) or gtin_in_prefixes(pack.gtin, owner)
+
+    def refused(pack: PackState) -> str:
+        return f"expected the custodian or the manufacturer to report pack {pack.uri} stolen, found {step.feed}"
+
+    _end(step, Status.STOLEN, allowed, refused)
+
+
+def _end(
+    step: Step,
+    status: Status,
+    allowed: Callable[[Step, PackState], bool],
+    refused: Callable[[PackState], str],
+) -> None:
+    """A pack's end (destroyed, stolen): not after another end, and by whom ``allowed`` says
+    (otherwise a custody alert saying ``refused``; the end is recorded all the same)."""
+
     def rules(step: Step, pack: PackState) -> None:
         not_final(step, pack)
-        owner = step.membership.organisations[step.org].company_prefixes
-        if not step.holds(pack.custodian) and not gtin_in_prefixes(pack.gtin, owner):
-            step.breach(
-                Code.CUSTODY_VIOLATION,
-                pack.uri,
-                f"expected the custodian or the manufacturer to report pack {pack.uri} stolen, found {step.feed}",
-                pack.changed_by or pack.commissioned,
-                blocking=False,
-            )
+        if not allowed(step, pack):
+            custody_breach(step, pack, refused(pack))
 
-    transition(step, rules, lambda pack: (Status.STOLEN, None))
+    transition(step, rules, lambda pack: (status, None))
 
 
 def undo(step: Step) -> None:

@@ -3,9 +3,11 @@ quarantines goods or releases them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ledger.alerts import Code
 from ledger.errors import MalformedEntry
-from ledger.lifecycle.rules import held_by_writer_or_regulator
+from ledger.lifecycle.rules import held_by_writer_or_regulator, inactive_breach
 from ledger.lifecycle.step import Step, each
 from ledger.lifecycle.targets import set_status, targets, touch, transition
 from ledger.state import PackState
@@ -15,31 +17,35 @@ INSPECT_DECISIONS = ("release", "hold", "detain")
 
 
 def lock(step: Step) -> None:
-    def rules(step: Step, pack: PackState) -> None:
-        if pack.status is not Status.ACTIVE:
-            step.breach(
-                Code.ALREADY_INACTIVE,
-                pack.uri,
-                f"expected pack {pack.uri} active to lock, found {pack.status.value}",
-                pack.changed_by or "",
-            )
-        held_by_writer_or_regulator(step, pack, "lock")
-
-    transition(step, rules, lambda pack: (Status.LOCKED, Status.ACTIVE))
+    _lock_change(
+        step, Status.ACTIVE, "active to lock", "lock", lambda pack: (Status.LOCKED, Status.ACTIVE)
+    )
 
 
 def unlock(step: Step) -> None:
-    def rules(step: Step, pack: PackState) -> None:
-        if pack.status is not Status.LOCKED:
-            step.breach(
-                Code.ALREADY_INACTIVE,
-                pack.uri,
-                f"expected pack {pack.uri} locked, found {pack.status.value}",
-                pack.changed_by or "",
-            )
-        held_by_writer_or_regulator(step, pack, "unlock")
+    _lock_change(
+        step, Status.LOCKED, "locked", "unlock", lambda pack: (pack.prior or Status.ACTIVE, None)
+    )
 
-    transition(step, rules, lambda pack: (pack.prior or Status.ACTIVE, None))
+
+def _lock_change(
+    step: Step,
+    before: Status,
+    expected: str,
+    what: str,
+    to: Callable[[PackState], tuple[Status, Status | None]],
+) -> None:
+    """A lock or an unlock: the pack must be ``before`` (``expected`` says so in the alert) and
+    held by the writer, unless a regulator writes."""
+
+    def rules(step: Step, pack: PackState) -> None:
+        if pack.status is not before:
+            inactive_breach(
+                step, pack, f"expected pack {pack.uri} {expected}, found {pack.status.value}"
+            )
+        held_by_writer_or_regulator(step, pack, what)
+
+    transition(step, rules, to)
 
 
 def _release_rules(step: Step, pack: PackState) -> None:
@@ -58,12 +64,7 @@ def _release_rules(step: Step, pack: PackState) -> None:
             withdrawal,
         )
     if pack.status in TERMINAL or pack.status is Status.DISPENSED:
-        step.breach(
-            Code.ALREADY_INACTIVE,
-            pack.uri,
-            f"release of pack {pack.uri}: it is {pack.status.value}",
-            pack.changed_by or "",
-        )
+        inactive_breach(step, pack, f"release of pack {pack.uri}: it is {pack.status.value}")
 
 
 def _no_rules(step: Step, pack: PackState) -> None:

@@ -10,6 +10,23 @@ from ledger.state import PackState
 from ledger.status import TERMINAL, Status
 
 
+def custody_breach(step: Step, pack: PackState, message: str) -> None:
+    """The writer does not hold ``pack``: an alert, not a refusal (custody is often recorded
+    late), with the pack's last change as the evidence."""
+    step.breach(
+        Code.CUSTODY_VIOLATION,
+        pack.uri,
+        message,
+        pack.changed_by or pack.commissioned,
+        blocking=False,
+    )
+
+
+def inactive_breach(step: Step, pack: PackState, message: str) -> None:
+    """``pack`` is not in the status the step needs, with the change that put it there."""
+    step.breach(Code.ALREADY_INACTIVE, pack.uri, message, pack.changed_by or "")
+
+
 def supply_rules(step: Step, pack: PackState, *, custody: bool = True) -> None:
     """A pack may move or be supplied only when it is active, in date and in the feed's custody.
 
@@ -49,33 +66,24 @@ def supply_rules(step: Step, pack: PackState, *, custody: bool = True) -> None:
             Code.EXPIRED, pack.uri, f"pack {pack.uri} expired on {pack.expiry}", pack.commissioned
         )
     if custody and not step.holds(pack.custodian):
-        step.breach(
-            Code.CUSTODY_VIOLATION,
-            pack.uri,
+        custody_breach(
+            step,
+            pack,
             f"expected {step.feed} to hold pack {pack.uri} for {step.kind.value}, found it held by "
             f"{pack.custodian}",
-            pack.changed_by or pack.commissioned,
-            blocking=False,
         )
 
 
 def not_final(step: Step, pack: PackState) -> None:
     """Nothing happens to a destroyed, stolen or dispensed pack any more."""
     if pack.status in TERMINAL or pack.status is Status.DISPENSED:
-        step.breach(
-            Code.ALREADY_INACTIVE,
-            pack.uri,
-            f"pack {pack.uri} is already {pack.status.value}",
-            pack.changed_by or "",
-        )
+        inactive_breach(step, pack, f"pack {pack.uri} is already {pack.status.value}")
 
 
 def held_by_writer_or_regulator(step: Step, pack: PackState, what: str) -> None:
     if step.role is not Role.REGULATOR and not step.holds(pack.custodian):
-        step.breach(
-            Code.CUSTODY_VIOLATION,
-            pack.uri,
+        custody_breach(
+            step,
+            pack,
             f"expected {step.feed} to hold pack {pack.uri} to {what} it, found {pack.custodian}",
-            pack.changed_by or pack.commissioned,
-            blocking=False,
         )

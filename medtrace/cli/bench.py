@@ -6,50 +6,22 @@ import json
 import tempfile
 from contextlib import nullcontext
 from pathlib import Path
-from types import TracebackType
 
 import click
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.progress import Progress as RichProgress
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from bench.attacks import run as attack_run
 from bench.runner import FULL, QUICK, Results, run
-from medtrace.cli.console import console, print_json
+from medtrace.cli.console import console, print_json, progress_bar
 
 
 class _Display:
-    """``bench.progress.Progress`` drawn with rich: one bar, relabelled per phase."""
+    """``bench.progress.Progress`` drawn on a rich bar: one task, relabelled per phase."""
 
-    def __init__(self, enabled: bool) -> None:
-        self._bar = RichProgress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=not enabled,
-        )
+    def __init__(self, bar: Progress) -> None:
+        self._bar = bar
         self._task: TaskID | None = None
-
-    def __enter__(self) -> _Display:
-        self._bar.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._bar.__exit__(kind, value, traceback)
 
     def phase(self, label: str, total: int) -> None:
         if self._task is not None:
@@ -175,8 +147,8 @@ def bench_command(quick: bool, attacks: bool, as_json: bool) -> None:
     if attacks:
         _attacks(as_json)
         return
-    with _Display(enabled=not as_json) as display:
-        results = run(QUICK if quick else FULL, display)
+    with progress_bar(hidden=as_json) as bar:
+        results = run(QUICK if quick else FULL, _Display(bar))
     if as_json:
         print_json(results.to_json())
         return

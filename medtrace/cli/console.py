@@ -16,6 +16,7 @@ from typing import Any, ClassVar, NoReturn, TypeVar
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from keys.keystore import KeyStoreError, read_passphrase_file
 from ledger.digits import ASCII_INT, ASCII_NUMBER
@@ -51,6 +52,25 @@ def done(message: str) -> None:
     """A green tick and ``message`` (rich markup; escape what users typed) on stdout: how the
     keys and node commands report a change they made."""
     out().print(f"[green]✓[/] {message}")
+
+
+def progress_bar(
+    *,
+    hidden: bool,
+    label: str = "{task.description}",
+    target: Console = console,
+    transient: bool = True,
+) -> Progress:
+    """The bar of a command that counts items done of a total; ``hidden`` under ``--json``."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=target,
+        transient=transient,
+        disable=hidden,
+    )
 
 
 def print_json(value: Any) -> None:

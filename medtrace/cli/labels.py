@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
 from PIL import Image
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import IdentifierError
 from ledger.identifiers import gtin14
-from medtrace.cli.console import AsciiIntRange, console, fail
+from medtrace.cli.console import AsciiIntRange, console, fail, progress_bar
 from node.config import ConfigError, load_config
 from node.store import Store
 from scanner.labels import (
@@ -92,14 +91,7 @@ def _write(
     out.mkdir(parents=True, exist_ok=True)
     files: list[str] = []
     images: list[Image.Image] = []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=as_json or not console.is_terminal,
-    ) as progress:
+    with progress_bar(hidden=as_json or not console.is_terminal, transient=False) as progress:
         task = progress.add_task("labels", total=len(labels) * len(formats))
         for label in labels:
             for fmt in formats:
@@ -130,6 +122,24 @@ def _write(
         console.print(f"  sheet: {info['path']} ({info['pages']} page(s))", highlight=False)
 
 
+def _write_or_fail(
+    labels: Callable[[], list[PackLabel]],
+    out: Path,
+    fmt: str,
+    module: int,
+    sheet: bool,
+    as_json: bool,
+) -> None:
+    """``_write`` the labels (built inside: a bad GTIN, lot or date is a ``LabelError`` too),
+    every expected failure one red line."""
+    try:
+        _write(labels(), out, _formats(fmt), module=module, sheet=sheet, as_json=as_json)
+    except LabelError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{out}: cannot write the labels: {exc.strerror or exc}")
+
+
 @labels_group.command("make")
 @click.option("--gtin", required=True, help="GTIN-8/12/13/14 (check digit verified).")
 @click.option("--lot", required=True, help="Lot / batch number (AI 10).")
@@ -152,13 +162,10 @@ def make_command(
     as_json: bool,
 ) -> None:
     """Labels for the packs given on the command line."""
-    try:
-        labels = [PackLabel(gtin, lot, expiry, serial) for serial in dict.fromkeys(serials)]
-        _write(labels, out, _formats(fmt), module=module, sheet=sheet, as_json=as_json)
-    except LabelError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{out}: cannot write the labels: {exc.strerror or exc}")
+    unique = dict.fromkeys(serials)
+    _write_or_fail(
+        lambda: [PackLabel(gtin, lot, expiry, s) for s in unique], out, fmt, module, sheet, as_json
+    )
 
 
 @labels_group.command("batch")
@@ -211,10 +218,6 @@ def batch_command(
         fail(f"{url}: cannot read the store: {type(exc).__name__}")
     if not serials:
         fail(f"no commissioned packs of lot {lot!r} of GTIN {full} in {data or db}")
-    try:
-        labels = [PackLabel(full, lot, expiry, serial) for serial in serials]
-        _write(labels, out, _formats(fmt), module=module, sheet=sheet, as_json=as_json)
-    except LabelError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{out}: cannot write the labels: {exc.strerror or exc}")
+    _write_or_fail(
+        lambda: [PackLabel(full, lot, expiry, s) for s in serials], out, fmt, module, sheet, as_json
+    )

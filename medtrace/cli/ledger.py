@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import LedgerError
 from ledger.membership import Membership
-from medtrace.cli.console import console, fail, print_json
+from medtrace.cli.console import console, fail, print_json, progress_bar
 from node.store import Store
 from node.verify import verify_store
 
@@ -44,15 +43,7 @@ def verify_command(db: str, genesis: str | None, as_json: bool) -> None:
     try:
         membership = _membership(store, genesis)
         total = store.count("entries")
-        with Progress(
-            TextColumn("verifying"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=as_json,
-        ) as progress:
+        with progress_bar(label="verifying", hidden=as_json) as progress:
             task = progress.add_task("entries", total=total)
             report = verify_store(
                 store, membership, lambda done: progress.update(task, completed=done)

@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import LedgerError
-from medtrace.cli.console import AsciiIntRange, err_console, fail
+from medtrace.cli.console import AsciiIntRange, err_console, fail, progress_bar
 from medtrace.cli.scan_output import (
     Result,
     batch_counts,
@@ -292,15 +291,7 @@ def _batch(
     as_json: bool,
 ) -> int:
     rows: list[tuple[str, Result, ScannedInput]] = []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=as_json,
-        transient=True,
-    ) as progress:
+    with progress_bar(target=err_console, hidden=as_json) as progress:
         task = progress.add_task("scanning", total=len(inputs))
         for label, load in inputs:
             scanned = load()

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ledger.action import Action
 from ledger.errors import RuleViolation
 from ledger.identifiers import container_uri, lot_uri, pack_uri, with_check_digit
 from ledger.kinds import Kind
@@ -136,11 +137,16 @@ class Story:
         **fields: Any,
     ) -> Step:
         try:
-            self.actors[actor].submit(kind, subjects=subjects, **fields)
+            self.actors[actor].submit(Action(kind, subjects, **fields))
             step = Step(name, actor, pack, note=f"{kind.value} {len(subjects)} subject(s)")
         except RuleViolation as refused:
             step = Step(name, actor, pack, reasons=[refused.code], note=f"refused: {refused}")
         return self.record(step)
+
+    def dispense(self, name: str, actor: str, scanned: Scanned) -> Step:
+        """``actor`` dispenses the scanned pack (the step names the pack for the report)."""
+        uri = scanned_uri(scanned)
+        return self.act(name, actor, Kind.DISPENSE, subjects=[uri], pack=uri)
 
 
 def play(story: Story) -> Iterator[str]:
@@ -164,15 +170,15 @@ def play(story: Story) -> Iterator[str]:
     pallet = container_uri(sscc(900_000))
     contents = [packs[i : i + CASE_SIZE] for i in range(0, PACKS, CASE_SIZE)] + [recall_packs]
     for case, inside in zip(cases, contents, strict=True):
-        a["manufacturer"].submit(Kind.PACK, subjects=[case, *inside])
-    a["manufacturer"].submit(Kind.PACK, subjects=[pallet, *cases])
+        a["manufacturer"].submit(Action(Kind.PACK, [case, *inside]))
+    a["manufacturer"].submit(Action(Kind.PACK, [pallet, *cases]))
     story.record(
         Step("aggregate", "manufacturer", note=f"{len(cases)} cases of {CASE_SIZE} on one pallet")
     )
 
     yield "ship to distributor"
     ship = a["manufacturer"].submit(
-        Kind.SHIP, subjects=[pallet], body={"destination": "distributor"}
+        Action(Kind.SHIP, [pallet], body={"destination": "distributor"})
     )
     story.record(Step("ship to distributor", "manufacturer", note="pallet"))
     story.converge()
@@ -181,7 +187,7 @@ def play(story: Story) -> Iterator[str]:
     )
 
     yield "ship across the border"
-    cross = a["distributor"].submit(Kind.SHIP, subjects=[pallet], body={"destination": "pharmacy"})
+    cross = a["distributor"].submit(Action(Kind.SHIP, [pallet], body={"destination": "pharmacy"}))
     story.record(Step("ship across the border", "distributor", note="pallet to the pharmacy"))
     story.converge()
 
@@ -205,23 +211,13 @@ def play(story: Story) -> Iterator[str]:
         scanned = Scanned(GTIN, serial, LOT, EXPIRY)
         verdict = story.scan("verify at the counter", "pharmacy", scanned)
         if verdict.decision is Decision.RELEASE:
-            story.act(
-                "dispense",
-                "pharmacy",
-                Kind.DISPENSE,
-                subjects=[scanned_uri(scanned)],
-                pack=scanned_uri(scanned),
-            )
+            story.dispense("dispense", "pharmacy", scanned)
     story.converge()
 
     yield "clone"
     cloned = Scanned(GTIN, batch.serials[0], LOT, EXPIRY)
-    story.act(
-        "cloned serial dispensed at a second counter (offline)",
-        "pharmacy-branch",
-        Kind.DISPENSE,
-        subjects=[scanned_uri(cloned)],
-        pack=scanned_uri(cloned),
+    story.dispense(
+        "cloned serial dispensed at a second counter (offline)", "pharmacy-branch", cloned
     )
     a["pharmacy-branch"].sync()
     story.converge()
@@ -232,13 +228,7 @@ def play(story: Story) -> Iterator[str]:
     story.converge()
     recalled = Scanned(GTIN, recall_batch.serials[0], RECALLED_LOT, EXPIRY)
     story.scan("recalled lot scanned", "pharmacy", recalled)
-    story.act(
-        "dispense of a recalled pack",
-        "pharmacy",
-        Kind.DISPENSE,
-        subjects=[scanned_uri(recalled)],
-        pack=scanned_uri(recalled),
-    )
+    story.dispense("dispense of a recalled pack", "pharmacy", recalled)
 
     yield "falsified"
     story.scan(

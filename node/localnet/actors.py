@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
+from ledger.action import Action
 from ledger.alerts import Alert
 from ledger.entry import SignedEntry
-from ledger.kinds import Kind, Role
+from ledger.kinds import Role
 from ledger.membership import Membership
 from node.replication.pull import Peer, pull_many
 from node.service import Commissioned, NodeService
@@ -22,14 +22,7 @@ class Actor(Protocol):
     @property
     def feed(self) -> str: ...
 
-    def submit(
-        self,
-        kind: Kind,
-        *,
-        subjects: Sequence[str] = (),
-        refs: Sequence[str] = (),
-        body: Mapping[str, Any] | None = None,
-    ) -> SignedEntry: ...
+    def submit(self, action: Action) -> SignedEntry: ...
     def commission(self, gtin: str, lot: str, expiry: str, count: int) -> Commissioned: ...
     def provenance(self, uri: str) -> list[SignedEntry]: ...
     def alerts(self) -> list[Alert]: ...
@@ -54,15 +47,8 @@ class InProcessNode:
     def membership(self) -> Membership:
         return self.service.membership
 
-    def submit(
-        self,
-        kind: Kind,
-        *,
-        subjects: Sequence[str] = (),
-        refs: Sequence[str] = (),
-        body: Mapping[str, Any] | None = None,
-    ) -> SignedEntry:
-        return self.service.submit(kind, subjects=subjects, refs=refs, body=body)
+    def submit(self, action: Action) -> SignedEntry:
+        return self.service.submit(action)
 
     def commission(self, gtin: str, lot: str, expiry: str, count: int) -> Commissioned:
         return self.service.commission(gtin, lot, expiry, count=count)

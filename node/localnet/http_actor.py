@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
+from ledger.action import Action
 from ledger.alerts import Alert, Code
 from ledger.entry import SignedEntry
 from ledger.errors import KindNotAllowed, LedgerError, RuleViolation
-from ledger.kinds import Kind, Role
+from ledger.kinds import Role
 from node.replication.protocol import FEEDS_PATH, SYNC_PATH
 from node.service import Commissioned
 
@@ -52,18 +52,15 @@ class HttpNode:
             raise NodeCallFailed(f"{self.name}: {method} {path} → {response.status_code}: {detail}")
         return response.json()
 
-    def submit(
-        self,
-        kind: Kind,
-        *,
-        subjects: Sequence[str] = (),
-        refs: Sequence[str] = (),
-        body: Mapping[str, Any] | None = None,
-    ) -> SignedEntry:
+    def submit(self, action: Action) -> SignedEntry:
         answer = self._call(
             "POST",
-            f"/api/v1/actions/{kind.value}",
-            body={"subjects": list(subjects), "refs": list(refs), "body": dict(body or {})},
+            f"/api/v1/actions/{action.kind.value}",
+            body={
+                "subjects": list(action.subjects),
+                "refs": list(action.refs),
+                "body": dict(action.body or {}),
+            },
         )
         return SignedEntry.from_wire(answer["entry"])
 

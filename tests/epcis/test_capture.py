@@ -13,6 +13,7 @@ import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
 from api import epcis as epcis_api
+from ledger.action import Action
 from ledger.epcis import jsontext
 from ledger.epcis.hash import document_hashes, event_hash
 from ledger.identifiers import pack_uri, with_check_digit
@@ -228,11 +229,11 @@ def test_shipping_a_dispensed_pack_is_409_naming_the_rule(make_epcis_node: NodeF
     maker, apo = make_epcis_node("maker"), make_epcis_node("apo")
     made = maker.ctx.service.commission(GTIN, "L1", "2031-12-31", serials=["D1"])
     ship = maker.ctx.service.submit(
-        Kind.SHIP, subjects=[pack_uri(GTIN, "D1")], body={"destination": "apo"}
+        Action(Kind.SHIP, subjects=[pack_uri(GTIN, "D1")], body={"destination": "apo"})
     )
     apo.ctx.store.ingest([*made.entries, ship], apo.ctx.membership)  # replicated to the pharmacy
-    apo.ctx.service.submit(Kind.RECEIVE, subjects=[pack_uri(GTIN, "D1")], refs=[ship.id])
-    dispense = apo.ctx.service.submit(Kind.DISPENSE, subjects=[pack_uri(GTIN, "D1")])
+    apo.ctx.service.submit(Action(Kind.RECEIVE, subjects=[pack_uri(GTIN, "D1")], refs=[ship.id]))
+    dispense = apo.ctx.service.submit(Action(Kind.DISPENSE, subjects=[pack_uri(GTIN, "D1")]))
     response = post(apo, ours(shipping("D1", to="maker", disposition="returned")))
     assert response.status_code == 409, response.get_data(as_text=True)
     problem = response.get_json()

@@ -3,6 +3,7 @@ kept for it; and each event refused for an unknown pack counts as serial harvest
 
 from __future__ import annotations
 
+from ledger.action import Action
 from ledger.identifiers import pack_uri
 from ledger.kinds import Kind
 from tests.api.test_problems import assert_problem
@@ -15,11 +16,11 @@ def test_a_capture_refusal_names_no_custodian(make_epcis_node: NodeFactory) -> N
     maker, whole, apo = (make_epcis_node(org) for org in ("maker", "whole", "apo"))
     made = maker.ctx.service.commission(GTIN, "L1", "2031-12-31", serials=["C1"])
     ship = maker.ctx.service.submit(
-        Kind.SHIP, subjects=[pack_uri(GTIN, "C1")], body={"destination": "whole"}
+        Action(Kind.SHIP, subjects=[pack_uri(GTIN, "C1")], body={"destination": "whole"})
     )
     whole.ctx.store.ingest([*made.entries, ship], whole.ctx.membership)
     received = whole.ctx.service.submit(
-        Kind.RECEIVE, subjects=[pack_uri(GTIN, "C1")], refs=[ship.id]
+        Action(Kind.RECEIVE, subjects=[pack_uri(GTIN, "C1")], refs=[ship.id])
     )
     apo.ctx.store.ingest([*made.entries, ship, received], apo.ctx.membership)
 

@@ -9,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger import lifecycle
+from ledger.action import Action
 from ledger.entry import Payload, SignedEntry, sign
 from ledger.errors import (
     ChainError,
@@ -255,7 +256,7 @@ def test_appending_the_held_entry_again_is_idempotent() -> None:
 
 def test_writer_signs_only_at_head_plus_one() -> None:
     writer = FeedWriter(PHARMACY, keys()[PHARMACY])
-    payload = writer.next_payload(Kind.LOCK, ts=T0)
+    payload = writer.next_payload(Action(Kind.LOCK), ts=T0)
     writer.sign(payload)
     with pytest.raises(SequenceGap):
         writer.sign(payload)  # seq 0 again: a fork the writer refuses to sign
@@ -263,7 +264,7 @@ def test_writer_signs_only_at_head_plus_one() -> None:
 
 def test_writer_refuses_to_sign_for_another_feed() -> None:
     writer = FeedWriter(PHARMACY, keys()[PHARMACY])
-    other = FeedWriter(PHARMACY2, keys()[PHARMACY]).next_payload(Kind.LOCK, ts=T0)
+    other = FeedWriter(PHARMACY2, keys()[PHARMACY]).next_payload(Action(Kind.LOCK), ts=T0)
     with pytest.raises(SequenceGap):
         writer.sign(other)
 
@@ -271,20 +272,20 @@ def test_writer_refuses_to_sign_for_another_feed() -> None:
 def test_writer_never_stamps_behind_its_head() -> None:
     writer = FeedWriter(PHARMACY, keys()[PHARMACY])
     head = writer.append(Kind.LOCK, ts=later(T0, hours=1))
-    assert writer.next_payload(Kind.LOCK, ts=T0).ts == head.payload.ts
+    assert writer.next_payload(Action(Kind.LOCK), ts=T0).ts == head.payload.ts
 
 
 def test_writer_stamps_strictly_after_every_ref() -> None:
     """A ref's ts is a floor one millisecond up: (ts, feed, seq) then puts the ref first."""
     writer = FeedWriter(PHARMACY, keys()[PHARMACY])
     ref_ts = later(T0, minutes=3)
-    assert writer.next_payload(Kind.RECEIVE, ts=T0, not_before=[ref_ts]).ts == later(
+    assert writer.next_payload(Action(Kind.RECEIVE), ts=T0, not_before=[ref_ts]).ts == later(
         ref_ts, milliseconds=1
     )
-    assert writer.next_payload(Kind.RECEIVE, ts=ref_ts, not_before=[ref_ts]).ts > ref_ts
-    assert writer.next_payload(Kind.RECEIVE, ts=later(T0, hours=1), not_before=[ref_ts]).ts == (
-        later(T0, hours=1)
-    )
+    assert writer.next_payload(Action(Kind.RECEIVE), ts=ref_ts, not_before=[ref_ts]).ts > ref_ts
+    assert writer.next_payload(
+        Action(Kind.RECEIVE), ts=later(T0, hours=1), not_before=[ref_ts]
+    ).ts == later(T0, hours=1)
 
 
 def test_receive_written_in_the_same_millisecond_as_its_ship_folds_after_it() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger.action import Action
 from ledger.errors import KindNotAllowed, RuleViolation
 from ledger.feed import verify_chain
 from ledger.kinds import Kind
@@ -89,12 +90,13 @@ def test_after_a_refusal_the_next_entry_takes_the_next_position(tmp_path: Path) 
         node = service(store)
         node.commission(GTIN, LOT, EXPIRY, serials=["A1"])
         with pytest.raises(KindNotAllowed):
-            node.submit(Kind.DISPENSE, subjects=[pack("A1")])  # a manufacturer may not dispense
+            # a manufacturer may not dispense
+            node.submit(Action(Kind.DISPENSE, subjects=[pack("A1")]))
         with pytest.raises(RuleViolation):
             node.submit(
-                Kind.SHIP, subjects=[pack("A1"), pack("NOPE")], body={"destination": "dist"}
+                Action(Kind.SHIP, subjects=[pack("A1"), pack("NOPE")], body={"destination": "dist"})
             )
-        entry = node.submit(Kind.SHIP, subjects=[pack("A1")], body={"destination": "dist"})
+        entry = node.submit(Action(Kind.SHIP, subjects=[pack("A1")], body={"destination": "dist"}))
         assert entry.payload.seq == 1
         assert entry.payload.prev == store.entries("acme/line1")[0].id
 
@@ -104,8 +106,8 @@ def test_a_second_service_on_the_same_store_continues_the_feed(tmp_path: Path) -
     with Store(tmp_path / "node.db") as store:
         first, second = service(store), service(store)
         first.commission(GTIN, LOT, EXPIRY, serials=["A1", "A2"])
-        second.submit(Kind.PACK, subjects=[case(1), pack("A1")])
-        first.submit(Kind.PACK, subjects=[case(2), pack("A2")])
+        second.submit(Action(Kind.PACK, subjects=[case(1), pack("A1")]))
+        first.submit(Action(Kind.PACK, subjects=[case(2), pack("A2")]))
         assert [e.payload.seq for e in store.entries("acme/line1")] == [0, 1, 2]
 
 
@@ -122,7 +124,7 @@ def test_a_receive_is_stamped_after_the_ship_it_names(tmp_path: Path) -> None:
             world.membership,
         )
         receiving = service(store, "dist/wh", 12)
-        received = receiving.submit(Kind.RECEIVE, subjects=[pack("A1")], refs=[ship.id])
+        received = receiving.submit(Action(Kind.RECEIVE, subjects=[pack("A1")], refs=[ship.id]))
         assert received.payload.ts > ship.payload.ts
 
 
@@ -131,7 +133,7 @@ def test_refusals_name_the_rule(tmp_path: Path) -> None:
         node = service(store)
         node.commission(GTIN, LOT, EXPIRY, serials=["A1"])
         with pytest.raises(RuleViolation, match="never commissioned") as unknown:
-            node.submit(Kind.SHIP, subjects=[pack("ZZZ")], body={"destination": "dist"})
+            node.submit(Action(Kind.SHIP, subjects=[pack("ZZZ")], body={"destination": "dist"}))
         assert unknown.value.code == "unknown_pack"
 
 
@@ -147,7 +149,7 @@ def test_concurrent_writers_of_one_feed_never_fork_it(store_url: str) -> None:
             with Store(store_url) as own:
                 node = service(own)
                 for i in range(index, 40, 4):
-                    node.submit(Kind.PACK, subjects=[case(100 + i), pack(f"C{i}")])
+                    node.submit(Action(Kind.PACK, subjects=[case(100 + i), pack(f"C{i}")]))
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
@@ -175,7 +177,7 @@ def test_a_node_restored_from_an_old_backup_learns_its_own_head_before_signing(
             sqlite3.connect(backup) as dst,
         ):
             src.backup(dst)
-        service(live).submit(Kind.PACK, subjects=[case(1), pack("A1")])
+        service(live).submit(Action(Kind.PACK, subjects=[case(1), pack("A1")]))
         with Store(tmp_path / "peer.db") as peer:
             pull(LocalPeer("live", live), peer, membership)  # a peer holds seq 1 too
             with Store(backup) as restored:
@@ -183,6 +185,6 @@ def test_a_node_restored_from_an_old_backup_learns_its_own_head_before_signing(
                 node.before_first_write = lambda: pull(
                     LocalPeer("peer", peer), restored, membership
                 )
-                entry = node.submit(Kind.PACK, subjects=[case(2), pack("A1")])
+                entry = node.submit(Action(Kind.PACK, subjects=[case(2), pack("A1")]))
                 assert entry.payload.seq == 2  # not a second, different entry at seq 1
                 assert not restored.heads()["acme/line1"].frozen_at

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ledger import lifecycle
+from ledger.action import Action
 from ledger.alerts import Code
 from ledger.entry import SignedEntry
 from ledger.errors import RuleViolation
@@ -115,7 +116,7 @@ def test_entry_from_the_future_raises_an_alert(tmp_path: Path) -> None:
 
         regulator = NodeService(node, world.membership, "reg/main", key(16))
         with pytest.raises(RuleViolation) as caught:  # a lock must be ordered after 2090
-            regulator.submit(Kind.LOCK, subjects=[pack("LATER-2")])
+            regulator.submit(Action(Kind.LOCK, subjects=[pack("LATER-2")]))
         assert caught.value.code == Code.FUTURE_DATED
         assert node.head("reg/main") is None
     assert scan(world, [future], "LATER-1", "2095-12-31")[:2] == ["HOLD", "future_dated"]

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.action import Action
 from ledger.epcis import jsontext
 from ledger.epcis.capture.commission import commission
 from ledger.epcis.capture.custody import destination, receive_refs
@@ -31,8 +32,6 @@ from ledger.identifiers import pack_uri
 from ledger.kinds import Kind
 from ledger.membership import Membership
 
-Step = tuple[Kind, list[str], list[str], dict[str, Any]]
-
 
 @dataclass
 class Planned:
@@ -48,8 +47,8 @@ class Planned:
     why: str  # "lifecycle" or why the event is recorded without effect
 
     @property
-    def step(self) -> Step:
-        return (self.kind, list(self.subjects), list(self.refs), dict(self.body))
+    def step(self) -> Action:
+        return Action(self.kind, list(self.subjects), list(self.refs), dict(self.body))
 
     @property
     def named(self) -> frozenset[str]:
@@ -214,4 +213,4 @@ def _epcis_member(
     return member
 
 
-__all__ = ["Planned", "Step", "plan", "plan_each"]
+__all__ = ["Planned", "plan", "plan_each"]

@@ -117,27 +117,33 @@ def _object_rule(c: Checker, event: Mapping[str, Any], path: str) -> None:
 
 
 def _children_rule(c: Checker, event: Mapping[str, Any], path: str) -> None:
-    if (
-        not _nonempty(event, "childEPCs")
-        and not _nonempty(event, "childQuantityList")
-        and event.get("action") != "DELETE"
-    ):
-        c.fail(
-            child(path, "childEPCs"),
-            "expected non-empty childEPCs or childQuantityList (unless action is DELETE)",
-        )
+    listed = _nonempty(event, "childEPCs") or _nonempty(event, "childQuantityList")
+    _listed_unless_delete(
+        c,
+        event,
+        child(path, "childEPCs"),
+        listed,
+        "expected non-empty childEPCs or childQuantityList (unless action is DELETE)",
+    )
 
 
 def _transaction_rule(c: Checker, event: Mapping[str, Any], path: str) -> None:
-    if (
-        "epcList" not in event
-        and not _nonempty(event, "quantityList")
-        and event.get("action") != "DELETE"
-    ):
-        c.fail(
-            child(path, "epcList"),
-            "expected epcList or a non-empty quantityList (unless action is DELETE)",
-        )
+    listed = "epcList" in event or _nonempty(event, "quantityList")
+    _listed_unless_delete(
+        c,
+        event,
+        child(path, "epcList"),
+        listed,
+        "expected epcList or a non-empty quantityList (unless action is DELETE)",
+    )
+
+
+def _listed_unless_delete(
+    c: Checker, event: Mapping[str, Any], path: str, listed: bool, expected: str
+) -> None:
+    """An event names what it is about, except one that only deletes an association."""
+    if not listed and event.get("action") != "DELETE":
+        c.fail(path, expected)
 
 
 def _transformation_rule(c: Checker, event: Mapping[str, Any], path: str) -> None:
