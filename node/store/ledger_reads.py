@@ -18,6 +18,7 @@ from ledger.identifiers import lot_uri, product_uri
 from ledger.kinds import Kind
 from node.store import models as m
 from node.store.evidence import fork_entry_ids
+from node.store.view import PACK_PREFIX as _PACK_PREFIX
 from node.store.view import pack_key
 
 E = m.ENTRIES.c
@@ -202,6 +203,22 @@ def provenance(conn: Connection, uri: str) -> list[SignedEntry]:
                     todo.append(parent)
     for lot_or_product in [s for s in subjects if s != uri]:
         pks |= set(conn.execute(select(S.entry).where(S.subject == lot_or_product)).scalars())
+    rows = conn.execute(select(E.payload, E.signature).where(E.id.in_(pks))).all() if pks else []
+    found = [SignedEntry.from_bytes(r.payload, r.signature) for r in rows]
+    return sorted(found, key=lambda e: e.payload.order_key)
+
+
+def entries_naming(conn: Connection, uri: str) -> list[SignedEntry]:
+    """The entries that name ``uri`` themselves (a pack's commissioning included), in order key:
+    what an EPCIS query about exactly that EPC can match, read through the subject index."""
+    pks: set[int] = set(conn.execute(select(S.entry).where(S.subject == uri)).scalars())
+    if uri.startswith(_PACK_PREFIX):
+        gtin, serial = pack_key(uri)
+        commissioned = conn.execute(
+            select(P.commissioned).where(P.gtin == gtin, P.serial == serial)
+        ).scalar()
+        if commissioned is not None:
+            pks.add(commissioned)
     rows = conn.execute(select(E.payload, E.signature).where(E.id.in_(pks))).all() if pks else []
     found = [SignedEntry.from_bytes(r.payload, r.signature) for r in rows]
     return sorted(found, key=lambda e: e.payload.order_key)

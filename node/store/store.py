@@ -181,6 +181,11 @@ class Store:
         with self.reader.connect() as conn:
             return ledger_reads.latest_ts(conn, subjects)
 
+    def entries_naming(self, uri: str) -> list[SignedEntry]:
+        """The entries naming ``uri`` itself, in order key (node/store/ledger_reads.py)."""
+        with self.reader.connect() as conn:
+            return ledger_reads.entries_naming(conn, uri)
+
     def provenance(self, uri: str) -> list[SignedEntry]:
         """Every entry a verifier needs for a pack, in order key (node/store/ledger_reads.py)."""
         with self.reader.connect() as conn:

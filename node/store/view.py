@@ -29,7 +29,8 @@ C = CONTAINERS.c
 E = ENTRIES.c
 L = LOTS.c
 W = WITHDRAWALS.c
-_PACK_PREFIX = f"{DL_ROOT}/01/"
+PACK_PREFIX = f"{DL_ROOT}/01/"
+_PACK_PREFIX = PACK_PREFIX
 
 
 def pack_key(uri: str) -> tuple[str, str]:
