@@ -1,8 +1,8 @@
 # medtrace: `make demo` and `make test` take a fresh Debian machine with Python 3.11 to a running
 # demo network and a passing suite. They install what they need: the virtualenv and the project,
-# and the system packages (libzbar0 for pyzbar, PostgreSQL for the storage tests, docker-compose
-# to validate docker/compose.yaml without a Docker engine, Chromium for the web page tests) when
-# missing.
+# and the system packages when missing: `demo` only libzbar0 (for pyzbar), `test` also PostgreSQL
+# for the storage tests, docker-compose to validate docker/compose.yaml without a Docker engine
+# and Chromium for the web page tests.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -11,9 +11,9 @@ STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: demo test check lint typecheck pytest bench bench-deps attacks soak crash system-deps venv clean
+.PHONY: demo test check lint typecheck pytest bench bench-deps attacks soak crash demo-deps system-deps venv clean
 
-demo: system-deps venv
+demo: demo-deps venv
 	$(BIN)/medtrace demo --out demo-out
 
 test: system-deps venv check pytest
@@ -63,18 +63,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages: only those missing are installed (apt-get update runs first, once).
-system-deps:
-	@missing=""; \
-	ldconfig -p 2>/dev/null | grep -q 'libzbar.so.0' || missing="$$missing libzbar0"; \
-	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
-	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
-	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
-	if [ -n "$$missing" ]; then \
+# Debian packages: only those missing are installed (apt-get update runs first, once). Each
+# check adds the package to $missing when what it looks for is absent.
+NEED_ZBAR = ldconfig -p 2>/dev/null | grep -q 'libzbar.so.0' || missing="$$missing libzbar0";
+NEED_POSTGRESQL = ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql";
+NEED_COMPOSE = command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose";
+NEED_CHROMIUM = command -v chromium >/dev/null 2>&1 || missing="$$missing chromium";
+INSTALL_MISSING = if [ -n "$$missing" ]; then \
 		echo "Installing system packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# What the demo needs: pyzbar's library (the demo reads back every label it prints).
+demo-deps:
+	@missing=""; $(NEED_ZBAR) $(INSTALL_MISSING)
+
+# What the whole test suite needs.
+system-deps:
+	@missing=""; $(NEED_ZBAR) $(NEED_POSTGRESQL) $(NEED_COMPOSE) $(NEED_CHROMIUM) $(INSTALL_MISSING)
 
 clean:
 	rm -rf $(VENV) demo-out soak-out .mypy_cache .ruff_cache .pytest_cache .hypothesis

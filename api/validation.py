@@ -19,7 +19,7 @@ from typing import Any
 from api.problems import Problem
 from ledger.entry import ENTRY_ID, FEED_ID
 from ledger.errors import IdentifierError
-from ledger.identifiers import check_cset82, check_sscc, gtin14, parse_subject
+from ledger.identifiers import CheckDigitError, check_cset82, check_sscc, gtin14, parse_subject
 from ledger.strictjson import refuse_constant, unique_members
 
 Schema = Mapping[str, Any]
@@ -236,6 +236,8 @@ def _validate_string(value: str, schema: Schema, path: str) -> None:
         check, what = FORMATS[fmt]
         try:
             check(value)
+        except CheckDigitError as exc:  # the one identifier, its expected and found digit
+            raise Invalid(path, str(exc)) from None
         except (ValueError, IdentifierError):
             raise Invalid(path, f"expected {what}, found {value!r}"[:300]) from None
 

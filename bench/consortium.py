@@ -41,7 +41,7 @@ def membership() -> ms.Membership:
             "acme",
             name="Acme Pharma",
             role=Role.MANUFACTURER,
-            gln="9506000000010",
+            gln="9506000000015",
             company_prefixes=["9506000"],
             feeds={MANUFACTURER_FEED: ms.raw_public(feed_key(MANUFACTURER_FEED))},
         ),
@@ -49,7 +49,7 @@ def membership() -> ms.Membership:
             PHARMACY_ORG,
             name="Pharmacy",
             role=Role.PHARMACY,
-            gln="9506000000027",
+            gln="9506000000022",
             feeds={PHARMACY_FEED: ms.raw_public(feed_key(PHARMACY_FEED))},
         ),
     ]

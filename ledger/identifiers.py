@@ -1,8 +1,10 @@
 """GS1 identifiers as the ledger names them: canonical GS1 Digital Link URIs.
 
-Check digits and formats are checked by ``biip``; this module only fixes the one canonical
-spelling (``https://id.gs1.org``, GTIN-14, key qualifiers dropped, serial percent-encoded) so
-that the same pack always has the same subject string.
+Formats are checked by ``biip``; check digits of GTINs, GLNs and SSCCs by ``check_digit_of``
+first, so that every entry point (membership, API, EPCIS capture) words a wrong check digit the
+same way: which identifier, the digit expected, the digit found. This module also fixes the one
+canonical spelling (``https://id.gs1.org``, GTIN-14, key qualifiers dropped, serial
+percent-encoded) so that the same pack always has the same subject string.
 """
 
 from __future__ import annotations
@@ -51,6 +53,29 @@ def with_check_digit(body: str) -> str:
     return body + str(gs1_standard_check_digit(body))
 
 
+class CheckDigitError(IdentifierError):
+    """A GTIN, GLN or SSCC whose last digit is not its GS1 mod-10 check digit."""
+
+
+def check_digit_of(what: str, value: str) -> str:
+    """``value`` (a GS1 key of ASCII digits, check digit last) if its check digit is right.
+
+    ``what`` names the key in the message: "GTIN", "GLN", "SSCC"."""
+    expected = str(gs1_standard_check_digit(value[:-1]))
+    if value[-1] != expected:
+        raise CheckDigitError(
+            f"{what} {value} is not valid: expected check digit {expected}, found {value[-1]}"
+        )
+    return value
+
+
+def check_gln(value: str) -> str:
+    """``value`` if it is a GLN: 13 ASCII digits whose last is the right check digit."""
+    if not (isinstance(value, str) and len(value) == 13 and ascii_digits(value)):
+        raise IdentifierError(f"expected a 13-digit GLN (digits 0-9), found {value!r}")
+    return check_digit_of("GLN", value)
+
+
 @lru_cache(maxsize=4096)
 def gtin14(value: str) -> str:
     """The GTIN-14 form of a GTIN-8/12/13/14, check digit verified.
@@ -59,6 +84,8 @@ def gtin14(value: str) -> str:
     same GTIN up to three times (biip's parse is ~40 µs)."""
     if not ascii_digits(value):
         raise IdentifierError(f"expected a GTIN of digits (0-9) only, found {value!r}")
+    if len(value) in (8, 12, 13, 14):
+        check_digit_of("GTIN", value)
     try:
         return Gtin.parse(value).as_gtin_14()
     except ParseError as exc:
@@ -68,6 +95,7 @@ def gtin14(value: str) -> str:
 def check_sscc(value: str) -> str:
     if not (len(value) == 18 and ascii_digits(value)):
         raise IdentifierError(f"expected an SSCC of 18 digits (0-9), found {value!r}")
+    check_digit_of("SSCC", value)
     try:
         Sscc.parse(value)
     except ParseError as exc:

@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from api.context import NodeContext
 from keys.consortium import Consortium
 from keys.keystore import PASSPHRASE_ENV
+from ledger.identifiers import with_check_digit
 from medtrace.app import app_context, close_app, create_app
 from medtrace.cli.node import node_group
 from node.config import load_config, save_config
@@ -33,7 +34,7 @@ class Member(NamedTuple):
     role: str
     feeds: tuple[str, ...]
     prefixes: tuple[str, ...] = ()
-    #: None: 400000000000N, N the member's place (from 1) in the consortium
+    #: None: 400000000000N + check digit, N the member's place (from 1) in the consortium
     gln: str | None = None
 
 
@@ -47,7 +48,7 @@ def make_consortium(
             org,
             name=org.title(),
             role=member.role,
-            gln=member.gln or f"{4000000000000 + index}",
+            gln=member.gln or with_check_digit(f"{400000000000 + index}"),
             company_prefixes=member.prefixes,
             feeds=member.feeds,
             passphrase=passphrase,

@@ -13,7 +13,8 @@ from keys.consortium.arguments import check_name, check_seq, parse_role
 from keys.consortium.key_files import MembershipChange, StagedKey, stage_feed_key
 from keys.consortium.layout import ConsortiumError
 from keys.keystore import public_bytes
-from ledger.errors import MembershipError
+from ledger.errors import IdentifierError, MembershipError
+from ledger.identifiers import check_gln
 from ledger.kinds import Role
 from ledger.membership import Membership, organisation
 
@@ -32,6 +33,10 @@ def add_organisation_change(
     check_name(org_id, "organisation id")
     if not isinstance(name, str) or not name.strip():
         raise ConsortiumError(f"expected a non-empty organisation name, found {name!r}")
+    try:
+        check_gln(gln)
+    except IdentifierError as exc:
+        raise MembershipError(f"organisation {org_id}: {exc}") from None
     the_role = parse_role(role)
     sites = [check_name(s, "feed site name") for s in feeds]
     if len(set(sites)) != len(sites):

@@ -29,6 +29,7 @@ from ledger.errors import IdentifierError
 from ledger.identifiers import (
     DL_ROOT,
     SubjectType,
+    check_digit_of,
     container_uri,
     lot_uri,
     pack_uri,
@@ -247,6 +248,24 @@ def ledger_subject(uri: object) -> str | None:
     return None
 
 
+#: The keys whose check digit capture checks, and what a message calls each.
+_CHECKED_KEYS = {"00": "SSCC", "01": "GTIN", "414": "GLN", "417": "GLN"}
+
+
+def check_key_digits(uri: object) -> None:
+    """Raise ``IdentifierError`` if ``uri`` is a GS1 Digital Link whose SSCC, GTIN or GLN
+    (``/414/`` location, ``/417/`` party) has a wrong check digit.
+
+    Only Digital Link: an EPC URN carries no check digit (the conversion computes it). Not part
+    of ``canonical``, which the event hash is defined over and which must not refuse what the
+    CBV's reference hashes accept."""
+    if not (isinstance(uri, str) and uri.startswith(("http://", "https://"))):
+        return
+    key = parse(uri)
+    if key is not None and key.ai in _CHECKED_KEYS:
+        check_digit_of(_CHECKED_KEYS[key.ai], key.key)
+
+
 def subject_type(subject: str) -> SubjectType:
     """The type of a ledger subject URI made by ``ledger_subject``."""
     if subject.startswith(f"{DL_ROOT}/00/"):
@@ -258,4 +277,12 @@ def subject_type(subject: str) -> SubjectType:
     return SubjectType.PRODUCT
 
 
-__all__ = ["Key", "canonical", "check_digit", "ledger_subject", "parse", "subject_type"]
+__all__ = [
+    "Key",
+    "canonical",
+    "check_digit",
+    "check_key_digits",
+    "ledger_subject",
+    "parse",
+    "subject_type",
+]

@@ -21,7 +21,7 @@ from ledger.errors import (
     MembershipError,
     UnknownFeed,
 )
-from ledger.identifiers import check_company_prefix, gtin_in_prefixes
+from ledger.identifiers import check_company_prefix, check_gln, gtin_in_prefixes
 from ledger.kinds import ROLE_KINDS, Kind, Role
 from ledger.membership.keys import b64, public_key_bytes
 from ledger.membership.organisations import FeedKey, FeedSpec, Organisation, close_keys
@@ -137,6 +137,15 @@ class Membership:
         return replace(self, version=self.version + 1, previous=self.id, **changes)
 
     def with_organisation(self, org: Organisation) -> Membership:
+        """The next version, listing ``org`` too.
+
+        A new organisation's GLN must carry the right check digit. Reading a document
+        (``from_json``) checks only the 13-digit shape: versions signed before check digits
+        were checked must still verify (docs/spec/membership.md, "GLNs")."""
+        try:
+            check_gln(org.gln)
+        except IdentifierError as exc:
+            raise MembershipError(f"organisation {org.id}: {exc}") from None
         if org.id in self.organisations:
             raise MembershipError(
                 f"expected a new organisation id, found {org.id!r} already listed"

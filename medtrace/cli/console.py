@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.exc import SQLAlchemyError
 
 from keys.keystore import KeyStoreError, read_passphrase_file
 from ledger.digits import ASCII_INT, ASCII_NUMBER
@@ -88,6 +89,10 @@ class CleanErrorGroup(click.Group):
         """The line for an error outside ``expected``; None when it can only be a bug."""
         if isinstance(exc, OSError):
             return f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
+        if isinstance(exc, SQLAlchemyError):
+            cause = getattr(exc, "orig", None) or exc
+            first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+            return f"the database cannot be used ({type(cause).__name__}: {first[:200]})"
         return None
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -108,11 +113,76 @@ class CleanErrorGroup(click.Group):
             fail(line)
 
 
+class DirectoryPath(click.Path):
+    """``click.Path(file_okay=False)`` whose refusal is the one ``error:`` line of ``fail()``,
+    not click's usage block: a file where a directory is expected is a typo, not misuse."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if Path(value).exists() and not Path(value).is_dir():
+            fail(f"{value}: expected a directory, found a file")
+        return super().convert(value, param, ctx)
+
+
+class FilePath(click.Path):
+    """``click.Path(dir_okay=False)`` (``exists`` when the file is read) whose refusal is the
+    one ``error:`` line of ``fail()``, like ``DirectoryPath``."""
+
+    def __init__(self, *, exists: bool = False) -> None:
+        super().__init__(dir_okay=False, exists=exists, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if self.exists and not Path(value).exists():
+            fail(f"{value}: expected a file, found nothing there")
+        if Path(value).is_dir():
+            fail(f"{value}: expected a file, found a directory")
+        return super().convert(value, param, ctx)
+
+
 def directory_option(*decls: str, help: str) -> Callable[[F], F]:
     """A required directory option (it need not exist yet: the command says if it must)."""
-    return click.option(
-        *decls, required=True, type=click.Path(file_okay=False, path_type=Path), help=help
-    )
+    return click.option(*decls, required=True, type=DirectoryPath(), help=help)
+
+
+#: The first 16 bytes of every SQLite database file.
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def existing_sqlite(path: Path, what: str = "a node's SQLite file") -> None:
+    """Fail with one line unless ``path`` is an existing SQLite database file: opening a missing
+    path would create an empty database, and a directory or another file gives a traceback."""
+    if not path.exists():
+        fail(f"{path}: expected {what}, found nothing there")
+    if path.is_dir():
+        fail(f"{path}: expected {what}, found a directory")
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        fail(f"{path}: expected {what}, found a file that cannot be read ({exc.strerror})")
+    if head != SQLITE_MAGIC:
+        found = "an empty file" if not head else "a file that is not SQLite"
+        fail(f"{path}: expected {what}, found {found}")
+
+
+def existing_store_url(path_or_url: str) -> str:
+    """``path_or_url`` once a plain path or ``sqlite:///`` URL is known to name an existing
+    SQLite file (a server URL is checked when connecting: its error is one line too)."""
+    if path_or_url.startswith("sqlite:///"):
+        existing_sqlite(Path(path_or_url.removeprefix("sqlite:///")))
+    elif "://" not in path_or_url:
+        existing_sqlite(Path(path_or_url))
+    return path_or_url
+
+
+def existing_data_dir(data: Path) -> None:
+    """Fail with one line unless ``data`` is an existing directory."""
+    if not data.exists():
+        fail(f"{data}: expected a node's data directory, found nothing there")
+    if not data.is_dir():
+        fail(f"{data}: expected a node's data directory, found a file")
 
 
 def passphrase_file_option(help: str) -> Callable[[F], F]:

@@ -29,6 +29,7 @@ from node.localnet.processes import (
     init_network,
     passphrase_file,
 )
+from node.localnet.running import RunningNode, running_nodes
 
 PHASES = 9
 _MARKER = "report.json"
@@ -39,9 +40,25 @@ def _prepare(out: Path) -> None:
     if out.exists() and any(out.iterdir()):
         if not (out / _MARKER).exists() and not (out / "consortium").exists():
             fail(f"{out} is not empty and holds no earlier demo; choose another --out")
+        running = running_nodes(out)
+        if running:
+            fail(_still_running(out, running))
         shutil.rmtree(out)
     out.mkdir(parents=True)
     out.chmod(0o700)
+
+
+def _still_running(out: Path, running: list[RunningNode]) -> str:
+    """Why an earlier demo cannot be replaced yet, and how to stop what serves from it."""
+    one = len(running) == 1
+    names = ", ".join(f"{n.name} (pid {n.pid})" if n.pid else n.name for n in running)
+    pids = [str(n.pid) for n in running if n.pid]
+    how = f"kill {' '.join(pids)}" if len(pids) == len(running) else "Ctrl-C where it runs"
+    return (
+        f"expected no node running from {out}/nodes before the demo replaces {out}, found "
+        f"{'node' if one else 'nodes'} {names}: stop {'it' if one else 'them'} ({how}) and run "
+        "the demo again; nothing was removed"
+    )
 
 
 def _passphrase(out: Path) -> str:
@@ -133,6 +150,8 @@ def demo_command(
             regulator_database=regulator_database,
             tls=not no_tls,
         )
+    except click.exceptions.Exit:  # a RuntimeError too: fail() has already said why
+        raise
     except (
         LedgerError,
         KeyStoreError,

@@ -23,7 +23,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import IdentifierError
 from ledger.identifiers import gtin14
-from medtrace.cli.console import AsciiIntRange, console, fail, progress_bar
+from medtrace.cli.console import (
+    AsciiIntRange,
+    DirectoryPath,
+    console,
+    existing_data_dir,
+    existing_store_url,
+    fail,
+    progress_bar,
+)
 from node.config import ConfigError, load_config
 from node.store import Store
 from scanner.labels import (
@@ -171,7 +179,7 @@ def make_command(
 @labels_group.command("batch")
 @click.option(
     "--data",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=DirectoryPath(),
     help="A node's data directory (with node.json).",
 )
 @click.option("--db", help="A store alone: SQLite file or database URL (postgresql://…).")
@@ -195,10 +203,15 @@ def batch_command(
     module: int,
     as_json: bool,
 ) -> None:
-    """Labels for every commissioned pack of a lot, read from a node's store."""
+    """Labels for every commissioned pack of a lot, read from a node's store.
+
+    --data must be a node's data directory and --db an existing SQLite file or a database URL:
+    a missing path, a directory or a file that is not SQLite is one error line, exit 1.
+    """
     if (data is None) == (db is None):
         raise click.UsageError("expected exactly one of --data DIR or --db PATH_OR_URL")
     if data is not None:
+        existing_data_dir(data)
         try:
             url = load_config(data).database_url(data)
         except ConfigError as exc:
@@ -206,8 +219,7 @@ def batch_command(
     else:
         assert db is not None
         url = db
-    if "://" not in url and not Path(url).is_file():
-        fail(f"{url}: expected a node's SQLite file, found none")
+    existing_store_url(url)
     try:
         full = gtin14(gtin)
         with Store(url) as store:

@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import LedgerError
 from ledger.membership import Membership
-from medtrace.cli.console import console, fail, print_json, progress_bar
+from medtrace.cli.console import console, existing_store_url, fail, print_json, progress_bar
 from node.store import Store
 from node.verify import verify_store
 
@@ -37,9 +37,12 @@ def verify_command(db: str, genesis: str | None, as_json: bool) -> None:
     """Re-verify every stored entry (bytes, signature, chain, membership, kind) and the
     pack-state projection. Exit 0 when all holds; otherwise exit 1 naming the first broken entry.
 
+    --db must name an existing SQLite file (it is never created) or a database URL; a missing
+    path, a directory or a file that is not SQLite is one error line and exit 1.
+
     Example: medtrace ledger verify --db demo-out/nodes/manufacturer/node.db
     """
-    store = Store(db)
+    store = Store(existing_store_url(db))
     try:
         membership = _membership(store, genesis)
         total = store.count("entries")
@@ -92,8 +95,11 @@ def _verify_failed(error: str, message: str, as_json: bool) -> None:
 @click.option("--db", "db", required=True, help="SQLite file of a node, or a database URL.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def heads_command(db: str, as_json: bool) -> None:
-    """Show every feed's size and head, and the digest over all heads."""
-    store = Store(db)
+    """Show every feed's size and head, and the digest over all heads.
+
+    --db must name an existing SQLite file (it is never created) or a database URL.
+    """
+    store = Store(existing_store_url(db))
     try:
         heads = store.ledger_heads()
     finally:

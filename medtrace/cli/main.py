@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from medtrace.cli.console import CleanErrorGroup
+
 
 def _keys() -> click.Command:
     from medtrace.cli.keys import keys_group  # noqa: PLC0415
@@ -81,7 +83,9 @@ _COMMANDS: dict[str, tuple[Callable[[], click.Command], str]] = {
 }
 
 
-class _LazyGroup(click.Group):
+class _LazyGroup(CleanErrorGroup):
+    """Loads a command when invoked; an error no group below explains is one line here."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)
 

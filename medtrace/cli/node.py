@@ -31,8 +31,10 @@ from medtrace.cli.console import (
     CleanErrorGroup,
     directory_option,
     done,
+    existing_store_url,
     passphrase_file_option,
     passphrase_from_file,
+    print_json,
 )
 from medtrace.cli.console import err as _err
 from medtrace.cli.console import fail as _fail
@@ -100,7 +102,8 @@ def _read_passphrase_file(path: Path | None) -> str | None:
 @contextmanager
 def _store(data: Path) -> Iterator[Store]:
     config = load_config(data)
-    store = Store(config.database_url(data))
+    # An existing store only: `node init` creates it, a typo must not.
+    store = Store(existing_store_url(config.database_url(data)))
     try:
         yield store
     finally:
@@ -340,6 +343,9 @@ def token_group() -> None:
       verifier  verification queries and alerts only (a pharmacist's scanner)
       peer      replication endpoints only (give it to another node)
       auditor   read alerts, feeds and provenance; no writes
+
+    --data must be a node's data directory made by `medtrace node init`: these commands never
+    create its store, and a missing or wrong path is one error line, exit 1.
     """
 
 
@@ -463,9 +469,16 @@ def peer_remove_command(data: Path, name: str) -> None:
 
 @peer_group.command("list")
 @_data_option
-def peer_list_command(data: Path) -> None:
-    """List peers (names and URLs; tokens are not shown)."""
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def peer_list_command(data: Path, as_json: bool) -> None:
+    """List peers (names and URLs; tokens are not shown).
+
+    With --json: {"peers": [{"name": …, "url": …}, …]} on one line.
+    """
     config = load_config(data)
+    if as_json:
+        print_json({"peers": [{"name": p.name, "url": p.url} for p in config.peers]})
+        return
     table = Table("name", "url")
     for peer in config.peers:
         table.add_row(escape(peer.name), escape(peer.url))

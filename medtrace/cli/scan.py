@@ -219,6 +219,11 @@ def scan_command(
     scanner typed (GS as <GS> or lost; with or without ]d2), a GS1 Digital Link URI, or "-" to
     read one scan per line from standard input.
 
+    A node that cannot be reached is HOLD (ledger_unreachable) saying why: nothing answers at
+    the port, or the port answers HTTPS (use https:// and --ca). A token the node refuses is
+    one error line, exit 4; so is an --offline path that is missing or not a data directory,
+    SQLite file or bundle.
+
     \b
     Exit codes: 0 RELEASE, 1 HOLD, 2 REJECT, 3 scan error, 4 usage or I/O error.
     \b

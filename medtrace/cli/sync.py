@@ -22,7 +22,15 @@ import click
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from medtrace.cli.console import console, fail, print_json
+from medtrace.cli.console import (
+    DirectoryPath,
+    FilePath,
+    console,
+    existing_data_dir,
+    existing_store_url,
+    fail,
+    print_json,
+)
 from node.config import ConfigError, load_config
 from node.replication.bundle_format import BundleError, read_heads
 from node.replication.bundles import export_bundle, import_bundle, write_heads
@@ -36,20 +44,22 @@ def _open(data: Path | None, db: str | None, *, must_exist: bool) -> tuple[Store
     if (data is None) == (db is None):
         fail("expected exactly one of --data DIR (a node's data directory) or --db URL")
     if data is not None:
+        existing_data_dir(data)
         try:
             config = load_config(data)
         except ConfigError as exc:
             fail(str(exc))
-        return Store(config.database_url(data)), config.genesis_id, config.name
+        return Store(existing_store_url(config.database_url(data))), config.genesis_id, config.name
     assert db is not None
-    if must_exist and "://" not in db and not Path(db).is_file():
-        fail(f"{db}: expected a node's SQLite file, found none")
+    if must_exist or "://" in db or Path(db).exists():
+        # A file that is there must be SQLite; only import may start a new store file.
+        existing_store_url(db)
     return Store(db), None, ""
 
 
 _DATA = click.option(
     "--data",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=DirectoryPath(),
     help="A node's data directory (with node.json).",
 )
 _DB = click.option("--db", help="A store alone: SQLite file or database URL (postgresql://…).")
@@ -58,18 +68,21 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON obj
 
 @click.group("sync")
 def sync_group() -> None:
-    """Carry ledger updates by file to a post with no link (bundles), and its heads back."""
+    """Carry ledger updates by file to a post with no link (bundles), and its heads back.
+
+    --data must be a node's data directory and --db an existing SQLite file (or a database
+    URL); only `import --db NEW.db` creates a store, and removes it again if the bundle cannot
+    be read. A wrong path is one error line, exit 1.
+    """
 
 
 @sync_group.command("export")
 @_DATA
 @_DB
-@click.option(
-    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Bundle file."
-)
+@click.option("--out", required=True, type=FilePath(), help="Bundle file.")
 @click.option(
     "--since",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=FilePath(exists=True),
     help="The post's heads (`medtrace sync heads`): export only what it lacks.",
 )
 @_JSON
@@ -111,7 +124,7 @@ def export_command(
 @_DATA
 @_DB
 @click.option("--genesis", help="Pin this genesis membership id (a store without a node.json).")
-@click.argument("bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("bundle", type=FilePath(exists=True))
 @_JSON
 def import_command(
     data: Path | None, db: str | None, genesis: str | None, bundle: Path, as_json: bool
@@ -120,15 +133,18 @@ def import_command(
 
     Example: medtrace sync import --data nodes/customs to-post.mtb
     """
+    new_file = None if db is None or "://" in db or Path(db).exists() else Path(db)
     store, pinned, _ = _open(data, db, must_exist=False)
     try:
         summary = import_bundle(store, bundle, genesis_id=genesis or pinned)
     except BundleError as exc:
+        _forget(store, new_file)
         if as_json:
             print_json({"ok": False, "error": type(exc).__name__, "message": str(exc)})
             raise SystemExit(1) from None
         fail(f"{bundle}: {exc}")
     except SQLAlchemyError as exc:
+        _forget(store, new_file)
         fail(f"the store could not be written: {type(exc).__name__}")
     finally:
         store.close()
@@ -157,12 +173,19 @@ def import_command(
         raise SystemExit(PARTIAL_EXIT)
 
 
+def _forget(store: Store, new_file: Path | None) -> None:
+    """Remove the SQLite file this import created when nothing was imported into it: a bundle
+    that cannot be read must not leave an empty store behind."""
+    store.close()
+    if new_file is not None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            new_file.with_name(new_file.name + suffix).unlink(missing_ok=True)
+
+
 @sync_group.command("heads")
 @_DATA
 @_DB
-@click.option(
-    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Heads file."
-)
+@click.option("--out", required=True, type=FilePath(), help="Heads file.")
 @_JSON
 def heads_command(data: Path | None, db: str | None, out: Path, as_json: bool) -> None:
     """Write this store's heads, to send back for the next `export --since`.

@@ -3,12 +3,14 @@ whose answer is verified here as if the node were hostile."""
 
 from __future__ import annotations
 
+import socket
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -45,6 +47,8 @@ class NodeClient:
                 f"{self.url}: its TLS certificate is not trusted here (pass --ca with the "
                 "consortium's CA certificate, e.g. DATA/tls-ca.crt of a node)"
             ) from None
+        except requests.ConnectionError as exc:
+            raise NodeUnreachable(connection_problem(self.url, exc)) from None
         except requests.RequestException as exc:
             raise NodeUnreachable(f"{self.url}: {type(exc).__name__}") from None
 
@@ -58,7 +62,7 @@ class NodeClient:
     def _json(self, response: requests.Response, what: str) -> dict[str, Any]:
         if response.status_code in (401, 403):
             raise VerifyError(
-                f"{self.url} refused the token ({response.status_code}): "
+                f"the node refused the token ({response.status_code} from {self.url}): "
                 f"{_problem_detail(response)}"
             )
         if response.status_code == 404 and what == "container":
@@ -85,6 +89,37 @@ def node_session(ca: Path | None = None) -> requests.Session:
     """A session for a node's API: over https it trusts ``ca`` (the consortium's TLS CA) only,
     when given; else the system's CAs (a node behind a public certificate)."""
     return ca_session(ca)
+
+
+def connection_problem(url: str, exc: requests.ConnectionError) -> str:
+    """What a user can do about a connection that failed: requests says only ConnectionError."""
+    text = str(exc)
+    if "Connection refused" in text or "NewConnectionError" in text:
+        return f"nothing answers at {url} (connection refused): is the node running on that port?"
+    if url.startswith("http://") and _answers_https(url):
+        return f"the node at {url} answers HTTPS: use https:// and --ca"
+    if "Name or service not known" in text or "NameResolutionError" in text:
+        return f"{url}: the host name is not known here"
+    return f"{url}: the connection failed ({type(exc).__name__})"
+
+
+def _answers_https(url: str, timeout: float = 3.0) -> bool:
+    """Whether the host and port of ``url`` complete a TLS handshake (certificate unchecked:
+    this only tells a user which scheme to type)."""
+    parts = urlsplit(url)
+    if parts.hostname is None:
+        return False
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=parts.hostname),
+        ):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 class NodeUnreachable(Exception):

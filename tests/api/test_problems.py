@@ -395,6 +395,43 @@ def test_a_bad_parameter_gets_a_400_naming_it(
     assert problem["parameter"] == parameter
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "says"),
+    [
+        (
+            "/api/v1/packs/04012345000017/A1",
+            None,
+            "GTIN 04012345000017 is not valid: expected check digit 6, found 7",
+        ),
+        (
+            "/api/v1/containers/376130321109103421",
+            None,
+            "SSCC 376130321109103421 is not valid: expected check digit 0, found 1",
+        ),
+        (
+            COMMISSION,
+            {**GOOD_COMMISSION, "gtin": "04012345000017"},
+            "$.gtin: GTIN 04012345000017 is not valid: expected check digit 6, found 7",
+        ),
+        (
+            SHIP,
+            {
+                "subjects": ["https://id.gs1.org/00/376130321109103421"],
+                "body": {"destination": "apo"},
+            },
+            "SSCC 376130321109103421 is not valid: expected check digit 0, found 1",
+        ),
+    ],
+    ids=["pack-path", "container-path", "commission-body", "ship-subject"],
+)
+def test_wrong_check_digit_refused(
+    acme: Node, path: str, body: dict[str, Any] | None, says: str
+) -> None:
+    """Issue 18: the 400 names the identifier, the check digit expected and the one found."""
+    response = acme.get(path) if body is None else _raw(acme, path, json.dumps(body))
+    assert says in assert_problem(response, 400, "invalid-request")["detail"]
+
+
 def test_unknown_route_and_wrong_method_are_problems(acme: Node) -> None:
     assert_problem(acme.client.get("/nope"), 404, "not-found")
     response = acme.client.get(COMMISSION, headers=acme.auth())

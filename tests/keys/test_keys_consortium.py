@@ -259,6 +259,25 @@ def test_revoke_organisation_needs_exactly_its_feeds(consortium: Consortium, pw:
             verify_entry(signed_at(feed, seq, key), m)
 
 
+def test_add_organisation_refuses_a_wrong_gln_check_digit(
+    consortium: Consortium, pw: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18: ``keys add-org --gln 9506000000019`` was signed into the membership. The GLN
+    is checked before any passphrase is asked for: with none to be had (no argument, no
+    $MEDTRACE_PASSPHRASE, no terminal) the GLN is still what is refused."""
+    monkeypatch.delenv(PASSPHRASE_ENV, raising=False)
+    before = snapshot(consortium.path)
+    with pytest.raises(
+        MembershipError, match="GLN 9506000000019 is not valid: expected check digit 5, found 9"
+    ):
+        consortium.add_organisation("newco", name="New", role="pharmacy", gln="9506000000019")
+    assert snapshot(consortium.path) == before
+    signed = consortium.add_organisation(
+        "newco", name="New", role="pharmacy", gln="9506000000015", passphrase=pw
+    )
+    assert signed.membership.organisations["newco"].gln == "9506000000015"
+
+
 def test_an_invalid_change_writes_nothing(consortium: Consortium, pw: str) -> None:
     before = snapshot(consortium.path)
     with pytest.raises(MembershipError, match="13-digit GLN"):

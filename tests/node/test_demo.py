@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.serialization import (
 
 from keys.keystore import WrongPassphrase, open_private_key
 from node.https import ca_session
+from node.localnet.running import running_nodes
+from node.process import NodeProcess
 
 MEDTRACE = [sys.executable, "-c", "from medtrace.cli.main import main; main()"]
 
@@ -296,3 +298,50 @@ def test_a_demo_label_scans_to_the_reported_verdict_online_and_offline(demo: Pat
         node.wait(timeout=30)
     assert online["verdict"] == offline["verdict"]
     assert online["pack"] == offline["pack"] == step["pack"]
+
+
+def test_the_demo_refuses_to_replace_a_directory_a_node_still_runs_from(tmp_path: Path) -> None:
+    """`make demo` again while a node of the earlier demo still serves from its directory: one
+    line naming the node and how to stop it, exit 1, and every file left where it was."""
+    out = tmp_path / "demo-out"
+    env = {k: v for k, v in os.environ.items() if k != "MEDTRACE_PASSPHRASE"}
+    setup = subprocess.run(
+        [*MEDTRACE, "demo", "--setup-only", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert setup.returncode == 0, setup.stderr
+    tokens = json.loads((out / "tokens.json").read_text())["pharmacy"]
+    node = NodeProcess(
+        "pharmacy",
+        out / "nodes" / "pharmacy",
+        tokens["url"],
+        passphrase_file=out / "secrets" / "pharmacy.passphrase",
+    )
+    node.start()
+    try:
+        node.wait_healthy(time.monotonic() + 60)
+        before = sorted(p.relative_to(out) for p in out.rglob("*"))
+        again = subprocess.run(
+            [*MEDTRACE, "demo", "--out", str(out)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=120,
+        )
+        after = sorted(p.relative_to(out) for p in out.rglob("*"))
+        assert node.process is not None
+        pid = node.process.pid
+        assert not node.exited
+    finally:
+        node.stop()
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1, again.stderr
+    assert "node pharmacy" in again.stderr
+    assert f"kill {pid}" in again.stderr
+    assert "nothing was removed" in again.stderr
+    assert after == before
+    assert running_nodes(out) == []

@@ -505,7 +505,7 @@ def test_forged_membership_is_refused(scene: Scene, shape: str) -> None:
         "byz",
         name="Byz",
         role=Role.MANUFACTURER,
-        gln="9506000099990",
+        gln="9506000099996",
         company_prefixes=["9506000"],
         feeds={"byz/line": ms.raw_public(key(77))},
     )

@@ -143,7 +143,7 @@ def _with_new_member(genesis: ms.SignedMembership) -> ms.SignedMembership:
         "ph2",
         name="Second Pharmacy",
         role=Role.PHARMACY,
-        gln="9506000000045",
+        gln="9506000000046",
         feeds={"ph2/counter": ms.raw_public(key(21))},
     )
     return ms.sign_membership(genesis.membership.with_organisation(newcomer), {"gov-1": key(1)})

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from ledger.epcis.normalise import canonical
+from ledger.epcis.normalise import canonical, check_key_digits
 from ledger.epcis.validate.formats import is_date_time, is_uri
 from ledger.epcis.vocab import CBV, GS1_VOC, MT, Vocab, expand, is_known, words
-from ledger.errors import EpcisError
+from ledger.errors import EpcisError, IdentifierError
 
 _IDENT = re.compile(r"\A[A-Za-z_@][A-Za-z0-9_@]*\Z")
 
@@ -187,6 +187,15 @@ class Checker:
                 path,
                 f"expected a well-formed EPC URN (GS1 Tag Data Standard), found {text!r}",
             )
+        self.gs1_key(text, path)
+
+    def gs1_key(self, text: str, path: str) -> None:
+        """Strict: a Digital Link's GTIN, SSCC or GLN must carry the right check digit."""
+        if self.strict:
+            try:
+                check_key_digits(text)
+            except IdentifierError as exc:
+                self.fail(path, str(exc))
 
 
 def _example(vocab: Vocab) -> str:

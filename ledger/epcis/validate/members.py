@@ -40,7 +40,7 @@ def member(c: Checker, key: str, value: Any, path: str, kind: str) -> None:
     elif key in ("readPoint", "bizLocation"):
         location = c.obj(value, path)
         c.required(location, path, "id")
-        c.uri(location["id"], child(path, "id"))
+        c.gs1_key(c.uri(location["id"], child(path, "id")), child(path, "id"))
     elif key in ("parentID", "transformationID"):
         c.epc(value, path)
     elif key == "bizTransactionList":
@@ -92,4 +92,6 @@ def _typed(c: Checker, value: Any, path: str, name: str, vocab: Vocab) -> None:
     c.closed(item, path, frozenset({"type", name}))
     if "type" in item:
         c.cbv(item["type"], child(path, "type"), vocab)
-    c.uri(item[name], child(path, name))
+    text = c.uri(item[name], child(path, name))
+    if name != "bizTransaction":
+        c.gs1_key(text, child(path, name))  # a source or destination: a /417/ party, a /414/ place

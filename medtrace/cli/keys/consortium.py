@@ -11,7 +11,8 @@ from rich.table import Table
 
 from keys.consortium import DEFAULT_THRESHOLD, Consortium
 from keys.keystore import resolve_passphrase
-from medtrace.cli.console import AsciiIntRange, done, passphrase_from_file
+from ledger.errors import LedgerError
+from medtrace.cli.console import AsciiIntRange, done, passphrase_from_file, print_json
 from medtrace.cli.console import err as _err
 from medtrace.cli.console import fail as _fail
 from medtrace.cli.console import out as _out
@@ -140,20 +141,39 @@ def show_command(directory: Path, as_json: bool) -> None:
     "(needs the passphrase).",
 )
 @passphrase_option
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object instead of the tick line."
+)
 def verify_command(
-    directory: Path, genesis_id: str | None, check_keys: bool, passphrase_file: Path | None
+    directory: Path,
+    genesis_id: str | None,
+    check_keys: bool,
+    passphrase_file: Path | None,
+    as_json: bool,
 ) -> None:
     """Verify the membership chain from the pinned genesis to the current version.
 
     Exit 0 when every version follows the one before it and carries the governance signatures
     of both thresholds; otherwise exit 1 with the precise error.
 
+    With --json: {"ok": true, "name", "genesis_id", "version", "organisations", "feeds",
+    "keys_checked"} on one line of stdout; a chain that does not verify is {"ok": false,
+    "error", "message"} (exit 1), key files that do not match add "problems". A missing
+    directory or one that is not a consortium's is one error line on stderr either way.
+
     \b
     Examples:
       medtrace keys verify --dir DIR
       medtrace keys verify --dir DIR --genesis-id 3f1c…  --keys
+      medtrace keys verify --dir DIR --json | jq .version
     """
-    consortium = Consortium.open(directory, genesis_id=genesis_id)
+    try:
+        consortium = Consortium.open(directory, genesis_id=genesis_id)
+    except LedgerError as exc:
+        if not as_json:
+            raise
+        print_json({"ok": False, "error": type(exc).__name__, "message": str(exc)})
+        raise SystemExit(1) from None
     m = consortium.membership
     feeds = sum(1 for _ in m.feeds())
     if check_keys:
@@ -161,11 +181,35 @@ def verify_command(
             passphrase_from_file(passphrase_file), purpose=f"the keys in {directory}"
         )
         problems = consortium.check_keys(secret)
+        if problems and as_json:
+            print_json(
+                {
+                    "ok": False,
+                    "error": "KeyFilesDisagree",
+                    "message": f"{len(problems)} key file(s) do not hold the keys "
+                    f"membership v{m.version} lists",
+                    "problems": problems,
+                }
+            )
+            raise SystemExit(1)
         if problems:
             err = _err()
             for problem in problems:
                 err.print(f"[red]✗ {escape(problem)}[/]")
             _fail(f"{len(problems)} key file(s) do not hold the keys membership v{m.version} lists")
+    if as_json:
+        print_json(
+            {
+                "ok": True,
+                "name": consortium.name,
+                "genesis_id": consortium.genesis_id,
+                "version": m.version,
+                "organisations": len(m.organisations),
+                "feeds": feeds,
+                "keys_checked": check_keys,
+            }
+        )
+        return
     done(
         f"{escape(consortium.name)}: membership v1 … v{m.version} verified from "
         f"genesis {consortium.genesis_id} ({len(m.organisations)} organisations, {feeds} feeds"
