@@ -4,8 +4,10 @@
   ``ledger.epcis.validate`` (400 naming the path of the first problem, nothing captured), each
   event planned by ``ledger.epcis.mapping`` and signed into this node's feed by
   ``NodeService``: all events or none (``GS1-Capture-Error-Behaviour: rollback``, the default),
-  or each on its own (``proceed``). A broken rule answers 403/409/422 naming it; otherwise 202
-  with ``Location`` of the capture job, which is complete by the time the 202 is sent.
+  or each on its own (``proceed``). An event already held (same ``eventID`` or CBV 2.0 hash) is
+  not stored again: the job lists it in ``alreadyHeld``. A broken rule answers 403/409/422
+  naming it; otherwise 202 with ``Location`` of the capture job, which is complete by the time
+  the 202 is sent.
 * ``GET /epcis/capture/{captureID}``: the job (kept in the store's ``meta`` table, so every
   worker of the node sees it).
 * ``GET /epcis/events``, ``/epcis/epcs/{epc}/events``, ``/epcis/events/{eventID}``: the
@@ -19,30 +21,28 @@
 
 from __future__ import annotations
 
-import bisect
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from api.actions import notify_peers
 from api.auth import LEDGER_READERS
 from api.body import read_body
 from api.call import Call
 from api.context import NodeContext, node_context
+from api.epcis_index import event_index
 from api.epcis_scope import check_scope, named_epc
 from api.harvest import note_unknown
 from api.problems import Problem
 from api.refusals import refused
 from ledger.entry import SignedEntry
 from ledger.epcis import jsontext
-from ledger.epcis.capture.plan import Planned, plan_each
+from ledger.epcis.capture.plan import Held, Planned, plan_each
 from ledger.epcis.capture.reader import MappingRefused
 from ledger.epcis.hash import events_of
 from ledger.epcis.query import Query, QueryError, Record, query_document
@@ -68,7 +68,6 @@ FILE_SIZE_LIMIT = 4 * 1024 * 1024
 BEHAVIOURS = ("rollback", "proceed")
 JSON_LD = "application/ld+json"
 _JOB_KEY = "epcis-job:"
-_INDEX = "medtrace-epcis-index"
 
 
 def version_headers() -> dict[str, str]:
@@ -82,66 +81,6 @@ def capture_headers() -> dict[str, str]:
         "GS1-EPCIS-Capture-File-Size-Limit": str(FILE_SIZE_LIMIT),
         "GS1-EPCIS-Capture-Error-Behaviour": ",".join(BEHAVIOURS),
     }
-
-
-# -- the event index ----------------------------------------------------------------------------
-
-
-@dataclass
-class EventIndex:
-    """Every stored entry as an EPCIS query record, in ledger order; read incrementally from
-    the store (feeds only grow), one per application."""
-
-    sizes: dict[str, int] = field(default_factory=dict)
-    records: list[Record] = field(default_factory=list)
-    by_event_id: dict[str, list[str]] = field(default_factory=dict)
-    #: Every EPC some event names (canonical, as the records keep them).
-    epcs: set[str] = field(default_factory=set)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def refresh(self, ctx: NodeContext) -> list[Record]:
-        with self.lock:
-            for feed, head in sorted(ctx.store.heads().items()):
-                start = self.sizes.get(feed, 0)
-                while start < head.size:
-                    batch = ctx.store.entries(feed, start, 1000)
-                    if not batch:
-                        break
-                    for entry in batch:
-                        self._add(ctx, entry)
-                    start = batch[-1].payload.seq + 1
-                self.sizes[feed] = start
-            return list(self.records)
-
-    def _add(self, ctx: NodeContext, entry: SignedEntry) -> None:
-        try:
-            record = Record.of(render(entry, ctx.membership))
-        except (LedgerError, ValueError, KeyError, TypeError) as exc:
-            # A replicated entry whose EPCIS body cannot be read is still a signed fact; it
-            # is only left out of the EPCIS view (the ledger's own checks report it).
-            ctx.log.event("epcis: entry not indexed", level=logging.WARNING, error=str(exc)[:200])
-            return
-        bisect.insort(self.records, record, key=lambda r: r.order)
-        self.epcs.update(record.any_epcs)
-        for key in {record.event_id, record.hash} - {None}:
-            assert key is not None
-            self.by_event_id.setdefault(key, []).append(entry.id)
-
-    def entries_of_event(self, event_id: str) -> list[str]:
-        return list(self.by_event_id.get(event_id, []))
-
-    def names(self, epc: str) -> bool:
-        """Whether some event names ``epc`` (a canonical Digital Link)."""
-        with self.lock:
-            return epc in self.epcs
-
-
-def event_index(ctx: NodeContext) -> EventIndex:
-    index = current_app.extensions.get(_INDEX)
-    if not isinstance(index, EventIndex):
-        index = current_app.extensions[_INDEX] = EventIndex()
-    index.refresh(ctx)
-    return index
 
 
 # -- capture ------------------------------------------------------------------------------------
@@ -246,7 +185,9 @@ def _events(document: Any) -> list[Mapping[str, Any]]:
     return events
 
 
-def _store_all(ctx: NodeContext, planned: Sequence[Planned | MappingRefused]) -> list[SignedEntry]:
+def _store_all(
+    ctx: NodeContext, planned: Sequence[Planned | Held | MappingRefused]
+) -> list[SignedEntry]:
     """``rollback``: every event or none (one transaction); the first refusal is raised."""
     refused = next((p for p in planned if isinstance(p, MappingRefused)), None)
     if refused is not None:
@@ -256,12 +197,14 @@ def _store_all(ctx: NodeContext, planned: Sequence[Planned | MappingRefused]) ->
 
 
 def _store_each(
-    ctx: NodeContext, planned: Sequence[Planned | MappingRefused]
+    ctx: NodeContext, planned: Sequence[Planned | Held | MappingRefused]
 ) -> tuple[list[SignedEntry], list[dict[str, Any]]]:
     """``proceed``: each event on its own; a refused one is an error, the others are stored."""
     stored: list[SignedEntry] = []
     errors: list[dict[str, Any]] = []
     for item in planned:
+        if isinstance(item, Held):
+            continue
         try:
             if isinstance(item, MappingRefused):
                 raise item
@@ -300,8 +243,10 @@ def capture(ctx: NodeContext, call: Call) -> Response:
             view,
             index.entries_of_event,
             events,
+            index.entries_holding,
         )
     ready = [p for p in planned if isinstance(p, Planned)]
+    held = [p for p in planned if isinstance(p, Held)]
     job: dict[str, Any] = {
         "captureID": str(uuid.uuid4()),
         "createdAt": now_ts(),
@@ -311,7 +256,8 @@ def capture(ctx: NodeContext, call: Call) -> Response:
         "errors": [],
         "eventCount": len(events),
         "entries": [],
-        "eventHashes": [p.hash for p in ready],
+        "eventHashes": [p.hash for p in planned if isinstance(p, Planned | Held)],
+        "alreadyHeld": [_held_member(h) for h in held],
     }
     if behaviour == "rollback":
         try:
@@ -327,6 +273,16 @@ def capture(ctx: NodeContext, call: Call) -> Response:
     if stored:
         notify_peers(ctx)
     return _job_response(job, 202)
+
+
+def _held_member(held: Held) -> dict[str, Any]:
+    """An event of the document the ledger already holds: where it is in the document, its
+    ``eventID`` (if it has one), its hash, and the entries holding it."""
+    member: dict[str, Any] = {"path": f"$.epcisBody.eventList[{held.index}]", "hash": held.hash}
+    if held.event_id is not None:
+        member["eventID"] = held.event_id
+    member["entries"] = held.entries
+    return member
 
 
 def _save_job(ctx: NodeContext, job: Mapping[str, Any]) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import click
 from rich.markup import escape
@@ -290,15 +290,13 @@ def init_command(
     type=click.Choice([k.value for k in ServerKind]),
     help="HTTP server (default: node.json, else auto: granian).",
 )
+@click.option("--log-stderr", is_flag=True, help="JSON log lines on stderr, on a terminal too.")
 @_passphrase_option
 def run_command(
     data: Path,
-    port: int | None,
-    host: str | None,
-    workers: int | None,
-    threads: int | None,
-    server: str | None,
+    log_stderr: bool,
     passphrase_file: Path | None,
+    **overrides: Any,  # --port, --host, --workers, --threads, --server: None unless given
 ) -> None:
     """Serve the node's HTTP API until SIGTERM or Ctrl-C (both graceful).
 
@@ -306,7 +304,12 @@ def run_command(
     signing their requests with their feed key (ADR 0015).
 
     The passphrase of DATA/feed.key comes from --passphrase-file, else $MEDTRACE_PASSPHRASE,
-    else DATA/passphrase (demo nodes), else a prompt. Logs are JSON lines on stderr.
+    else DATA/passphrase (demo nodes), else a prompt.
+
+    Logs are JSON lines. On a terminal the node prints a short banner (its name, feed and
+    URLs) and appends the lines to DATA/node.log (0600). They go to stderr when it is not a
+    terminal (systemd, docker, a redirect), or with --log-stderr. A port in use is one error
+    line and exit status 1.
 
     \b
     Examples:
@@ -314,7 +317,7 @@ def run_command(
       medtrace node run --data demo-out/nodes/pharmacy --port 9104
     """
     config = load_config(data)
-    server_for(config, server)  # a bad choice fails before the passphrase is asked for
+    server_for(config, overrides["server"])  # a bad choice fails before the passphrase is asked for
     try:
         secret = resolve_node_passphrase(data, _read_passphrase_file(passphrase_file))
     except AppError:
@@ -325,9 +328,7 @@ def run_command(
     load_private_key(data / KEY_FILE, secret)
     if config.tls:
         server_context(NodeTlsFiles.in_dir(data), secret)
-    serve(
-        data, config, secret, host=host, port=port, workers=workers, threads=threads, server=server
-    )
+    serve(data, config, secret, log_stderr=log_stderr, **overrides)
 
 
 # -- tokens ----------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from medtrace.serve.settings import (
     HEADER_READ_TIMEOUT_S,
     MAX_CONNECTIONS_PER_WORKER,
     Serving,
+    busy_port_message,
 )
 
 #: granian's own loggers: its messages as our JSON lines on stderr; no access log (the app
@@ -113,5 +114,8 @@ def serve_granian(serving: Serving) -> None:
         # e.g. the port is taken (a RuntimeError from granian's Rust side, whose message may
         # carry a Rust backtrace after the first line): one line, exit 1, as gunicorn does.
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        sys.stderr.write(f"error: cannot serve on {serving.host}:{serving.port}: {first}\n")
+        if "Address already in use" in first:  # taken after run.refuse_busy_port looked
+            sys.stderr.write(busy_port_message(serving.host, serving.port) + "\n")
+        else:
+            sys.stderr.write(f"error: cannot serve on {serving.host}:{serving.port}: {first}\n")
         sys.exit(1)

@@ -74,3 +74,10 @@ class Serving:
     port: int
     workers: int
     threads: int
+
+
+def busy_port_message(host: str, port: int) -> str:
+    """What either server says, in one line, when its port is taken."""
+    return (
+        f"error: port {port} on {host} is in use: stop what uses it or choose another with --port"
+    )

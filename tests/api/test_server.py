@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pty
+import select
 import signal
 import socket
 import subprocess
@@ -320,19 +322,83 @@ def _run_once(
     )
 
 
-def test_a_taken_port_is_one_red_line(acme_data: Path, server: str) -> None:
+def test_busy_port_gives_one_line(acme_data: Path, server: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = _run_once(acme_data, "--port", str(port), "--server", server)
     assert result.returncode == 1
-    stderr = result.stderr.decode()
-    assert "Address already in use" in stderr
-    assert "Traceback" not in stderr
-    assert "backtrace" not in stderr.lower()
-    for line in stderr.splitlines():  # the server's own lines are JSON; ours is one plain line
-        assert line.startswith(("{", "error: ")), line
+    assert result.stderr.decode().splitlines() == [
+        f"error: port {port} on 127.0.0.1 is in use: stop what uses it or choose another with --port"
+    ]
+
+
+def _read_terminal(master: int, until: float) -> bytes:
+    """What the node wrote to its terminal by ``until`` (a ``time.monotonic()`` value)."""
+    out = b""
+    while (left := until - time.monotonic()) > 0:
+        ready, _, _ = select.select([master], [], [], left)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: every copy of the terminal's other end is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def _run_on_a_terminal(data: Path, *args: str) -> tuple[str, Running]:
+    """`medtrace node run` with a pseudo-terminal as stdout and stderr, from start to SIGTERM:
+    what the terminal showed, and the stopped node (its ``stderr_path``: DATA/node.log)."""
+    port = free_port()
+    master, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [MEDTRACE, "node", "run", "--data", str(data), "--port", str(port), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, PASSPHRASE_ENV: PASSPHRASE},
+        start_new_session=True,
+    )
+    os.close(terminal)
+    running = Running(data, f"http://127.0.0.1:{port}", process, data / "node.log")
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            assert process.poll() is None, _read_terminal(master, time.monotonic() + 1)
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{running.url}/healthz", timeout=1).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "node did not answer /healthz"
+            time.sleep(0.1)
+        assert running.stop(signal.SIGTERM) == 0
+        return _read_terminal(master, time.monotonic() + 5).decode(), running
+    finally:
+        running.stop(signal.SIGKILL)
+        os.close(master)
+
+
+def test_node_run_floods_the_terminal(acme_data: Path) -> None:
+    """On a terminal: a banner, and the JSON lines in DATA/node.log, not on the terminal."""
+    shown, running = _run_on_a_terminal(acme_data)
+    lines = [line for line in shown.splitlines() if line.strip()]
+    assert not [line for line in lines if line.lstrip().startswith("{")], lines
+    assert lines[0].startswith("medtrace node acme (feed acme/line-1) serving on http://127.0.0.1")
+    for path in ("/scan", "/alerts", "/openapi.json", "/healthz"):
+        assert f"  {running.url}{path}" in lines
+    assert "node started" in _events(running)
+    assert (acme_data / "node.log").stat().st_mode & 0o777 == 0o600
+
+
+def test_log_stderr_keeps_the_json_lines_on_the_terminal(acme_data: Path) -> None:
+    shown, _running = _run_on_a_terminal(acme_data, "--log-stderr")
+    events = [json.loads(line)["event"] for line in shown.splitlines() if line.strip()]
+    assert "node started" in events
+    assert not (acme_data / "node.log").exists()
 
 
 def test_a_wrong_passphrase_is_one_red_line(acme_data: Path) -> None:

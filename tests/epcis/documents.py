@@ -239,3 +239,10 @@ def broken(name: str, table: dict[str, tuple[Mutation, str]] = BROKEN) -> dict[s
     doc = copy.deepcopy(valid())
     table[name][0](doc)
     return doc
+
+
+def stored_hashes(hashes: list[str], job: dict[str, Any]) -> list[str]:
+    """Of a document's event ``hashes``, those its capture ``job`` stored: not the events it
+    found already held (GS1's examples share some events)."""
+    held = {h["path"] for h in job["alreadyHeld"]}
+    return [h for i, h in enumerate(hashes) if f"$.epcisBody.eventList[{i}]" not in held]

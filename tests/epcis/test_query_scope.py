@@ -8,7 +8,7 @@ import secrets
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from api.epcis import _INDEX
+from api.epcis_index import INDEX_KEY as _INDEX
 from api.problems import Problem
 from ledger.epcis import jsontext
 from ledger.kinds import Kind

@@ -18,7 +18,7 @@ from ledger.epcis.capture.reader import (
     MappingRefused,
     location,
 )
-from ledger.epcis.capture.scope import event_subjects, in_scope
+from ledger.epcis.capture.scope import commissions_foreign_gtin, event_subjects, in_scope
 from ledger.epcis.context import (
     HashContext,
     document_context,
@@ -60,6 +60,22 @@ class Planned:
         return frozenset([*self.subjects, *(pack_uri(gtin, s) for s in self.body["serials"])])
 
 
+#: ``(event id or hash, whether an error declaration of it) -> the entries holding it``.
+HeldEntries = Callable[[str, bool], list[str]]
+
+
+@dataclass(frozen=True)
+class Held:
+    """An event the ledger already holds (the same ``eventID`` or the same CBV 2.0 hash as a
+    stored entry, or as an earlier event of the same document): not planned again, so a
+    document captured twice stores nothing the second time."""
+
+    index: int
+    event_id: str | None
+    hash: str
+    entries: list[str]  # the stored entries holding it (empty: held earlier in the document)
+
+
 def plan(
     document: Mapping[str, Any],
     membership: Membership,
@@ -67,14 +83,16 @@ def plan(
     state: LedgerView,
     event_entries: Callable[[str], list[str]],
     events: Sequence[Mapping[str, Any]],
+    held_entries: HeldEntries | None = None,
 ) -> list[Planned]:
     """The step each event of a validated document becomes, in document order; the first
     event that cannot become its kind raises ``MappingRefused`` (naming the rule and path)."""
     result = []
-    for item in plan_each(document, membership, org, state, event_entries, events):
+    for item in plan_each(document, membership, org, state, event_entries, events, held_entries):
         if isinstance(item, MappingRefused):
             raise item
-        result.append(item)
+        if isinstance(item, Planned):
+            result.append(item)
     return result
 
 
@@ -85,16 +103,23 @@ def plan_each(
     state: LedgerView,
     event_entries: Callable[[str], list[str]],
     events: Sequence[Mapping[str, Any]],
-) -> list[Planned | MappingRefused]:
-    """Like ``plan``, one answer per event: its step, or why it cannot have one.
+    held_entries: HeldEntries | None = None,
+) -> list[Planned | Held | MappingRefused]:
+    """Like ``plan``, one answer per event: its step, that it is already held, or why it cannot
+    have a step.
 
-    ``event_entries(eventID)`` names the stored entries of an event id (for error declarations).
+    ``event_entries(key)`` names the stored entries of an event id or CBV 2.0 event hash (for
+    error declarations); ``held_entries(key, declaration)`` the stored entries already holding
+    an event of that id or hash (an error declaration, when ``declaration``): such an event is
+    answered ``Held``, as is an event an earlier event of the document repeats.
     """
+    held = held_entries or (lambda key, declaration: [])
     ctx = document_context(document)
     context_text = jsontext.dumps(document.get("@context", []))
     prefixes = standard_prefixes(document.get("@context")) | prefixes_of(document.get("@context"))
-    planned: list[Planned | MappingRefused] = []
+    planned: list[Planned | Held | MappingRefused] = []
     packed: set[str] = set()
+    seen: set[str] = set()
     ignore = ignore_fields(document)
     for index, event in enumerate(events):
         try:
@@ -111,6 +136,8 @@ def plan_each(
                     event_entries,
                     packed,
                     ignore,
+                    held,
+                    seen,
                 )
             )
         except MappingRefused as refused:
@@ -130,15 +157,26 @@ def _plan_one(
     event_entries: Callable[[str], list[str]],
     packed: set[str],
     ignore: Sequence[str],
-) -> Planned:
+    held_entries: HeldEntries,
+    seen: set[str],
+) -> Planned | Held:
     path = f"$.epcisBody.eventList[{index}]"
     reader = EventReader(event, path, {**prefixes, **prefixes_of(event.get("@context"))})
     digest = event_hash(event, ctx)
+    event_id = reader.text("eventID")
+    declaration = event.get("errorDeclaration")
+    declares = isinstance(declaration, Mapping)
+    # A declaration repeats the eventID and the hash of the event it corrects: it is held
+    # only if a declaration of that event is.
+    keys = [digest] if declares else [k for k in (event_id, digest) if k]
+    mark = "declaration " if declares else ""
+    found = next((k for k in keys if mark + k in seen or held_entries(k, declares)), None)
+    seen.update(mark + k for k in keys)
+    if found is not None:
+        return Held(index, event_id, digest, held_entries(found, declares))
     epcis = _epcis_member(event, context_text, digest, ignore)
     subjects = event_subjects(reader)
-    declaration = event.get("errorDeclaration")
     if isinstance(declaration, Mapping):
-        event_id = reader.text("eventID")
         corrected = event_entries(event_id) if event_id else []
         epcis["corrects"] = event_id or digest
         return Planned(
@@ -152,7 +190,12 @@ def _plan_one(
             "error declaration",
         )
     ours = in_scope(subjects, membership, state, packed)
-    kind = kind_of(reader) if ours else None
+    if ours:
+        kind = kind_of(reader)
+    elif commissions_foreign_gtin(reader, subjects, membership, org):
+        kind = Kind.COMMISSION  # refused by the ledger's prefix rule, as on /api/v1
+    else:
+        kind = None
     if kind is None:
         why = "no lifecycle step for this event" if ours else "outside medtrace's scope"
         return Planned(index, event, digest, Kind.EVENT, subjects, [], {"epcis": epcis}, why)
@@ -213,4 +256,4 @@ def _epcis_member(
     return member
 
 
-__all__ = ["Planned", "plan", "plan_each"]
+__all__ = ["Held", "HeldEntries", "Planned", "plan", "plan_each"]

@@ -7,11 +7,13 @@ from collections.abc import Sequence
 
 from ledger.epcis.capture.reader import EventReader, LedgerView
 from ledger.epcis.normalise import ledger_subject
+from ledger.epcis.vocab import Vocab, expand
 from ledger.identifiers import gtin_in_prefixes, parse_subject
 from ledger.membership import Membership
 
 _ALL_IDS = ("epcList", "parentID", "childEPCs", "inputEPCList", "outputEPCList")
 _ALL_CLASSES = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
+_COMMISSIONING = expand("commissioning", Vocab.BIZ_STEP)
 
 
 def event_subjects(reader: EventReader) -> list[str]:
@@ -43,3 +45,24 @@ def in_scope(
             if any(parsed.sscc[1:].startswith(p) for p in prefixes):
                 return True
     return False
+
+
+def commissions_foreign_gtin(
+    reader: EventReader, subjects: Sequence[str], membership: Membership, org: str
+) -> bool:
+    """Whether the event commissions packs (an ObjectEvent, ADD, business step commissioning)
+    of a GTIN outside ``org``'s company prefixes. Such an event is planned as a commissioning
+    even when no member owns the GTIN, so the ledger refuses it as it refuses the same
+    commissioning on /api/v1: a capture must not bring into being packs under a prefix the
+    capturing member does not own. Observing or shipping others' packs commissions nothing.
+    """
+    if (
+        reader.text("type") != "ObjectEvent"
+        or reader.text("action") != "ADD"
+        or reader.term("bizStep", Vocab.BIZ_STEP) != _COMMISSIONING
+    ):
+        return False
+    member = membership.organisations.get(org)
+    own = tuple(member.company_prefixes) if member is not None else ()
+    gtins = {parse_subject(s).gtin for s in subjects}
+    return any(gtin is not None and not gtin_in_prefixes(gtin, own) for gtin in gtins)
