@@ -9,7 +9,6 @@ it; ``api/route.py`` refuses a route a verifier may call without one.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -25,12 +24,10 @@ from api.ratelimit import retry_after_header
 from api.refusals import kind_not_allowed, refused
 from api.route import Guard, Route
 from api.validation import Invalid, check_body, parse_json, validate
+from ledger.digits import ascii_int
 from ledger.errors import LedgerError
 from ledger.kinds import Kind
 from node.tokens import TokenInfo
-
-#: An integer parameter: ASCII digits (``int()`` also reads other scripts' digits, " 12", "1_2").
-_INTEGER = re.compile(r"\A-?[0-9]+\Z")
 
 
 def _is_json(mimetype: str) -> bool:
@@ -40,11 +37,10 @@ def _is_json(mimetype: str) -> bool:
 
 
 def _integer(name: str, raw: str) -> int:
-    try:
-        if _INTEGER.match(raw):
-            return int(raw, 10)
-    except ValueError:  # more digits than int() reads
-        pass
+    # ASCII digits only: int() also reads other scripts' digits, " 12" and "1_2"
+    value = ascii_int(raw)
+    if value is not None:
+        return value
     raise Problem(
         "invalid-request",
         f"{name}: expected an integer (digits 0-9), found {raw!r}"[:300],

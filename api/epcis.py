@@ -31,12 +31,11 @@ from urllib.parse import quote, urlencode
 from flask import Blueprint, Response, request
 
 from api.actions import notify_peers
-from api.auth import LEDGER_READERS
 from api.body import read_body
 from api.call import Call
 from api.context import NodeContext, node_context
 from api.epcis_index import event_index
-from api.epcis_scope import check_scope, named_epc
+from api.epcis_scope import check_scope, may_ask_anything, named_epc
 from api.harvest import note_unknown
 from api.problems import Problem
 from api.refusals import refused
@@ -343,7 +342,7 @@ def _run(
         ) from None
     check_scope(call.token, params, epc_in_path=epc_in_path)
     epc = named_epc(params)
-    if call.token is not None and call.token.role not in LEDGER_READERS:
+    if not may_ask_anything(call.token):
         # A verifier asks about one EPC (check_scope): answered from the store's subject index,
         # at the cost of that EPC's few entries, never from an index of the whole ledger.
         assert epc is not None

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 
 from api.auth import LEDGER_READERS
 from api.problems import Problem
+from ledger.digits import ascii_int
 from ledger.epcis.normalise import canonical, ledger_subject, subject_type
 from ledger.identifiers import SubjectType
 from node.tokens import TokenInfo
@@ -68,13 +69,18 @@ def named_epc(params: Mapping[str, Sequence[str]]) -> str | None:
     return epcs.pop() if len(epcs) == 1 else None
 
 
+def may_ask_anything(token: TokenInfo | None) -> bool:
+    """Whether ``token`` keeps EPCIS's whole query language (operators and auditors)."""
+    return token is None or token.role in LEDGER_READERS
+
+
 def check_scope(
     token: TokenInfo | None, params: Mapping[str, Sequence[str]], *, epc_in_path: bool = False
 ) -> None:
     """403 ``query-too-broad`` unless the token may ask anything or the query is about one
     pack or container (``params``: the query's parameters once they parsed; with
     ``epc_in_path``, ``MATCH_anyEPC`` is the ``{epc}`` of ``/epcis/epcs/{epc}/events``)."""
-    if token is None or token.role in LEDGER_READERS:
+    if may_ask_anything(token):
         return
     named = _named(params)
     for name, value in named:
@@ -90,8 +96,8 @@ def check_scope(
         raise _too_broad(f"{len(named)} EPCs", named[-1][0])
     # perPage parsed (ASCII digits, 1 to 1000) before the scope is checked
     per_page = params.get("perPage", [])
-    if per_page and int(per_page[0]) > VERIFIER_PAGE_MAX:
+    if per_page and (ascii_int(per_page[0]) or 0) > VERIFIER_PAGE_MAX:
         raise _too_broad(f"perPage={per_page[0]}", "perPage")
 
 
-__all__ = ["ALLOWED", "VERIFIER_PAGE_MAX", "check_scope", "named_epc"]
+__all__ = ["ALLOWED", "VERIFIER_PAGE_MAX", "check_scope", "may_ask_anything", "named_epc"]

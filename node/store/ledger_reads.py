@@ -18,8 +18,7 @@ from ledger.identifiers import lot_uri, product_uri
 from ledger.kinds import Kind
 from node.store import models as m
 from node.store.evidence import fork_entry_ids
-from node.store.view import PACK_PREFIX as _PACK_PREFIX
-from node.store.view import pack_key
+from node.store.view import PACK_PREFIX, pack_key
 
 E = m.ENTRIES.c
 F = m.FEEDS.c
@@ -212,7 +211,7 @@ def entries_naming(conn: Connection, uri: str) -> list[SignedEntry]:
     """The entries that name ``uri`` themselves (a pack's commissioning included), in order key:
     what an EPCIS query about exactly that EPC can match, read through the subject index."""
     pks: set[int] = set(conn.execute(select(S.entry).where(S.subject == uri)).scalars())
-    if uri.startswith(_PACK_PREFIX):
+    if uri.startswith(PACK_PREFIX):
         gtin, serial = pack_key(uri)
         commissioned = conn.execute(
             select(P.commissioned).where(P.gtin == gtin, P.serial == serial)

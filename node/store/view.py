@@ -30,17 +30,16 @@ E = ENTRIES.c
 L = LOTS.c
 W = WITHDRAWALS.c
 PACK_PREFIX = f"{DL_ROOT}/01/"
-_PACK_PREFIX = PACK_PREFIX
 
 
 def pack_key(uri: str) -> tuple[str, str]:
     """(gtin, serial) of a canonical pack URI."""
-    gtin, serial = uri[len(_PACK_PREFIX) :].split("/21/", 1)
+    gtin, serial = uri[len(PACK_PREFIX) :].split("/21/", 1)
     return gtin, unquote(serial) if "%" in serial else serial
 
 
 def pack_uri_of(gtin: str, serial: str) -> str:
-    return f"{_PACK_PREFIX}{gtin}/21/{quote(serial, safe='')}"
+    return f"{PACK_PREFIX}{gtin}/21/{quote(serial, safe='')}"
 
 
 def pack_chunks(keys: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:
