@@ -13,7 +13,13 @@ from typing import Protocol
 from flask import current_app
 
 from api.metrics import Metrics
-from api.ratelimit import WRITE_RATE_PER_MINUTE, HarvestGuard, RateLimiter
+from api.ratelimit import (
+    WRITE_RATE_PER_MINUTE,
+    HarvestGuard,
+    RateLimiter,
+    SharedHarvestGuard,
+    SharedRateLimiter,
+)
 from ledger.errors import LedgerError
 from ledger.membership import Membership, MembershipChain
 from node.config import NodeConfig
@@ -44,16 +50,18 @@ class NodeContext:
     chain: MembershipChain
     tokens: Tokens
     log: NodeLogger
-    limiter: RateLimiter  # the query bucket per token (verify_rate_per_minute)
+    limiter: RateLimiter | SharedRateLimiter  # the query bucket per token (verify_rate_per_minute)
     metrics: Metrics = field(default_factory=Metrics)
     #: The write bucket per token (``api.ratelimit.WRITE_RATE_PER_MINUTE``).
-    write_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(WRITE_RATE_PER_MINUTE))
+    write_limiter: RateLimiter | SharedRateLimiter = field(
+        default_factory=lambda: RateLimiter(WRITE_RATE_PER_MINUTE)
+    )
     replication: ReplicationPort | None = None
     closed: bool = False
     membership_check_s: float = 2.0
     _membership_checked: float = 0.0
     _membership_lock: threading.Lock = field(default_factory=threading.Lock)
-    harvest: HarvestGuard = field(init=False)
+    harvest: HarvestGuard | SharedHarvestGuard = field(init=False)
     local_alerts: LocalAlerts = field(init=False)
 
     def __post_init__(self) -> None:

@@ -106,7 +106,7 @@ def _take(ctx: NodeContext, route: Route, token: TokenInfo) -> None:
 
 
 def _may_write(ctx: NodeContext, kind: Kind) -> None:
-    if kind not in ctx.membership.feed(ctx.feed).kinds:
+    if not ctx.membership.may_write(ctx.feed, kind):
         raise kind_not_allowed(ctx, kind)
 
 

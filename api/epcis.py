@@ -1,6 +1,7 @@
 """EPCIS 2.0 REST bindings under ``/epcis`` (docs/spec/epcis.md, ADR 0009).
 
-* ``POST /epcis/capture``: an EPCISDocument (JSON / JSON-LD) is validated by
+* ``POST /epcis/capture``: an EPCISDocument (JSON / JSON-LD, or XML: read safely into JSON-LD by
+  ``ledger.epcis.xml_read``) is validated by
   ``ledger.epcis.validate`` (400 naming the path of the first problem, nothing captured), each
   event planned by ``ledger.epcis.mapping`` and signed into this node's feed by
   ``NodeService``: all events or none (``GS1-Capture-Error-Behaviour: rollback``, the default),
@@ -14,7 +15,7 @@
   SimpleEventQuery over every entry this node holds (captured events as captured, native
   entries rendered), as an EPCISQueryDocument, paged with ``perPage`` / ``nextPageToken`` and a
   ``Link: <…>; rel="next"`` header (a relative reference: the ``Host`` a client sent is never
-  written back). A verifier asks about one pack or container only (``api/epcis_scope.py``).
+  written back); in the XML binding when the client asks ``Accept: application/xml``. A verifier asks about one pack or container only (``api/epcis_scope.py``).
 * ``GET /epcis/context/medtrace.jsonld``: the JSON-LD context of medtrace's extension terms.
 * ``OPTIONS /epcis/capture`` and ``/epcis/events``: the limits and versions, as headers.
 """
@@ -25,6 +26,7 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -49,6 +51,8 @@ from ledger.epcis.render import render
 from ledger.epcis.validate.checker import EpcisInvalid
 from ledger.epcis.validate.document import DOCUMENT, QUERY_DOCUMENT, validate_document
 from ledger.epcis.vocab import medtrace_context
+from ledger.epcis.xml_read import XmlRefused, read_xml
+from ledger.epcis.xml_write import write_xml
 from ledger.errors import (
     GtinOutsidePrefixes,
     IdentifierError,
@@ -58,6 +62,7 @@ from ledger.errors import (
 )
 from ledger.kinds import Kind
 from ledger.timefmt import now_ts
+from scanner.disclosure import disclose, redact_event
 
 #: Events one capture may carry (advertised as GS1-EPCIS-Capture-Limit).
 CAPTURE_LIMIT = 1000
@@ -66,6 +71,8 @@ CAPTURE_LIMIT = 1000
 FILE_SIZE_LIMIT = 4 * 1024 * 1024
 BEHAVIOURS = ("rollback", "proceed")
 JSON_LD = "application/ld+json"
+#: The XML binding's media types (capture and ``Accept`` on queries).
+XML_TYPES = ("application/xml", "text/xml")
 _JOB_KEY = "epcis-job:"
 
 
@@ -123,16 +130,24 @@ def _refusal(ctx: NodeContext, exc: LedgerError, planned: Sequence[Planned]) -> 
 
 
 def _read_document() -> Any:
-    if request.mimetype not in ("application/json", JSON_LD):
+    if request.mimetype not in ("application/json", JSON_LD, *XML_TYPES):
         raise Problem(
             "unsupported-media-type",
             "expected Content-Type: application/json or application/ld+json (an EPCIS 2.0 "
-            f"JSON-LD document), found {request.mimetype or 'none'!r}",
+            "JSON-LD document) or application/xml (the XML binding), found "
+            f"{request.mimetype or 'none'!r}",
             headers=capture_headers(),
         )
     data = read_body(FILE_SIZE_LIMIT, capture_headers())
     if not data.strip():
         raise Problem("malformed-json", "expected an EPCIS document, found an empty body")
+    if request.mimetype in XML_TYPES:
+        try:
+            # Parsed safely (no entities, no DTD, nothing fetched) and turned into the JSON-LD
+            # document the rest of the capture path takes (ledger/epcis/xml_read.py).
+            return jsontext.loads(jsontext.dumps(read_xml(data, FILE_SIZE_LIMIT)))
+        except (XmlRefused, jsontext.JsonTextError) as exc:
+            raise Problem("malformed-xml", str(exc)[:1000], headers=capture_headers()) from None
     try:
         return jsontext.loads(data)
     except jsontext.JsonTextError as exc:
@@ -310,7 +325,11 @@ def _answer(
     records: Sequence[Record], token: str | None, params: Mapping[str, list[str]]
 ) -> Response:
     document = query_document(records, now_ts())
-    response = Response(jsontext.dumps(document), status=200, mimetype=JSON_LD)
+    if _wants_xml():
+        response = Response(write_xml(document), status=200, mimetype="application/xml")
+        response.headers["Vary"] = "Accept"
+    else:
+        response = Response(jsontext.dumps(document), status=200, mimetype=JSON_LD)
     for name, value in version_headers().items():
         response.headers[name] = value
     if token is not None:
@@ -320,6 +339,13 @@ def _answer(
         link = f"{path}?{urlencode([*query, ('nextPageToken', token)])}"
         response.headers["Link"] = f'<{link}>; rel="next"'
     return response
+
+
+def _wants_xml() -> bool:
+    """The client prefers the XML binding (``Accept: application/xml``) to JSON-LD; without an
+    ``Accept`` or with ``*/*`` the answer is JSON-LD."""
+    offered = [JSON_LD, "application/json", *XML_TYPES]
+    return request.accept_mimetypes.best_match(offered, default=JSON_LD) in XML_TYPES
 
 
 def _run(
@@ -359,11 +385,16 @@ def _run(
 
 
 def _records_naming(ctx: NodeContext, epc: str) -> list[Record]:
-    """The query records of the entries naming ``epc``, in ledger order."""
+    """The query records of the entries naming ``epc``, in ledger order, as a verifier may see
+    them: each entry with the leaf of ``epc`` alone disclosed (never its sidecar), and each
+    event's EPC lists cut to ``epc`` (a captured event is kept as captured: its lists are
+    redacted, and the redacted event no longer hashes to its eventID; docs/spec/epcis.md)."""
     records = []
     for entry in ctx.store.entries_naming(epc):
         try:
-            records.append(Record.of(render(entry, ctx.membership)))
+            source = render(disclose(entry, {epc}), ctx.membership)
+            shown = replace(source, event=redact_event(source.event, epc))
+            records.append(Record.of(shown))
         except (LedgerError, ValueError, KeyError, TypeError):
             continue  # unreadable as EPCIS: left out of the EPCIS view, as the index does
     return sorted(records, key=lambda r: r.order)

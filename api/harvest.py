@@ -6,7 +6,8 @@ dispatcher (``api/dispatch.py``) asks ``check`` before the view and ``after`` on
 A view says that what it was asked about is unknown here by ``note_unknown`` (a 200 answer:
 provenance, scan, an EPCIS query of one EPC) or by raising a problem whose ``unknown`` names it
 (a 404 for a pack or container, a write refused with ``unknown_pack`` or ``unknown_container``).
-Counting happens in ``api.ratelimit.HarvestGuard``, per worker process.
+Counting happens in ``api.ratelimit.SharedHarvestGuard``, in the node's database: one count
+per token for every worker and server of the node (ADR 0021).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from flask import Response
 from api.call import Call, json_response
 from api.context import NodeContext
 from api.problems import Problem
+from node.replication import witnessing
 from node.replication.protocol import FROM_PARAM, LIMIT_PARAM
 
 
@@ -80,4 +81,85 @@ def sync(ctx: NodeContext, call: Call) -> Response:
             "forks": len(report.forks),
             "digest": ctx.store.digest(),
         }
+    )
+
+
+# -- checkpoints of feeds (docs/spec/proofs.md, ADR 0018) ----------------------------------------
+
+
+def checkpoints(ctx: NodeContext, call: Call) -> Response:
+    return json_response(witnessing.served_checkpoints(ctx.store, ctx.membership, ctx.name))
+
+
+def cosignatures(ctx: NodeContext, call: Call) -> Response:
+    notes = (call.body or {}).get("notes", [])
+    return json_response(witnessing.take_posted(ctx.store, ctx.membership, notes))
+
+
+def _feed(call: Call) -> str:
+    return f"{call.text('org')}/{call.text('site')}"
+
+
+def checkpoint(ctx: NodeContext, call: Call) -> Response:
+    feed = _feed(call)
+    if feed == ctx.feed:
+        witnessing.publish_own(ctx.store, ctx.membership)
+    held = ctx.store.checkpoint(feed)
+    if held is None:
+        raise Problem("not-found", f"expected a checkpoint of feed {feed!r} here, found none")
+    return Response(held.note, status=200, content_type="text/plain; charset=utf-8")
+
+
+def _required(call: Call, name: str) -> int:
+    value = call.args.get(name)
+    if not isinstance(value, int):
+        raise Problem(
+            "invalid-request",
+            f"{name}: expected an integer query parameter, found none",
+            extra={"parameter": name},
+        )
+    return value
+
+
+def _size(ctx: NodeContext, feed: str, size: int | None, held: int) -> int:
+    if size is None:
+        newest = ctx.store.checkpoint(feed)
+        size = newest.size if newest is not None else held
+    if not 0 < size <= held:
+        raise Problem(
+            "not-found",
+            f"expected a tree size from 1 to the {held} entries of {feed} held here, found {size}",
+        )
+    return size
+
+
+def proof(ctx: NodeContext, call: Call) -> Response:
+    feed = _feed(call)
+    seq = _required(call, "seq")
+    tree = ctx.store.feed_tree(feed)
+    size = _size(ctx, feed, call.args.get("size"), tree.size)
+    if seq >= size:
+        raise Problem("not-found", f"expected a seq below the tree size {size}, found {seq}")
+    found = tree.inclusion(seq, size)
+    (entry,) = ctx.store.entries(feed, seq, 1)
+    held = ctx.store.checkpoint(feed, size)
+    return json_response(
+        {
+            **found.to_json(),
+            "entry": entry.id,
+            "checkpoint": held.note.decode() if held is not None else None,
+        }
+    )
+
+
+def consistency(ctx: NodeContext, call: Call) -> Response:
+    feed = _feed(call)
+    tree = ctx.store.feed_tree(feed)
+    old = _required(call, "from")
+    size = _size(ctx, feed, call.args.get("to"), tree.size)
+    if not 0 < old <= size:
+        raise Problem("not-found", f"expected 0 < from <= to = {size}, found from = {old}")
+    hashes = tree.consistency(old, size)
+    return json_response(
+        {"feed": feed, "from": old, "to": size, "proof": [h.hex() for h in hashes]}
     )

@@ -40,6 +40,7 @@ TYPE_ROOT = "urn:medtrace:problem:"
 #: slug -> (status, title): every problem type the API uses (docs/spec/api.md lists them).
 TYPES: dict[str, tuple[int, str]] = {
     "malformed-json": (400, "The request body is not valid JSON"),
+    "malformed-xml": (400, "The request body is not a safe, well-formed EPCIS XML document"),
     "invalid-request": (400, "The request does not match the schema"),
     "invalid-entry": (400, "The entry would be malformed"),
     "unauthenticated": (401, "A valid bearer token is required"),

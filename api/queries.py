@@ -5,6 +5,14 @@ query, pass the token's bucket and the serial-harvesting guard in the dispatcher
 
 Node-local alerts (``serial_harvesting``, ADR 0012) name this node's users and the serials they
 probed: ``GET /alerts`` shows them to auditor tokens only.
+
+Per-pack answers (architecture §7, issue 14): a ``verifier`` or ``auditor`` token gets a pack's
+provenance as ``Store.pack_provenance`` makes it (each entry with that pack's leaves disclosed,
+``withheld`` the entries whose signed bytes list other packs), screened once more by
+``scanner.disclosure.screen``; a container's members are listed only to the operators and
+auditors of its custodian's, its destination's and the regulator's nodes
+(``may_list_contents``); a verifier's alerts name no pack but the one it asks about
+(``api/alert_scope.py``).
 """
 
 from __future__ import annotations
@@ -15,19 +23,27 @@ from typing import Any, Protocol
 
 from flask import Response
 
+from api.alert_scope import scope_alerts, scope_entries
 from api.call import Call, json_response
 from api.context import NodeContext
 from api.harvest import note_unknown
 from api.problems import Problem
 from ledger.alerts import Alert
+from ledger.entry import SignedEntry
 from ledger.identifiers import container_uri, gtin14, pack_uri
-from ledger.kinds import Kind
+from ledger.kinds import Kind, Role
+from ledger.state import ContainerState
 from ledger.status import EXPIRES_IN_SUPPLY, TERMINAL, Status
 from node.store import PackReading
-from node.tokens import TokenRole
+from node.tokens import TokenInfo, TokenRole
+from scanner.disclosure import PackView, screen
 
 #: Who reads node-local alerts (``serial_harvesting``): the auditor, not the users they name.
 LOCAL_ALERT_READERS = frozenset({TokenRole.AUDITOR})
+#: Who gets a pack's provenance about that pack only (its leaves, never another pack's).
+PER_PACK_ROLES = frozenset({TokenRole.VERIFIER, TokenRole.AUDITOR})
+#: Who may list a container's members, at its custodian's, destination's or a regulator's node.
+CONTENT_LISTERS = frozenset({TokenRole.OPERATOR, TokenRole.AUDITOR})
 
 
 def today() -> str:
@@ -108,14 +124,36 @@ def pack_state(ctx: NodeContext, call: Call) -> Response:
     return json_response(pack_json(pack, today()))
 
 
+def per_pack(token: TokenInfo | None) -> bool:
+    """Whether ``token`` is answered about the pack it asks for only (verifier, auditor)."""
+    return token is not None and token.role in PER_PACK_ROLES
+
+
+def pack_view(ctx: NodeContext, uri: str) -> PackView:
+    """The pack's provenance as a verifier may see it: ``Store.pack_provenance``, screened for
+    signed bytes that name another pack (a captured EPCIS event's lists)."""
+    found = ctx.store.pack_provenance(uri)
+    view = screen(found.entries, uri)
+    view.withheld = [*found.withheld, *view.withheld]
+    return view
+
+
 def provenance(ctx: NodeContext, call: Call) -> Response:
     """Every entry a verifier needs, as signed bytes, and the membership to check them with.
 
     A pack this node does not know gets an answer too (maybe with entries that name it, and no
-    commissioning): the verifier decides, and finds it unknown.
+    commissioning): the verifier decides, and finds it unknown. A verifier or auditor gets each
+    entry with the pack's leaves disclosed (``leaves``) and the ids of the entries ``withheld``;
+    an operator the node's view (every entry with its ``sidecar``).
     """
     uri = _pack_uri(call)
-    entries = ctx.store.provenance(uri)
+    withheld: list[str] = []
+    entries: list[SignedEntry]
+    if per_pack(call.token):
+        view = pack_view(ctx, uri)
+        entries, withheld = view.entries, view.withheld
+    else:
+        entries = ctx.store.provenance(uri)
     if not any(e.payload.kind is Kind.COMMISSION for e in entries):
         note_unknown(uri)  # serial harvesting (ADR 0012)
     return json_response(
@@ -123,9 +161,24 @@ def provenance(ctx: NodeContext, call: Call) -> Response:
             "pack": uri,
             "genesis": ctx.config.genesis_id,
             "entries": [e.to_wire() for e in entries],
+            "withheld": withheld,
             "memberships": [v.to_wire() for v in ctx.chain.versions],
         }
     )
+
+
+def may_list_contents(ctx: NodeContext, token: TokenInfo | None, state: ContainerState) -> bool:
+    """Whether the caller may see which packs a container holds: an operator or auditor of the
+    node of the container's custodian organisation (or of the one it is in transit to, which
+    is about to hold it), or of a regulator's node. A verifier never (a scanner holds one pack;
+    the contents of a case are a list of valid serials)."""
+    if token is None or token.role not in CONTENT_LISTERS:
+        return False
+    org = ctx.config.org
+    if state.custodian.split("/", 1)[0] == org or state.destination == org:
+        return True
+    member = ctx.membership.organisations.get(org)
+    return member is not None and member.role is Role.REGULATOR
 
 
 def container(ctx: NodeContext, call: Call) -> Response:
@@ -139,6 +192,8 @@ def container(ctx: NodeContext, call: Call) -> Response:
             unknown=uri,
         )
     children = sorted(state.children)
+    packs = sum(1 for c in children if "/21/" in c)
+    listed = may_list_contents(ctx, call.token, state)
     return json_response(
         {
             "container": uri,
@@ -147,20 +202,30 @@ def container(ctx: NodeContext, call: Call) -> Response:
             "custodian": state.custodian,
             "destination": state.destination,
             "parent": state.parent,
-            "children": children,
-            "packs": sum(1 for c in children if "/21/" in c),
-            "alerts": [alert_json(a) for a in ctx.store.alerts(subject=uri)],
+            "children": children if listed else None,
+            "listed": listed,
+            "packs": packs,
+            "containers": len(children) - packs,
+            "alerts": [
+                alert_json(a) for a in scope_alerts(ctx.store.alerts(subject=uri), call.token, uri)
+            ],
         }
     )
 
 
-def _evidence(ctx: NodeContext, alerts: Iterable[Alert]) -> dict[str, dict[str, str]]:
+def _evidence(
+    ctx: NodeContext, alerts: Iterable[Alert], token: TokenInfo | None, asked: str | None
+) -> dict[str, dict[str, Any]]:
     ids = {e for a in alerts for e in a.evidence if e}
-    return {entry.id: entry.to_wire() for entry in ctx.store.entries_by_id(sorted(ids))}
+    held = ctx.store.entries_by_id(sorted(ids))
+    return {entry.id: entry.to_wire() for entry in scope_entries(held, token, asked)}
 
 
 def alerts(ctx: NodeContext, call: Call) -> Response:
-    found = ctx.store.alerts(subject=call.opt_text("subject"), code=call.opt_text("code"))
+    asked = call.opt_text("subject")
+    found = scope_alerts(
+        ctx.store.alerts(subject=asked, code=call.opt_text("code")), call.token, asked
+    )
     # Node-local alerts (ADR 0012) have no entries behind them: listed after the ledger's, and
     # only to an auditor (they name this node's users and the serials probed).
     local = (
@@ -170,7 +235,7 @@ def alerts(ctx: NodeContext, call: Call) -> Response:
     )
     limit = call.number("limit")
     shown = found[-limit:]  # the most recent ``limit``, oldest first
-    wires = _evidence(ctx, shown)
+    wires = _evidence(ctx, shown, call.token, asked)
     return json_response(
         {
             "count": len(found) + len(local),

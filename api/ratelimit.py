@@ -1,4 +1,10 @@
-"""Token buckets per bearer token, and the serial-harvesting guard (both per worker process).
+"""Token buckets per bearer token, and the serial-harvesting guard.
+
+A node counts in its database (``SharedRateLimiter``, ``SharedHarvestGuard`` over
+``Store.counters()``, node/store/counters.py; ADR 0021): every worker process and every server
+of the node takes from the same bucket and counts the same probes, so a node allows a token
+its rate once, however many servers serve it. ``RateLimiter`` and ``HarvestGuard`` count in one
+process's memory (unit tests, and the arithmetic the shared ones follow).
 
 A verify endpoint open to anyone is a serial oracle: a counterfeiter could test which serials
 exist. Queries therefore need a token, and each token gets ``rate`` queries per minute with
@@ -17,8 +23,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-#: Writes per minute per token and worker process, in bursts of as many: far above what a
+#: Writes per minute per token and node, in bursts of as many: far above what a
 #: production line or a pharmacy writes (a commissioning of 100,000 packs is one request), far
 #: below the ~250 per second a script probing serials by writes managed (issue 13, finding 5).
 WRITE_RATE_PER_MINUTE = 1200
@@ -185,3 +192,154 @@ class HarvestGuard:
             oldest = sorted(self._probes, key=lambda k: self._probes[k].stamps[-1])
             for key in oldest[: len(oldest) // 2]:
                 del self._probes[key]
+
+
+# -- shared by every server of the node (ADR 0021) ----------------------------------------------
+
+
+class _Taken(Protocol):
+    @property
+    def wait(self) -> float: ...
+    @property
+    def harvest_until(self) -> float: ...
+
+
+class _Probed(Protocol):
+    @property
+    def count(self) -> int: ...
+    @property
+    def until(self) -> float: ...
+    @property
+    def alert(self) -> bool: ...
+    @property
+    def sample(self) -> tuple[str, ...]: ...
+
+
+class CounterStore(Protocol):
+    """``node.store.counters.Counters`` as the guards use it (``Store.counters()``)."""
+
+    def take(
+        self, subject: str, bucket: str, *, per_minute: int, burst: int, now: float
+    ) -> _Taken: ...
+    def harvest_until(self, subject: str) -> float: ...
+    def probe(
+        self,
+        subject: str,
+        probed: str,
+        *,
+        now: float,
+        max_unknown: int,
+        window_s: float,
+        sample: int,
+    ) -> _Probed: ...
+    def close(self) -> None: ...
+
+
+class _JustRead(threading.local):
+    """The harvest throttle the bucket's statement returned on this thread, for the guard's
+    check that follows it in the same request (``api/dispatch.py``: take, then check): one
+    round trip per guarded request instead of two."""
+
+    subject: str | None = None
+    until: float = 0.0
+
+
+class SharedRateLimiter:
+    """``RateLimiter`` counted in the node's database: one bucket per token for every server."""
+
+    def __init__(
+        self,
+        counters: CounterStore,
+        bucket: str,
+        per_minute: int,
+        *,
+        burst: int | None = None,
+        clock: Callable[[], float] = time.time,
+        seen: _JustRead | None = None,
+    ) -> None:
+        self.counters = counters
+        self.bucket = bucket
+        self.per_minute = max(per_minute, 1)
+        self.burst = burst if burst is not None else self.per_minute
+        self.clock = clock
+        self.seen = seen if seen is not None else _JustRead()
+
+    def take(self, key: str) -> float:
+        """Take one request for ``key``: 0.0 if allowed, else the seconds until one is free."""
+        taken = self.counters.take(
+            key, self.bucket, per_minute=self.per_minute, burst=self.burst, now=self.clock()
+        )
+        self.seen.subject, self.seen.until = key, taken.harvest_until
+        return taken.wait
+
+
+class SharedHarvestGuard:
+    """``HarvestGuard`` counted in the node's database: every server counts the same probes,
+    refuses a token past the threshold, and one of them raises the alert once per window."""
+
+    def __init__(
+        self,
+        counters: CounterStore,
+        max_unknown: int,
+        window_s: float,
+        *,
+        clock: Callable[[], float] = time.time,
+        sample: int = 10,
+        seen: _JustRead | None = None,
+    ) -> None:
+        self.counters = counters
+        self.max_unknown = max(max_unknown, 0)
+        self.window_s = max(window_s, 1.0)
+        self.clock = clock
+        self.sample = sample
+        self.seen = seen if seen is not None else _JustRead()
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_unknown > 0
+
+    def wait(self, key: str) -> float:
+        """0.0 if ``key`` may verify now, else the seconds until it may."""
+        if not self.enabled:
+            return 0.0
+        if self.seen.subject == key:  # read by this request's take, a moment ago
+            until = self.seen.until
+            self.seen.subject = None
+        else:
+            until = self.counters.harvest_until(key)
+        return max(until - self.clock(), 0.0)
+
+    def unknown(self, key: str, probed: str) -> Harvest | None:
+        """Record a lookup of an unknown ``probed`` key; a ``Harvest`` when this crosses the
+        threshold for the first time in a window (for one server of the node only)."""
+        if not self.enabled:
+            return None
+        found = self.counters.probe(
+            key,
+            probed,
+            now=self.clock(),
+            max_unknown=self.max_unknown,
+            window_s=self.window_s,
+            sample=self.sample,
+        )
+        if not found.alert:
+            return None
+        return Harvest(key, found.count, self.window_s, found.sample)
+
+
+def shared_guards(
+    counters: CounterStore,
+    *,
+    query_per_minute: int,
+    write_per_minute: int,
+    max_unknown: int,
+    window_s: float,
+) -> tuple[SharedRateLimiter, SharedRateLimiter, SharedHarvestGuard]:
+    """The query bucket, the write bucket and the harvesting guard of one node, on one set of
+    counters (and one per-thread note of what the last take read)."""
+    seen = _JustRead()
+    return (
+        SharedRateLimiter(counters, "query", query_per_minute, seen=seen),
+        SharedRateLimiter(counters, "write", write_per_minute, seen=seen),
+        SharedHarvestGuard(counters, max_unknown, window_s, seen=seen),
+    )

@@ -9,16 +9,20 @@ equal the application's URL map exactly.
 
 from __future__ import annotations
 
-from api import actions, epcis, ops, peer_endpoints, queries, web_scan
+from api import actions, epcis, network, ops, peer_endpoints, queries, web_scan
 from api.auth import (
+    AUDITOR,
     HINTERS,
     LEDGER_READERS,
     OPERATOR,
+    PEER,
     READERS,
     REPLICATORS,
     VERIFIER,
     WRITERS,
 )
+from api.checkpoint_routes import checkpoint_routes
+from api.customs_routes import customs_routes
 from api.route import Guard, Param, Route
 from api.schemas import (
     ACTION_SCHEMAS,
@@ -61,6 +65,10 @@ from node.replication.protocol import (
 
 #: Who may scan: a pharmacist's or customs officer's device, or an operator.
 SCANNERS = frozenset({OPERATOR, VERIFIER})
+#: Who may see the node's view of the network: its operator and the regulator's auditors.
+NETWORK_VIEWERS = frozenset({OPERATOR, AUDITOR})
+#: Any token of this node: ``whoami`` tells its holder its own role.
+TOKEN_HOLDERS = frozenset({OPERATOR, VERIFIER, AUDITOR, PEER})
 
 ACTION_SUMMARIES: dict[Kind, str] = {
     Kind.PACK: "Aggregate: put packs or containers into a container (first subject: the SSCC).",
@@ -224,6 +232,27 @@ def _routes() -> tuple[Route, ...]:
                 ),
             ),
         ),
+        Route(
+            f"{API_PREFIX}/network",
+            "GET",
+            "network",
+            network.network,
+            "Every peer, reachable or not: its feed heads and lag against ours, last contact, "
+            "frozen feeds and forks, and whether its ledger digest agrees with ours.",
+            "operations",
+            NETWORK_VIEWERS,
+            response=network.NETWORK,
+        ),
+        Route(
+            f"{API_PREFIX}/whoami",
+            "GET",
+            "whoami",
+            network.whoami,
+            "The token's own user and role at this node (the web pages check a token with it).",
+            "operations",
+            TOKEN_HOLDERS,
+            response=network.WHOAMI,
+        ),
     ]
     feeds = [
         Route(
@@ -351,7 +380,7 @@ def _routes() -> tuple[Route, ...]:
             status=202,
             description="Header GS1-Capture-Error-Behaviour: rollback (default, all events or "
             "none) or proceed (each event on its own). The body is an EPCIS 2.0 EPCISDocument (application/json or "
-            "application/ld+json), validated by medtrace (400 names the JSON path of the first "
+            "application/ld+json, or GS1's XML binding as application/xml), validated by medtrace (400 names the JSON path of the first "
             "problem; nothing is captured). Limits: GS1-EPCIS-Capture-Limit events, "
             "GS1-EPCIS-Capture-File-Size-Limit bytes (413 beyond). A broken lifecycle rule: "
             "403/409/422 with `code` naming it.",
@@ -426,7 +455,15 @@ def _routes() -> tuple[Route, ...]:
             media_type="application/ld+json",
         ),
     ]
-    return (*writes, *reads, *feeds, *public, *epcis_routes)
+    return (
+        *writes,
+        *reads,
+        *feeds,
+        *checkpoint_routes(),
+        *customs_routes(),
+        *public,
+        *epcis_routes,
+    )
 
 
 ROUTES: tuple[Route, ...] = _routes()

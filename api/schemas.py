@@ -144,8 +144,9 @@ ACTION_SCHEMAS: dict[Kind, Schema] = {
     Kind.RECALL: _action_schema(max_subjects=1),
     Kind.WITHDRAW: _action_schema(max_subjects=1),
 }
-# ``event`` entries are written by EPCIS capture (api/epcis.py), not by an action route.
-assert set(ACTION_SCHEMAS) == set(Kind) - {Kind.COMMISSION, Kind.EVENT}
+# ``event`` entries are written by EPCIS capture (api/epcis.py), not by an action route;
+# ``product`` and ``declare`` by their own routes (api/customs_routes.py, ADR 0020).
+assert set(ACTION_SCHEMAS) == set(Kind) - {Kind.COMMISSION, Kind.EVENT, Kind.PRODUCT, Kind.DECLARE}
 
 COMMISSION = {
     "type": "object",
@@ -225,6 +226,12 @@ PROVENANCE = {
         "pack": {"type": "string"},
         "genesis": {"type": "string"},
         "entries": {"type": "array", "items": WIRE},
+        "withheld": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Ids of entries not shown to this token because their signed bytes "
+            "list other packs (docs/spec/api.md, per-pack answers).",
+        },
         "memberships": {"type": "array", "items": MEMBERSHIP_WIRE},
     },
 }
@@ -237,10 +244,23 @@ CONTAINER = {
         "custodian": {"type": "string"},
         "destination": {"type": ["string", "null"]},
         "parent": {"type": ["string", "null"]},
-        "children": {"type": "array", "items": {"type": "string"}},
+        "children": {
+            "type": ["array", "null"],
+            "items": {"type": "string"},
+            "description": "The members, to the operators and auditors of the custodian, the "
+            "destination and the regulator only; null to every other token (docs/spec/api.md).",
+        },
+        "listed": {"type": "boolean"},
         "packs": {"type": "integer"},
+        "containers": {"type": "integer"},
         "alerts": {"type": "array", "items": ALERT},
     },
+}
+#: A feed's head as a node holds it, in HEADS and in api/network.py's NETWORK.
+FEED_HEAD: dict[str, Schema] = {
+    "size": {"type": "integer"},
+    "head": {"type": ["string", "null"]},
+    "frozen_at": {"type": ["integer", "null"]},
 }
 HEADS = {
     "type": "object",
@@ -252,9 +272,7 @@ HEADS = {
             "additionalProperties": {
                 "type": "object",
                 "properties": {
-                    "size": {"type": "integer"},
-                    "head": {"type": ["string", "null"]},
-                    "frozen_at": {"type": ["integer", "null"]},
+                    **FEED_HEAD,
                     "before_fork": {"type": ["string", "null"]},
                     "fork_entries": {"type": "array", "items": {"type": "string"}},
                 },
@@ -278,6 +296,62 @@ MEMBERSHIP_VERSIONS = {
     "properties": {
         "genesis": {"type": "string"},
         "versions": {"type": "array", "items": MEMBERSHIP_WIRE},
+    },
+}
+#: Checkpoints of feeds (docs/spec/proofs.md): C2SP notes as text.
+CHECKPOINT_NOTE = {"type": "string", "maxLength": 16384}
+CHECKPOINTS = {
+    "type": "object",
+    "properties": {
+        "node": {"type": "string"},
+        "checkpoints": {"type": "array", "items": CHECKPOINT_NOTE},
+        "evidence": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "feed": {"type": "string"},
+                    "size": {"type": "integer"},
+                    "reason": {"type": "string"},
+                    "notes": {"type": "array", "items": CHECKPOINT_NOTE},
+                },
+            },
+        },
+    },
+}
+COSIGNATURES = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["notes"],
+    "properties": {"notes": {"type": "array", "maxItems": 10000, "items": CHECKPOINT_NOTE}},
+}
+COSIGNATURES_TAKEN = {
+    "type": "object",
+    "properties": {
+        "taken": {"type": "integer"},
+        "refused": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_HEX = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+INCLUSION_PROOF = {
+    "type": "object",
+    "properties": {
+        "feed": {"type": "string"},
+        "seq": {"type": "integer"},
+        "size": {"type": "integer"},
+        "entry": _HEX,
+        "leaf": _HEX,
+        "path": {"type": "array", "items": _HEX},
+        "checkpoint": {"type": ["string", "null"]},
+    },
+}
+CONSISTENCY_PROOF = {
+    "type": "object",
+    "properties": {
+        "feed": {"type": "string"},
+        "from": {"type": "integer"},
+        "to": {"type": "integer"},
+        "proof": {"type": "array", "items": _HEX},
     },
 }
 HINT = {
@@ -372,6 +446,11 @@ SCAN_RESULT = {
                     "seq": {"type": "integer"},
                     "kind": {"type": "string"},
                     "entry": {"type": "string"},
+                    "detail": {
+                        "type": "string",
+                        "description": "What the step decided or did, as `medtrace scan` shows "
+                        "it: an inspection's release/hold/detain, a shipment's destination.",
+                    },
                 },
             },
         },

@@ -1,5 +1,6 @@
 """The node's web pages: ``/scan`` for pharmacists and customs officers, ``/alerts`` for
-regulators (docs/spec/web.md).
+regulators, ``/network`` for operators and regulators (every peer, its lag and the digest
+agreement), and ``/docs``, the API's interactive reference (docs/spec/web.md).
 
 The pages are plain HTML from ``api/templates`` with small hand-written CSS and JavaScript from
 ``api/static``: nothing from elsewhere, no framework, no inline script or style. They hold no
@@ -9,6 +10,9 @@ data themselves: the script in the browser asks the JSON API (``POST /api/v1/sca
 
 Every response of this blueprint carries a strict Content-Security-Policy (``'self'`` only, no
 inline script, no framing), ``Referrer-Policy: no-referrer`` and ``X-Content-Type-Options``.
+``/docs`` is Swagger UI over ``/openapi.json``: its files come from the ``flask-swagger-ui``
+package (ADR 0002) and are served here, under ``/docs/ui/``, with the same policy; its
+start-up script is ``static/docs.js``, not inline.
 The pages and the static files are not API operations: they are left out of the OpenAPI
 document, and ``UNDOCUMENTED_RULES`` names them for the test that compares the document with
 the application's routes.
@@ -16,7 +20,10 @@ the application's routes.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template
+from importlib.resources import files
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, redirect, render_template, send_from_directory
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from api.context import node_context
@@ -24,7 +31,21 @@ from ledger.alerts import LEVEL, Code
 
 STATIC_URL = "/static"
 #: The Flask rules of this blueprint: web pages and files, not in the OpenAPI document.
-UNDOCUMENTED_RULES = frozenset({"/", "/scan", "/alerts", f"{STATIC_URL}/<path:filename>"})
+UNDOCUMENTED_RULES = frozenset(
+    {
+        "/",
+        "/scan",
+        "/alerts",
+        "/network",
+        "/docs",
+        "/docs/ui/<path:filename>",
+        f"{STATIC_URL}/<path:filename>",
+    }
+)
+#: Swagger UI's files, as the ``flask-swagger-ui`` package ships them (its ``dist``).
+SWAGGER_UI_DIR = Path(str(files("flask_swagger_ui") / "dist"))
+#: The files of it ``/docs`` uses; nothing else of the package is served.
+SWAGGER_UI_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "LICENSE", "VERSION"})
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -80,6 +101,28 @@ def alerts_page() -> str:
     return render_template("alerts.html", page="alerts", node=ctx.name, feed=ctx.feed, codes=codes)
 
 
+def network_page() -> str:
+    ctx = node_context()
+    return render_template("network.html", page="network", node=ctx.name, feed=ctx.feed)
+
+
+def docs_page() -> str:
+    ctx = node_context()
+    version = (SWAGGER_UI_DIR / "VERSION").read_text(encoding="utf-8").strip()
+    return render_template(
+        "docs.html", page="docs", node=ctx.name, feed=ctx.feed, swagger_version=version
+    )
+
+
+def swagger_ui_file(filename: str) -> Response:
+    if filename not in SWAGGER_UI_FILES:
+        abort(404)
+    response = send_from_directory(SWAGGER_UI_DIR, filename)
+    if filename in ("LICENSE", "VERSION"):
+        response.mimetype = "text/plain"
+    return response
+
+
 def blueprint() -> Blueprint:
     bp = Blueprint(
         "web",
@@ -89,7 +132,14 @@ def blueprint() -> Blueprint:
         static_url_path=STATIC_URL,
     )
     bp.add_url_rule("/", "home", home, methods=["GET"], provide_automatic_options=False)
-    for rule, view in (("/scan", scan_page), ("/alerts", alerts_page)):
+    pages = (
+        ("/scan", scan_page),
+        ("/alerts", alerts_page),
+        ("/network", network_page),
+        ("/docs", docs_page),
+        ("/docs/ui/<path:filename>", swagger_ui_file),
+    )
+    for rule, view in pages:
         bp.add_url_rule(rule, view.__name__, view, methods=["GET"], provide_automatic_options=False)
     bp.after_request(_security_headers)
     return bp

@@ -26,14 +26,15 @@ from api.call import Call, json_response
 from api.context import NodeContext
 from api.harvest import note_unknown
 from api.problems import Problem
-from api.queries import alert_json, today
+from api.queries import alert_json, pack_view, per_pack, today
 from ledger.entry import SignedEntry
 from ledger.errors import IdentifierError
 from ledger.identifiers import gtin14, pack_uri
 from scanner.decode_slots import DecodersBusy
+from scanner.outcome import timeline_json as step_rows
 from scanner.reading import ScanData, ScanError, read_image, read_text
 from scanner.verdict import Scanned, Verdict
-from scanner.verifying import custodian_shown, decide_at
+from scanner.verifying import custodian_shown, decide_at, hold_withheld
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_TEXT = 2048
@@ -169,27 +170,25 @@ def _read(req: _Request) -> ScanData:
             extra={"retry_after": exc.retry_after_s},
             headers={"Retry-After": str(exc.retry_after_s)},
         ) from None
-    except (OSError, ValueError) as exc:  # Pillow could not decode the file
+    except (OSError, ValueError):  # Pillow could not decode the file
         if req.text is not None:
             raise
         raise Problem(
             "invalid-request",
-            f"the image cannot be decoded ({type(exc).__name__})",
+            "expected an image file (a photo or scan of the label), found data that cannot be "
+            "decoded as an image",
             extra={"path": f"$.{IMAGE_FIELD}"},
         ) from None
 
 
 def timeline_json(entries: list[SignedEntry]) -> list[dict[str, Any]]:
-    return [
-        {
-            "ts": e.payload.ts,
-            "feed": e.payload.feed,
-            "seq": e.payload.seq,
-            "kind": e.payload.kind.value,
-            "entry": e.id,
-        }
-        for e in entries
-    ]
+    """Each step of the pack's custody, with the decision or detail ``medtrace scan`` shows
+    (an inspection's release / hold / detain, a shipment's destination, a commissioning's lot)."""
+    rows = step_rows(entries)
+    for row, e in zip(rows, entries, strict=True):
+        row["seq"] = e.payload.seq
+        row.setdefault("detail", "")
+    return rows
 
 
 def verdict_json(
@@ -233,7 +232,12 @@ def scan(ctx: NodeContext, call: Call) -> Response:
             extra={"hint": "the code does not read: rescan it", "scan_error": "syntax"},
         ) from None
     scanned = Scanned(gtin, data.serial, data.lot, data.expiry)
-    provenance = ctx.store.provenance(uri)
+    withheld: list[str] = []
+    if per_pack(call.token):  # a verifier decides on what a remote scanner would be sent
+        view = pack_view(ctx, uri)
+        provenance, withheld = view.entries, view.withheld
+    else:
+        provenance = ctx.store.provenance(uri)
     verdict = decide_at(  # at a pharmacy's counter, also: is the pack in its custody?
         scanned,
         provenance,
@@ -242,6 +246,7 @@ def scan(ctx: NodeContext, call: Call) -> Response:
         today=today(),
         in_transit_ok=req.context == "border",
     )
+    verdict = hold_withheld(verdict, withheld)
     if verdict.state is None and any(r.code == "unknown_pack" for r in verdict.reasons):
         note_unknown(uri)  # serial harvesting (ADR 0012)
     return json_response(verdict_json(ctx, data, gtin, verdict, req.context))

@@ -14,7 +14,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from bench import commission, floors, nodes, served, verify
+from bench import commission, floors, nodes, proofs, served, verify, witnessing
 from bench.consortium import membership
 from bench.files import TimedRun
 from bench.loadgen import percentile
@@ -101,8 +101,16 @@ class Results:
     floor_sqlite_lookup_us: float
     convergence_p50_ms: float
     convergence_p95_ms: float
+    checkpoint_cosign_p50_ms: float  # a write until its checkpoint has 3 cosignatures
+    checkpoint_cosign_p95_ms: float
     replication_catchup_entries_per_s: float
     catchup_entries: int
+    #: One pack of a batch of ``packs`` (bench/proofs.py): what a verifier is sent, and what a
+    #: peer is sent for the same pack (the entry with its whole sidecar).
+    proof_verifier_bytes: int
+    proof_node_view_bytes: int
+    proof_verify_p50_ms: float  # parse, check the disclosure and signature, fold: one pack
+    proof_verify_p95_ms: float
     scan_decode_p50_ms: float
     scan_decode_p95_ms: float
     scan_decode_zxing_p50_ms: float
@@ -165,6 +173,11 @@ def served_phases(plan: Plan, root: Path, progress: Progress) -> dict[str, Any]:
         four = list(cluster.nodes.values())
         writer = cluster.nodes["manufacturer"]
         times = served.convergence(writer, four, plan.convergence_rounds, "distributor", progress)
+        progress.phase(f"checkpoint + cosign: {plan.convergence_rounds} rounds", 1)
+        cosign = witnessing.figures(
+            witnessing.cosign_rounds(writer, len(four) - 1, plan.convergence_rounds)
+        )
+        progress.advance()
         late = cluster.nodes["regulator"]
         others = [n for n in four if n is not late]
         catchup_rate, _ = served.catchup(writer, others, late, plan.catchup_entries, progress)
@@ -185,6 +198,7 @@ def served_phases(plan: Plan, root: Path, progress: Progress) -> dict[str, Any]:
         "floor_sqlite_lookup_us": lookup_us,
         "convergence_p50_ms": 1000 * percentile(ordered, 0.50),
         "convergence_p95_ms": 1000 * percentile(ordered, 0.95),
+        **cosign,
         "replication_catchup_entries_per_s": catchup_rate,
         "catchup_entries": plan.catchup_entries,
     }
@@ -275,6 +289,10 @@ def run(plan: Plan, progress: Progress | None = None) -> Results:
         ed25519 = floors.ed25519_floor(plan.ed25519_verifications)
         progress.advance()
 
+        progress.phase(f"one pack's proof in a batch of {plan.packs:,}", 1)
+        proof = proofs.measure(work / "proofs.db", plan.packs, chunk=plan.chunk)
+        progress.advance()
+
         served_figures = served_phases(plan, work / "served", progress)
 
         progress.phase("decoding label photos (each decoder, then both)", 1)
@@ -292,6 +310,10 @@ def run(plan: Plan, progress: Progress | None = None) -> Results:
         bytes_per_pack=best_supplied.db_bytes / best_supplied.count,
         floor_sqlite_bytes_per_row=best_floor.db_bytes / best_floor.count,
         ingest_entries_per_s=built.ingest.per_s,
+        proof_verifier_bytes=proof.verifier_bytes,
+        proof_node_view_bytes=proof.node_view_bytes,
+        proof_verify_p50_ms=proof.verify_p50_ms,
+        proof_verify_p95_ms=proof.verify_p95_ms,
         **served_figures,
         scan_decode_p50_ms=scan_figures["scan_decode_p50_ms"],
         scan_decode_p95_ms=scan_figures["scan_decode_p95_ms"],

@@ -37,6 +37,12 @@ class Code(StrEnum):
     #: Node-local: an entry arrived dated further ahead of this node's clock than
     #: ``ledger.clock.FUTURE_TOLERANCE``.
     FUTURE_DATED = "future_dated"
+    #: Two checkpoints of one feed, both signed by its key, at one size with different roots,
+    #: or not consistent, or one the entries contradict (a split view; docs/spec/proofs.md).
+    CHECKPOINT_FORK = "checkpoint_fork"
+    #: A v2 entry came without the packs its commitment signs, or with packs that do not make
+    #: the signed root (ledger/openings.py): refused and kept as evidence, like a forgery.
+    SIDECAR_INVALID = "sidecar_invalid"
 
 
 LEVEL: dict[Code, Level] = {
@@ -60,6 +66,8 @@ LEVEL: dict[Code, Level] = {
     Code.DATED_AFTER_EXPIRY: Level.CRITICAL,
     Code.SERIAL_HARVESTING: Level.CRITICAL,
     Code.FUTURE_DATED: Level.WARNING,
+    Code.CHECKPOINT_FORK: Level.CRITICAL,
+    Code.SIDECAR_INVALID: Level.CRITICAL,
 }
 
 #: Raised by a node about what it saw (the requests it served, the time an entry arrived), not

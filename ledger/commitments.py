@@ -7,19 +7,21 @@ a 2-byte big-endian length and its ASCII bytes, in a fixed order:
 - a pack (commission): ``medtrace/leaf/pack/v1`` 0x00, salt, GTIN-14, serial, lot, expiry
   (``YYYY-MM-DD``);
 - a child of an aggregation (pack or unpack): ``medtrace/leaf/child/v1`` 0x00, salt, the
-  child's canonical URI (pack or container), the parent container's canonical URI.
+  child's canonical URI (pack or container), the parent container's canonical URI;
+- a pack named by any other step about several packs: ``medtrace/leaf/subject/v1`` 0x00,
+  salt, the pack's canonical URI.
 
 The leaf hash is RFC 9162's ``SHA-256(0x00 || data)``; the batch's leaves are sorted by leaf
 hash, so a leaf's index says nothing about its serial or the order packs were made in. A
 sibling hash in a proof is the hash of another pack's identifiers *and* its secret salt: a
 guessed serial cannot be confirmed against it without the salt. The caller hands in the salts
-(``new_salt`` draws one from ``secrets``); nothing here reads a clock or a file.
+(``new_salt`` draws one from the OS CSPRNG); nothing here reads a clock or a file.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -30,6 +32,7 @@ from ledger.merkle import MerkleTree, ProofInvalid, leaf_hash, verify_inclusion
 SALT_SIZE = 16
 PACK_DOMAIN = b"medtrace/leaf/pack/v1\x00"
 CHILD_DOMAIN = b"medtrace/leaf/child/v1\x00"
+SUBJECT_DOMAIN = b"medtrace/leaf/subject/v1\x00"
 _DATE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
@@ -40,7 +43,9 @@ class CommitmentInvalid(ProofInvalid):
 
 def new_salt() -> bytes:
     """A fresh 128-bit salt for one leaf."""
-    return secrets.token_bytes(SALT_SIZE)
+    # os.urandom is the CSPRNG secrets uses; drawn directly, salts never take from a stream
+    # that a test replays for serials.
+    return os.urandom(SALT_SIZE)
 
 
 def _field(value: str) -> bytes:
@@ -105,7 +110,27 @@ class ChildIds:
     domain = CHILD_DOMAIN
 
 
-Ids = PackIds | ChildIds
+@dataclass(frozen=True, slots=True)
+class SubjectIds:
+    """A pack named by a step about many packs (a ship of loose packs): its canonical URI."""
+
+    uri: str
+
+    def __post_init__(self) -> None:
+        if parse_subject(self.uri).type is not SubjectType.PACK:
+            raise CommitmentInvalid(f"expected a pack URI, found {self.uri!r}")
+
+    @property
+    def subject(self) -> str:
+        return self.uri
+
+    def encode(self) -> bytes:
+        return _field(self.uri)
+
+    domain = SUBJECT_DOMAIN
+
+
+Ids = PackIds | ChildIds | SubjectIds
 
 
 def leaf_data(ids: Ids, salt: bytes) -> bytes:

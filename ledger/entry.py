@@ -10,7 +10,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -19,9 +19,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from ledger.canonical import canonical_bytes, parse_canonical
 from ledger.errors import MalformedEntry, SignatureInvalid
 from ledger.kinds import Kind
+from ledger.opening_forms import (
+    Opening,
+    OpeningInvalid,
+    OpeningMissing,
+    Sidecar,
+    disclosures_from_wire,
+    sidecar_from_wire,
+)
+from ledger.openings import check_disclosures, commitment_of, open_sidecar, opened_subjects
 from ledger.timefmt import parse_ts
 
-VERSION = 1
+#: The version new entries are written in; every version in ``VERSIONS`` still verifies.
+#: v2 entries may sign a commitment to many packs instead of listing them (``ledger.openings``).
+VERSION = 2
+VERSIONS = (1, 2)
 #: Signatures cover this prefix + payload bytes, so an entry signature can never be replayed
 #: as a membership signature or as any other message signed with the same key.
 ENTRY_DOMAIN = b"medtrace/entry/v1\x00"
@@ -66,6 +78,11 @@ class Payload:
         return self.feed.split("/", 1)[0]
 
     @property
+    def commits(self) -> bool:
+        """Whether the payload signs a commitment to packs it does not list (v2)."""
+        return commitment_of(self.v, self.body) is not None
+
+    @property
     def order_key(self) -> tuple[str, str, int]:
         """Total order of entries across feeds; a linear extension of causality (see ADR 0003)."""
         return (self.ts, self.feed, self.seq)
@@ -82,8 +99,8 @@ def validate_payload_json(obj: Any) -> None:
             f"expected exactly the fields {sorted(_FIELDS)}, found missing "
             f"{sorted(_FIELDS - keys)} and unknown {sorted(keys - _FIELDS)}"
         )
-    if not (obj["v"] == VERSION and type(obj["v"]) is int):
-        raise MalformedEntry(f"expected v={VERSION}, found {obj['v']!r}")
+    if not (type(obj["v"]) is int and obj["v"] in VERSIONS):
+        raise MalformedEntry(f"expected v in {list(VERSIONS)}, found {obj['v']!r}")
     feed = obj["feed"]
     if not (isinstance(feed, str) and FEED_ID.match(feed) is not None):
         raise MalformedEntry(f"expected a feed id like 'acme/line-1', found {feed!r}")
@@ -137,12 +154,52 @@ def entry_id(payload_bytes: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SignedEntry:
-    """Payload bytes exactly as signed, the signature, and the parsed view of the bytes."""
+    """Payload bytes exactly as signed, the signature, and the parsed view of the bytes; for a
+    v2 entry that commits to packs, what is opened of the commitment beside it (a sidecar
+    between nodes, one pack's disclosure for a verifier), checked against the signed root."""
 
     payload_bytes: bytes
     signature: bytes
     payload: Payload
     id: str
+    opening: Opening | None = field(default=None, compare=False)
+
+    def with_opening(self, opening: Opening | None, *, check: bool = True) -> SignedEntry:
+        """This entry with ``opening`` beside it, after checking it against the signed root
+        (``OpeningInvalid``); a sidecar is opened in full, disclosures leaf by leaf. Only a
+        store reading back what it checked before storing passes ``check=False``."""
+        if opening is not None and check:
+            p = self.payload
+            if isinstance(opening, Sidecar):
+                open_sidecar(p.kind, p.subjects, p.body, p.v, opening)
+            else:
+                check_disclosures(p.kind, p.subjects, p.body, p.v, opening)
+        return replace(self, opening=opening)
+
+    def require_sidecar(self) -> None:
+        """What a node checks before it stores an entry from elsewhere: an entry committing to
+        packs comes with every one of them (``OpeningMissing``) making the signed root
+        (``OpeningInvalid``); an entry that commits to none comes with no opening."""
+        p = self.payload
+        if not p.commits:
+            if self.opening is not None:
+                raise OpeningInvalid(
+                    f"expected no packs beside a {p.kind.value} that commits to none, found some"
+                )
+            return
+        if not isinstance(self.opening, Sidecar):
+            raise OpeningMissing(
+                f"expected the {p.body['commitment']['size']} packs this {p.kind.value} commits "
+                f"to beside it (its sidecar), found {'disclosures only' if self.opening else 'none'}"
+            )
+        open_sidecar(p.kind, p.subjects, p.body, p.v, self.opening)
+
+    @property
+    def about(self) -> tuple[str, ...]:
+        """What the entry is about as a v1 entry listed it: its subjects and the opened packs
+        (a commission: the packs it creates); only opened packs are known."""
+        p = self.payload
+        return opened_subjects(p.kind, p.subjects, p.body, p.v, self.opening)
 
     @classmethod
     def from_bytes(cls, payload_bytes: bytes, signature: bytes) -> SignedEntry:
@@ -168,16 +225,25 @@ class SignedEntry:
                 "by the feed's key for that position, found one that does not verify"
             ) from None
 
-    def to_wire(self) -> dict[str, str]:
-        return {
+    def to_wire(self) -> dict[str, Any]:
+        """The wire form; an opening travels beside the signed bytes as ``sidecar`` (every
+        leaf) or ``leaves`` (disclosed ones)."""
+        wire: dict[str, Any] = {
             "id": self.id,
             "payload": base64.b64encode(self.payload_bytes).decode("ascii"),
             "signature": base64.b64encode(self.signature).decode("ascii"),
         }
+        if isinstance(self.opening, Sidecar):
+            wire["sidecar"] = self.opening.to_wire()
+        elif self.opening is not None:
+            wire["leaves"] = [d.to_wire() for d in self.opening]
+        return wire
 
     @classmethod
-    def from_wire(cls, obj: Mapping[str, Any]) -> SignedEntry:
-        """Rebuild from ``to_wire``; a claimed ``id`` must match the bytes."""
+    def from_wire(cls, obj: Mapping[str, Any], *, check_opening: bool = True) -> SignedEntry:
+        """Rebuild from ``to_wire``; a claimed ``id`` must match the bytes, and an opening the
+        signed root. A node's ingest passes ``check_opening=False`` and checks it after the
+        signature, so that a validly signed entry with a wrong list is kept as evidence."""
         try:
             payload_bytes = base64.b64decode(obj["payload"], validate=True)
             signature = base64.b64decode(obj["signature"], validate=True)
@@ -191,6 +257,12 @@ class SignedEntry:
             raise MalformedEntry(
                 f"expected id {entry.id} for these bytes, found claimed id {claimed!r}"
             )
+        if "sidecar" in obj and "leaves" in obj:
+            raise OpeningInvalid("expected a sidecar or disclosed leaves beside an entry, not both")
+        if "sidecar" in obj:
+            return entry.with_opening(sidecar_from_wire(obj["sidecar"]), check=check_opening)
+        if "leaves" in obj:
+            return entry.with_opening(disclosures_from_wire(obj["leaves"]), check=check_opening)
         return entry
 
     def __repr__(self) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.action import Action
-from ledger.entry import Payload, SignedEntry, sign
+from ledger.entry import VERSION, Payload, SignedEntry, sign
 from ledger.errors import (
     ChainError,
     FeedFrozen,
@@ -146,10 +146,19 @@ class FeedWriter:
     signature at a used position impossible to keep.
     """
 
-    def __init__(self, feed: str, key: Ed25519PrivateKey, head: SignedEntry | None = None) -> None:
+    def __init__(
+        self,
+        feed: str,
+        key: Ed25519PrivateKey,
+        head: SignedEntry | None = None,
+        *,
+        version: int = VERSION,
+    ) -> None:
         self.feed = feed
         self._key = key
         self.head = head
+        #: the entry format written (an older one only to pin its golden vectors)
+        self.version = version
 
     def next_payload(
         self, action: Action, *, ts: str | None = None, not_before: Iterable[str] = ()
@@ -171,6 +180,7 @@ class FeedWriter:
             subjects=tuple(action.subjects),
             refs=tuple(action.refs),
             body=dict(action.body or {}),
+            v=self.version,
         )
 
     def sign(self, payload: Payload) -> SignedEntry:

@@ -30,6 +30,10 @@ class Kind(StrEnum):
     #: An EPCIS event recorded as a signed fact, with no lifecycle effect (ADR 0009): what
     #: EPCIS capture writes for an event the lifecycle does not model.
     EVENT = "event"
+    #: Product master data of one GTIN, signed by its owner (ADR 0020): not a step of any pack.
+    PRODUCT = "product"
+    #: An import declaration lodged at a customs post (ADR 0020): names its packages.
+    DECLARE = "declare"
 
 
 class Role(StrEnum):
@@ -118,4 +122,19 @@ BIZ_STEP: dict[Kind, str | None] = {
     K.WITHDRAW: None,
     K.RETURN: "shipping",  # with disposition `returned`: CBV 2.0 has no returning step
     K.EVENT: None,  # an EPCIS event keeps its own bizStep
+    K.PRODUCT: None,  # GS1 master data, not an EPCIS event: rendered as none (ADR 0020)
+    K.DECLARE: None,  # a customs declaration, not an EPCIS event: rendered as none (ADR 0020)
+}
+
+#: Records (ADR 0020): kinds an organisation of a role may write on any of its feeds without the
+#: membership listing them per feed. They are master data and declarations, not steps of a pack,
+#: so the feeds' ``kinds`` (which narrow the lifecycle steps) do not name them, and memberships
+#: signed before they existed need no new version. ``Membership.authorise`` checks them by the
+#: organisation's role; a ``product`` also by the GTIN's company prefix.
+RECORD_KINDS: dict[Role, frozenset[Kind]] = {
+    Role.MANUFACTURER: frozenset({K.PRODUCT}),
+    Role.DISTRIBUTOR: frozenset(),
+    Role.CUSTOMS: frozenset({K.DECLARE}),
+    Role.PHARMACY: frozenset(),
+    Role.REGULATOR: frozenset(),
 }

@@ -42,12 +42,17 @@ class MerkleTree:
     """The tree over ``leaf_hashes`` (already hashed with ``leaf_hash``), with its levels kept."""
 
     def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
-        for index, value in enumerate(leaf_hashes):
-            _check_hash(value, f"leaf hash {index}")
+        if any(len(value) != HASH_SIZE for value in leaf_hashes):
+            for index, value in enumerate(leaf_hashes):
+                _check_hash(value, f"leaf hash {index}")
         level = list(leaf_hashes)
         self._levels: list[list[bytes]] = [level]
+        sha256 = hashlib.sha256  # node_hash inlined: a commissioning builds 1,000s of nodes
         while len(level) > 1:
-            level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            level = [
+                sha256(b"\x01" + level[i] + level[i + 1]).digest()
+                for i in range(0, len(level) - 1, 2)
+            ]
             self._levels.append(level)
         self.size = len(leaf_hashes)
         self.root = self.root_at(self.size) if self.size else EMPTY_ROOT

@@ -7,9 +7,9 @@ its database, loading only the rows an entry touches.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ledger.alerts import Alert
 from ledger.status import Status
@@ -48,6 +48,21 @@ class ContainerState:
     last: OrderKey | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A signed record that is no pack's step (ADR 0020): a product's master data (``kind``
+    ``product``, ``key`` its GTIN-14) or a declaration (``declare``, ``key`` ``org/reference``).
+    A record with a later order key of the same kind and key supersedes it."""
+
+    kind: str
+    key: str
+    entry_id: str
+    feed: str
+    order: OrderKey
+    data: Mapping[str, Any]
+    about: tuple[str, ...] = ()
+
+
 class StateView(Protocol):
     def get_packs(self, uris: Collection[str]) -> dict[str, PackState]: ...
     def put_packs(self, states: Iterable[PackState]) -> None: ...
@@ -57,6 +72,7 @@ class StateView(Protocol):
     def put_recall(self, gtin: str, lot: str, entry_id: str) -> None: ...
     def withdrawal_of(self, gtin: str) -> str | None: ...
     def put_withdrawal(self, gtin: str, entry_id: str) -> None: ...
+    def put_record(self, record: Record) -> None: ...
 
 
 @dataclass
@@ -66,6 +82,7 @@ class MemoryState:
     recalls: dict[tuple[str, str], str] = field(default_factory=dict)
     withdrawals: dict[str, str] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
+    records: dict[tuple[str, str], Record] = field(default_factory=dict)
 
     def get_packs(self, uris: Collection[str]) -> dict[str, PackState]:
         return {uri: self.packs[uri] for uri in uris if uri in self.packs}
@@ -91,3 +108,8 @@ class MemoryState:
 
     def put_withdrawal(self, gtin: str, entry_id: str) -> None:
         self.withdrawals.setdefault(gtin, entry_id)
+
+    def put_record(self, record: Record) -> None:
+        held = self.records.get((record.kind, record.key))
+        if held is None or record.order > held.order:
+            self.records[(record.kind, record.key)] = record

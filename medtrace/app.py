@@ -19,7 +19,7 @@ import api
 from api.context import EXTENSION, NodeContext
 from api.metrics import Metrics
 from api.peer_auth import require_peer_signatures
-from api.ratelimit import RateLimiter
+from api.ratelimit import shared_guards
 from keys.keystore import KeyStoreError
 from keys.tls import NodeTlsFiles
 from keys.tls_contexts import client_context
@@ -27,13 +27,19 @@ from ledger.errors import LedgerError
 from ledger.membership import Membership
 from node.config import ConfigError, NodeConfig, load_config
 from node.logs import NodeLogger, node_logger
+from node.replication.election import election_for
 from node.replication.host import ReplicationHost, ReplicatorFactory, load_replicator_factory
 from node.replication.http_peer import use_client_tls, use_request_signer
 from node.replication.signed_requests import RequestSigner
+from node.replication.witnessing import CheckpointKey, use_checkpoint_key
 from node.service import NodeService
 from node.store import Store
 from node.tokens import Tokens
 from node.unlock import AppError, load_feed_key, resolve_node_passphrase
+
+#: How often a process compares the stored membership version with its own (one SELECT of a
+#: number): a version another server adopted is served everywhere within 1 s (ADR 0021).
+MEMBERSHIP_CHECK_S = 0.5
 
 
 def create_app(
@@ -56,7 +62,7 @@ def create_app(
         raise AppError(str(exc)) from None
     log = node_logger(config.name)
     secret = resolve_node_passphrase(data, passphrase)
-    store = Store(config.database_url(data))
+    store = Store(config.database_url(data), read_url=config.database_read_url or None)
     try:
         ctx = _context(data, config, store, log, secret, start_replicator, replicator_factory)
     except BaseException:
@@ -96,6 +102,14 @@ def _context(
     key, warning = load_feed_key(data, config, membership, secret, head.size if head else 0)
     if warning is not None:
         log.event("feed key not valid", level=logging.WARNING, detail=warning)
+    # Buckets and harvest counts in the database, shared by every server (ADR 0021).
+    limiter, write_limiter, harvest = shared_guards(
+        store.counters(),
+        query_per_minute=config.verify_rate_per_minute,
+        write_per_minute=config.write_rate_per_minute,
+        max_unknown=config.harvest_max_unknown,
+        window_s=config.harvest_window_s,
+    )
     ctx = NodeContext(
         data=data,
         config=config,
@@ -104,14 +118,17 @@ def _context(
         chain=chain,
         tokens=Tokens(store),
         log=log,
-        limiter=RateLimiter(config.verify_rate_per_minute),
-        write_limiter=RateLimiter(config.write_rate_per_minute),
+        limiter=limiter,
+        write_limiter=write_limiter,
         metrics=Metrics(),
+        membership_check_s=MEMBERSHIP_CHECK_S,
     )
+    ctx.harvest = harvest
     # Both set before the replicator builds its peers, which sign every request with the feed
     # key (ADR 0015) and, over TLS, still present this node's certificate: a peer that has not
     # moved to signatures yet checks that instead (ADR 0011).
     use_request_signer(RequestSigner(config.feed, key))
+    use_checkpoint_key(CheckpointKey(config.feed, key, config.genesis_id))  # docs/spec/proofs.md
     if config.tls:
         files = NodeTlsFiles.in_dir(data)
         try:
@@ -143,6 +160,7 @@ def _context(
                 run=start_replicator,
                 peers=[p.name for p in config.peers],
                 retry_s=max(config.replication_interval_s, 1.0),
+                election=election_for(store, data),
             )
             ctx.service.before_first_write = ctx.replication.run_once
     return ctx

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,32 @@ def _check_types(settings: NodeConfig | PeerConfig, where: str) -> None:
             raise ConfigError(f"expected {where}{setting.name} to be {what}, found {value!r}")
 
 
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in words."""
+    kinds = ((dict, "an object"), (list, "a list"), (str, "text"), (bool, "true or false"))
+    for kind, words in kinds:
+        if isinstance(value, kind):
+            return words
+    return "null" if value is None else "a number"
+
+
+def _check_members(cls: type, obj: Any, what: str) -> None:
+    """``obj`` is an object with every member ``cls`` needs and none it does not know."""
+    if not isinstance(obj, dict):
+        raise ConfigError(f"expected {what}, found {_json_kind(obj)}")
+    known = {f.name for f in fields(cls)}
+    needed = [
+        f.name
+        for f in fields(cls)
+        if f.default is MISSING and f.default_factory is MISSING and f.name not in obj
+    ]
+    if needed:
+        raise ConfigError(f"expected {what} with {', '.join(needed)}, found one without")
+    unknown = sorted(str(k) for k in obj if k not in known)
+    if unknown:
+        raise ConfigError(f"expected {what} with only known settings, found {', '.join(unknown)}")
+
+
 @dataclass(frozen=True)
 class PeerConfig:
     name: str
@@ -66,12 +92,14 @@ class NodeConfig:
     host: str = "127.0.0.1"
     port: int = 8100
     database: str = ""  # SQLAlchemy URL; empty: DATA/node.db
+    # A PostgreSQL read replica of ``database`` for verification queries only (ADR 0021)
+    database_read_url: str = ""
     peers: tuple[PeerConfig, ...] = ()
     replication_interval_s: float = 2.0
-    verify_rate_per_minute: int = 600  # per token, per worker process
-    write_rate_per_minute: int = 1200  # per token, per worker process: writes have their own bucket
+    verify_rate_per_minute: int = 600  # per token, for the whole node (every server)
+    write_rate_per_minute: int = 1200  # per token and node: writes have their own bucket
     # Serial harvesting (ADR 0012): this many verifications of unknown packs by one token within
-    # the window throttle that token and raise one alert; 0 turns the guard off. Per worker.
+    # the window throttle that token and raise one alert; 0 turns the guard off. Per node.
     harvest_max_unknown: int = 50
     harvest_window_s: float = 600.0
     workers: int = 2
@@ -96,6 +124,12 @@ class NodeConfig:
 
     @classmethod
     def from_json(cls, obj: Any) -> NodeConfig:
+        _check_members(cls, obj, "a node configuration object")
+        peers_json = obj.get("peers", [])
+        if not isinstance(peers_json, list):
+            raise ConfigError(f"expected peers to be a list, found {_json_kind(peers_json)}")
+        for index, peer in enumerate(peers_json):
+            _check_members(PeerConfig, peer, f"peers[{index}] to be a peer object")
         try:
             peers = tuple(PeerConfig(**p) for p in obj.get("peers", ()))
             settings = {k: v for k, v in obj.items() if k != "peers"}
@@ -105,6 +139,11 @@ class NodeConfig:
                 f"expected a node configuration object, found an error: {exc}"
             ) from None
         _check_types(config, "")
+        if config.database_read_url and not config.database.startswith("postgresql"):
+            raise ConfigError(
+                "expected database_read_url only beside a PostgreSQL database, found "
+                f"database {config.database or '(SQLite, DATA/node.db)'!r}"
+            )
         for index, peer in enumerate(config.peers):
             _check_types(peer, f"peers[{index}].")
         return config

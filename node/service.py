@@ -25,6 +25,7 @@ from ledger.feed import FeedWriter
 from ledger.identifiers import gtin14, lot_uri
 from ledger.kinds import Kind
 from ledger.membership import Membership
+from ledger.openings import commit
 from ledger.serials import generate_serials
 from node.store import StaleTimestamp, Store
 
@@ -96,8 +97,12 @@ class NodeService:
             self._writer.head = head
             entries = []
             for step, floor in zip(steps, floors, strict=True):
-                payload = self._writer.next_payload(step, not_before=[floor] if floor else [])
-                entries.append(self._writer.sign(payload))
+                # Many packs are committed to, not listed: their list travels beside the entry
+                # to peers only (ledger/openings.py, architecture §7).
+                subjects, body, sidecar = commit(step.kind, step.subjects, step.body)
+                committed = Action(step.kind, subjects, step.refs, body)
+                payload = self._writer.next_payload(committed, not_before=[floor] if floor else [])
+                entries.append(self._writer.sign(payload).with_opening(sidecar, check=False))
             return entries
 
         try:

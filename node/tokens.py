@@ -8,9 +8,11 @@ unknown here.
 
 Each process remembers a token it found for ``CACHE_TTL_S`` (by its hash), so a verification
 query does not cost a SELECT. Revoking through a ``Tokens`` forgets that process's cache at
-once; in the other processes (the node's other worker processes, or a node running while
-``medtrace node token revoke`` changes its database) a revoked token stops working within
-``CACHE_TTL_S``. Unknown tokens are never cached: a new token works at once everywhere.
+once; in the other processes (the node's other worker processes, its other servers on other
+hosts, or a node running while ``medtrace node token revoke`` changes its database) a revoked
+token stops working within ``CACHE_TTL_S`` (0.5 s): the token's row is the version each
+process re-reads (from the primary database, never a read replica; ADR 0021). Unknown tokens
+are never cached: a new token works at once everywhere.
 
 Roles (what the HTTP API lets a token do, see docs/spec/api.md):
 
@@ -39,7 +41,7 @@ TOKEN_PREFIX = "mt_"  # noqa: S105 (the public prefix, not a secret)
 _TOKEN = re.compile(r"\Amt_[A-Za-z0-9_-]{43}\Z")
 _USER = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._@-]{0,63}\Z")
 #: Seconds a process trusts what it read of a token (docs/spec/api.md: revocation).
-CACHE_TTL_S = 1.0
+CACHE_TTL_S = 0.5
 #: Tokens remembered per process; past that the cache starts again empty.
 _CACHE_MAX = 4096
 

@@ -16,6 +16,7 @@ from ledger.errors import LedgerError, MalformedEntry
 from ledger.feed import verify_link
 from ledger.lifecycle import fold
 from ledger.membership import Membership
+from ledger.openings import Sidecar
 from ledger.state import MemoryState, PackState
 from node.signatures import OrderedChecks, pool
 from node.store import Store, StoredRow
@@ -155,4 +156,7 @@ def _parsed(row: StoredRow) -> SignedEntry:
     entry = SignedEntry.from_bytes(row.payload, row.signature)
     if entry.payload.seq != row.seq:
         raise MalformedEntry(f"expected seq {row.seq} in the payload, found {entry.payload.seq}")
+    if row.sidecar is not None and row.sidecar_size is not None:
+        entry = entry.with_opening(Sidecar.from_bytes(row.sidecar, row.sidecar_size), check=False)
+    entry.require_sidecar()  # the packs stored beside it make the signed root, all of them
     return entry

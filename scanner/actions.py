@@ -52,8 +52,10 @@ class Operator:
         try:
             response = node_session(self.ca).get(f"{self.node.rstrip('/')}/healthz", timeout=10)
             answer = response.json()
-        except (requests.RequestException, ValueError) as exc:
-            raise self._unknown_organisation(type(exc).__name__) from None
+        except requests.RequestException:
+            raise self._unknown_organisation("its /healthz did not answer") from None
+        except ValueError:
+            raise self._unknown_organisation("its /healthz answered no JSON") from None
         feed = answer.get("feed") if isinstance(answer, dict) else None
         if response.status_code != 200 or not isinstance(feed, str) or "/" not in feed:
             raise self._unknown_organisation(
@@ -83,9 +85,9 @@ class Operator:
                 headers={"Authorization": f"Bearer {self.token}"},
                 timeout=30,
             )
-        except requests.RequestException as exc:
+        except requests.RequestException:
             raise ActionRefused(
-                f"{self.node}: the {kind.value} could not be sent ({type(exc).__name__})"
+                f"{self.node}: the {kind.value} could not be sent (the request failed)"
             ) from None
         try:
             answer = response.json()

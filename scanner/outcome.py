@@ -37,6 +37,17 @@ class Freshness:
         }
 
 
+@dataclass(frozen=True)
+class Basis:
+    """What a verdict was decided on, as a proof file carries it (``scanner/proof_file.py``):
+    the pack's entries as a verifier sees them (disclosures, never a sidecar), the membership
+    versions, the entries withheld."""
+
+    entries: tuple[SignedEntry, ...]
+    memberships: tuple[Any, ...]  # SignedMembership
+    withheld: tuple[str, ...] = ()
+
+
 @dataclass
 class Outcome:
     """A verdict on one scanned pack, with where its data came from."""
@@ -46,6 +57,7 @@ class Outcome:
     source: str  # "online" | "offline"
     freshness: Freshness
     where: str = ""  # the node URL or the data path
+    basis: Basis | None = None  # not in the JSON: for --export-proof
 
     @property
     def decision(self) -> Decision:
@@ -100,10 +112,13 @@ def _detail(entry: SignedEntry) -> str:
     if p.kind is Kind.COMMISSION:
         raw = body.get("ilmd")
         ilmd: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
-        count = len(body["serials"]) if isinstance(body.get("serials"), list) else 0
-        return (
-            f"lot {ilmd.get('lotNumber')}, expiry {ilmd.get('itemExpirationDate')}, {count} packs"
-        )
+        commitment = body.get("commitment")
+        if p.commits and isinstance(commitment, dict):
+            count = int(commitment.get("size", 0))
+        else:
+            count = len(body["serials"]) if isinstance(body.get("serials"), list) else 0
+        packs = "1 pack" if count == 1 else f"{count} packs"
+        return f"lot {ilmd.get('lotNumber')}, expiry {ilmd.get('itemExpirationDate')}, {packs}"
     if p.kind in (Kind.SHIP, Kind.RETURN):
         return f"to {body.get('destination')}" + _via(p.subjects)
     if p.kind is Kind.INSPECT:

@@ -36,11 +36,13 @@ from ledger.feed import ForkDetected, check_fork, verify_link
 from ledger.identifiers import pack_uri
 from ledger.kinds import Kind, Role
 from ledger.membership import Membership, MembershipChain, SignedMembership
+from ledger.openings import OpeningInvalid
 from ledger.status import UNDOABLE
 from scanner.reading import ScanData
 from scanner.verdict import Decision, Reason, Scanned, Verdict, decide
 
 NOT_IN_CUSTODY = "not_in_custody"
+WITHHELD = "legacy_entries_withheld"
 
 
 class VerifyError(Exception):
@@ -81,6 +83,8 @@ def membership_of(
 
 
 def decode_entries(wires: Iterable[Any]) -> tuple[list[SignedEntry], list[Reason]]:
+    """The entries of ``wires``, each checked (id, and the disclosed leaves against the root it
+    signs); a leaf whose path does not lead to the signed root is ``forged``."""
     entries: list[SignedEntry] = []
     problems: list[Reason] = []
     for position, wire in enumerate(wires):
@@ -88,6 +92,14 @@ def decode_entries(wires: Iterable[Any]) -> tuple[list[SignedEntry], list[Reason
             if not isinstance(wire, Mapping):
                 raise TypeError(f"expected an entry object, found {type(wire).__name__}")
             entries.append(SignedEntry.from_wire(wire))
+        except OpeningInvalid as exc:
+            problems.append(
+                Reason(
+                    "forged",
+                    f"entry {position} the ledger sent discloses a pack that is not in the "
+                    f"commitment it signs: {exc}",
+                )
+            )
         except (LedgerError, TypeError, ValueError) as exc:
             problems.append(
                 Reason("altered", f"entry {position} the ledger sent is not a signed entry: {exc}")
@@ -161,6 +173,22 @@ def _missing_refs(entries: Sequence[SignedEntry], by_id: Mapping[str, SignedEntr
     return reasons
 
 
+def hold_withheld(verdict: Verdict, withheld: Sequence[str]) -> Verdict:
+    """HOLD ``legacy_entries_withheld`` when the node left entries out because their signed
+    bytes list other packs (v1 entries): the history is not whole, so no RELEASE."""
+    if not withheld:
+        return verdict
+    shown = ", ".join(f"{i[:12]}…" for i in withheld[:3]) + (" …" if len(withheld) > 3 else "")
+    reason = Reason(
+        WITHHELD,
+        f"the ledger withheld {len(withheld)} entr{'y' if len(withheld) == 1 else 'ies'} of "
+        f"this pack's history ({shown}) because they list other packs (the format before "
+        "per-pack commitments): the history shown is not whole; verify offline against a "
+        "replica, or hold the pack",
+    )
+    return combine(verdict, [reason], reject=False)
+
+
 def combine(verdict: Verdict, extra: Sequence[Reason], *, reject: bool) -> Verdict:
     if not extra:
         return verdict
@@ -188,9 +216,11 @@ def check(
     today: str,
     in_transit_ok: bool = False,
     custodian: str | None = None,
+    withheld: Sequence[str] = (),
 ) -> Verdict:
     """Everything above, on provenance as some source delivered it; with ``custodian``, a
-    RELEASE also needs the pack with that organisation (``expect_custody``)."""
+    RELEASE also needs the pack with that organisation (``expect_custody``); ``withheld``
+    (entries the source left out, ``hold_withheld``) makes it a HOLD."""
     uri = pack_uri(scan.gtin, scan.serial)
     scanned = Scanned(scan.gtin, scan.serial, scan.lot, scan.expiry)
     membership, problem, forged = membership_of(memberships, pin)
@@ -226,6 +256,7 @@ def check(
         )
     if custodian:
         verdict = expect_custody(verdict, custodian, in_transit_ok=in_transit_ok)
+    verdict = hold_withheld(verdict, withheld)
     if scan.recovered and verdict.decision is Decision.REJECT:
         verdict = _uncertain_scan(verdict)
     return verdict

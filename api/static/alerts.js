@@ -129,11 +129,11 @@
       const query = code ? `?code=${encodeURIComponent(code)}` : "";
       render(await api(`/api/v1/alerts${query}`), code);
     } catch (err) {
+      if (err instanceof Medtrace.ApiError && (err.status === 401 || err.status === 403)) {
+        Medtrace.refuseToken(err);  /* never left shown as in use */
+      }
       $("alert-groups").replaceChildren();
       $("alerts-summary").textContent = explain(err);
-      if (err instanceof Medtrace.ApiError && (err.status === 401 || err.status === 403)) {
-        Medtrace.editToken();
-      }
     }
   }
 

@@ -31,8 +31,66 @@
     text: "typed text",
   };
 
+  /* What to do next, by reason code (HOLD and REJECT). */
+  const QUARANTINE = "Quarantine the pack: put it aside, marked, away from stock that may be supplied.";
+  const REPORT = "Report it to the regulator (national competent authority) as a suspected falsification, with the pack's code and this result.";
+  const SUPPLIER = "Return it to the supplier that delivered it, under their instructions.";
+  const RESCAN = "Rescan the code, or type it from the pack, to rule out a misread.";
+  const STEPS = {
+    unknown_pack: [RESCAN, "Still unknown: " + QUARANTINE.charAt(0).toLowerCase() + QUARANTINE.slice(1), REPORT],
+    lot_mismatch: [RESCAN, QUARANTINE, REPORT],
+    expiry_mismatch: [RESCAN, QUARANTINE, REPORT],
+    recalled: [QUARANTINE, "Return it to the supplier under the recall notice.", "Do not supply or destroy it before the supplier says so."],
+    withdrawn: [QUARANTINE, "Return it to the supplier: the product is withdrawn from the market."],
+    expired: [QUARANTINE, SUPPLIER],
+    already_dispensed: [QUARANTINE, REPORT],
+    suspected_clone: [QUARANTINE, REPORT],
+    duplicate_commission: [QUARANTINE, REPORT],
+    stolen: [QUARANTINE, REPORT, "Tell the police if your procedure says so."],
+    destroyed: [QUARANTINE, REPORT],
+    exported: [QUARANTINE, REPORT],
+    sample: [QUARANTINE, SUPPLIER],
+    free_sample: [QUARANTINE, SUPPLIER],
+    locked: [QUARANTINE, "Ask the supplier why the pack is locked; supply it only after it is unlocked and scans RELEASE."],
+    quarantined: [QUARANTINE, "Ask the supplier or the customs office; supply it only after it scans RELEASE."],
+    in_transit: ["Receive the delivery into your stock first (its shipment is not yet received), then scan again.", "Not expected: " + QUARANTINE.charAt(0).toLowerCase() + QUARANTINE.slice(1)],
+    custody_violation: [QUARANTINE, "Ask the supplier how the pack reached you.", "Not explained: " + REPORT.charAt(0).toLowerCase() + REPORT.slice(1)],
+    fork: [QUARANTINE, REPORT],
+    forged: [QUARANTINE, REPORT],
+    forged_membership: [QUARANTINE, REPORT],
+    broken_chain: [QUARANTINE, REPORT],
+    altered: [QUARANTINE, REPORT],
+  };
+  const DEFAULT_STEPS = {
+    HOLD: [QUARANTINE, "Ask the supplier; supply it only after it scans RELEASE.", RESCAN],
+    REJECT: [QUARANTINE, REPORT, SUPPLIER],
+  };
+
+  /* At the border the pack is detained, and the importer is told instead of the supplier. */
+  const DETAIN = "Detain the pack: keep it under customs control, apart from the goods released.";
+  const IMPORTER = "Tell the importer (the consignee) why the pack is detained.";
+
+  function atBorder(step) {
+    if (step === QUARANTINE) return DETAIN;
+    return /supplier/i.test(step) ? IMPORTER : step.replace(QUARANTINE.charAt(0).toLowerCase() + QUARANTINE.slice(1), DETAIN.charAt(0).toLowerCase() + DETAIN.slice(1));
+  }
+
+  function nextSteps(decision, reasons, where) {
+    if (decision !== "HOLD" && decision !== "REJECT") return [];
+    const steps = [];
+    for (const r of reasons.length ? reasons : [{ code: "" }]) {
+      for (const each of STEPS[r.code] || DEFAULT_STEPS[decision]) {
+        const step = where === "border" ? atBorder(each) : each;
+        if (!steps.includes(step)) steps.push(step);
+      }
+    }
+    return steps;
+  }
+
   let previewUrl = null;
   let busy = false;
+  /* The verdict says a token is needed: it goes once a good token is set. */
+  let needsToken = false;
 
   function context() {
     const checked = document.querySelector('input[name="context"]:checked');
@@ -40,6 +98,7 @@
   }
 
   function setVerdict(kind, word, sub) {
+    needsToken = false;
     const box = $("verdict");
     box.className = `verdict verdict--${kind}`;
     box.dataset.verdict = kind;
@@ -74,6 +133,10 @@
           h("code", { class: "reason__code" }, r.code)))
     );
 
+    const steps = nextSteps(decision, result.reasons, result.context);
+    $("next-block").hidden = steps.length === 0;
+    $("next-steps").replaceChildren(...steps.map((step) => h("li", {}, step)));
+
     const status = result.status ? (STATUS_LABELS[result.status] || result.status) : "unknown to the ledger";
     const symbology = SYMBOLOGIES[result.scan.symbology] || result.scan.symbology;
     const read = [symbology, result.scan.decoder && `read by ${result.scan.decoder}`]
@@ -107,12 +170,23 @@
           h("span", { class: "timeline__dot", "aria-hidden": "true" }),
           h("div", { class: "timeline__body" },
             h("p", { class: "timeline__what" },
-              h("strong", {}, kindLabel(t.kind)), " by ", h("span", { class: "mono" }, t.feed)),
+              h("strong", {}, kindLabel(t.kind)),
+              t.detail ? h("span", { class: "timeline__detail" }, ": ", decisionText(t)) : null,
+              " by ", h("span", { class: "mono" }, t.feed)),
             h("p", { class: "timeline__meta" },
               h("time", { datetime: t.ts }, formatTs(t.ts)),
+              ` · #${t.seq}`,
               " · entry ", h("code", { title: t.entry }, shortId(t.entry))))))
     );
     $("details").hidden = false;
+  }
+
+  /** A step's detail as the CLI gives it; an inspection's decision in capitals. */
+  function decisionText(step) {
+    const detail = String(step.detail || "");
+    if (step.kind !== "inspect") return detail;
+    const [decision, ...rest] = detail.split(" ");
+    return [decision.toUpperCase(), ...rest].join(" ");
   }
 
   function renderProblem(err) {
@@ -125,8 +199,9 @@
       return;
     }
     if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+      Medtrace.refuseToken(err);  /* never left shown as in use */
       setVerdict("error", "Not checked", explain(err));
-      Medtrace.editToken();
+      needsToken = true;
       return;
     }
     setVerdict("error", "Not checked", explain(err));
@@ -138,6 +213,7 @@
     if (!Medtrace.token()) {
       hideDetails();
       setVerdict("error", "Not checked", "Enter an access token first (above).");
+      needsToken = true;
       Medtrace.editToken();
       return false;
     }
@@ -286,7 +362,15 @@
     window.addEventListener("pagehide", stop);
   }
 
+  /** A good token is set: a verdict that asked for one goes back to ready. */
+  function tokenChanged(value) {
+    if (!value || !needsToken) return;
+    $("verdict").removeAttribute("aria-label");
+    setVerdict("idle", "Ready", "Token accepted: scan the pack again.");
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    Medtrace.onToken(tokenChanged);
     initUpload();
     initText();
     initCamera();

@@ -20,10 +20,15 @@ NAME = re.compile(r"\A[a-z0-9][a-z0-9-]{0,31}\Z")
 _Choice = TypeVar("_Choice", bound=Enum)
 
 
+def article(word: str) -> str:
+    """``a`` or ``an`` before ``word`` (by its first letter: "an organisation id")."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def check_name(value: str, what: str) -> str:
     if not isinstance(value, str) or not NAME.match(value):
         raise ConsortiumError(
-            f"expected a {what} of 1 to 32 lower-case letters, digits and '-' (not starting "
+            f"expected {article(what)} {what} of 1 to 32 lower-case letters, digits and '-' (not starting "
             f"with '-'), found {value!r}"
         )
     return value
@@ -47,7 +52,9 @@ def _parse_choice(
     try:
         return choices(value)
     except ValueError:
-        raise ConsortiumError(f"expected a {what} from {listed}, found {value!r}") from None
+        raise ConsortiumError(
+            f"expected {article(what)} {what} from {listed}, found {value!r}"
+        ) from None
 
 
 def parse_role(role: Role | str) -> Role:

@@ -18,6 +18,7 @@ from ledger.epcis.capture.reader import location
 from ledger.epcis.context import HashContext, prefixes_of, standard_prefixes
 from ledger.epcis.hash import event_hash
 from ledger.epcis.vocab import EPCIS_CONTEXT, EPCIS_CONTEXTS, MT, MT_PREFIX, STANDARD_PREFIXES
+from ledger.errors import LedgerError
 from ledger.identifiers import DL_ROOT
 from ledger.kinds import BIZ_STEP, Kind
 from ledger.membership import Membership
@@ -62,6 +63,20 @@ def stored(entry: SignedEntry) -> EntryEvent | None:
     if not isinstance(epcis, Mapping) or not isinstance(epcis.get("event"), str):
         return None
     event = jsontext.loads(epcis["event"])
+    lists = epcis.get("lists")
+    if isinstance(lists, list) and entry.payload.commits:
+        # The packs the step committed to, as far as they are opened here (ledger/openings.py).
+        kind, public = entry.payload.kind, set(entry.payload.subjects)
+        about = list(entry.about)
+        if kind in (Kind.PACK, Kind.UNPACK):
+            opened = about[1:]
+        elif kind is Kind.COMMISSION:
+            opened = about
+        else:
+            opened = [s for s in about if s not in public]
+        for name in lists:
+            if name in ("epcList", "childEPCs") and isinstance(event.get(name), list):
+                event[name] = [*event[name], *opened]
     context = jsontext.loads(epcis["context"]) if isinstance(epcis.get("context"), str) else []
     prefixes = standard_prefixes(context) | prefixes_of(context)
     ignore = tuple(str(i) for i in epcis.get("ignore", []) if isinstance(i, str))
@@ -107,8 +122,19 @@ _RENDER_DISPOSITION: dict[Kind, Status | None] = {
 }
 
 
+class NotAnEvent(LedgerError):
+    """An entry no EPCIS event stands for: product master data and customs declarations
+    (ADR 0020). The EPCIS views leave it out, as they do an entry they cannot read."""
+
+
+#: Kinds rendered as no event: GS1 master data is not an EPCIS event, nor is a declaration.
+NOT_EVENTS = frozenset({Kind.PRODUCT, Kind.DECLARE})
+
+
 def render(entry: SignedEntry, membership: Membership) -> EntryEvent:
     """The EPCIS event of an entry: the captured one, or the one a native entry stands for."""
+    if entry.payload.kind in NOT_EVENTS:
+        raise NotAnEvent(f"a {entry.payload.kind.value} entry is not an EPCIS event (ADR 0020)")
     captured = stored(entry)
     if captured is not None:
         return captured
@@ -121,12 +147,11 @@ def render(entry: SignedEntry, membership: Membership) -> EntryEvent:
         "recordTime": p.ts,
     }
     kind = p.kind
-    subjects = list(p.subjects)
+    # What the entry is about, as far as it is opened here: every pack at a node, the one pack
+    # asked about in a verifier's answer (architecture §7).
+    subjects = list(entry.about)
     if kind is Kind.COMMISSION:
-        gtin = str(body.get("gtin", ""))
-        ilmd = body.get("ilmd") if isinstance(body.get("ilmd"), Mapping) else {}
-        assert isinstance(ilmd, Mapping)
-        event["epcList"] = [f"{DL_ROOT}/01/{gtin}/21/{_enc(s)}" for s in body.get("serials", [])]
+        event["epcList"] = subjects
         event["action"] = "ADD"
     elif kind in (Kind.PACK, Kind.UNPACK):
         event["type"] = "AggregationEvent"
@@ -193,9 +218,21 @@ def render(entry: SignedEntry, membership: Membership) -> EntryEvent:
     event[f"{MT_PREFIX}:feed"] = p.feed
     event[f"{MT_PREFIX}:entry"] = entry.id
     prefixes = {**STANDARD_PREFIXES, **MEDTRACE_PREFIXES}
-    digest = event_hash(event, HashContext(prefixes))
+    digest = event_hash(_hashed_form(entry, event), HashContext(prefixes))
     event = {"eventID": digest, **event}
     return EntryEvent(entry, event, prefixes, digest)
+
+
+def _hashed_form(entry: SignedEntry, event: dict[str, Any]) -> dict[str, Any]:
+    """What the event hash covers. For an entry that commits to its packs, the signed root
+    instead of the packs' lists: a node (which opens them all) and a verifier (which opens
+    one) then give the event the same ``eventID``."""
+    commitment = entry.payload.body.get("commitment")
+    if not entry.payload.commits or not isinstance(commitment, Mapping):
+        return event
+    hashed = {k: v for k, v in event.items() if k not in ("epcList", "childEPCs")}
+    hashed[f"{MT_PREFIX}:commitment"] = str(commitment.get("root"))
+    return hashed
 
 
 def _enc(serial: object) -> str:

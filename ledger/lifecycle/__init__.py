@@ -8,7 +8,8 @@ ids that prove it, and the effect is applied unless the rule says the pack could
 in that step (an already dispensed pack is not dispensed again).
 
 The rules of each kind live in a module of their own (``commission``, ``custody``,
-``decommission``, ``holds``, ``recalls``, ``aggregation``, ``epcis_event``); ``rules`` has those
+``decommission``, ``holds``, ``recalls``, ``aggregation``, ``epcis_event``, and the records
+that are no pack's step: ``products`` and ``declarations``, ADR 0020); ``rules`` has those
 several kinds share, ``step`` how a breach is reported, ``targets`` what an entry is about.
 """
 
@@ -22,9 +23,12 @@ from ledger.errors import IdentifierError, MalformedEntry
 from ledger.kinds import Kind
 from ledger.lifecycle import aggregation, custody, decommission, holds, recalls
 from ledger.lifecycle.commission import commission
+from ledger.lifecycle.declarations import declare
 from ledger.lifecycle.epcis_event import event
+from ledger.lifecycle.products import product
 from ledger.lifecycle.step import Step
 from ledger.membership import Membership
+from ledger.openings import OpeningInvalid
 from ledger.state import StateView
 from ledger.status import Status
 
@@ -47,6 +51,8 @@ _HANDLERS: dict[Kind, Callable[[Step], None]] = {
     Kind.RECALL: recalls.recall,
     Kind.WITHDRAW: recalls.withdraw,
     Kind.EVENT: event,
+    Kind.PRODUCT: product,
+    Kind.DECLARE: declare,
 }
 
 assert set(_HANDLERS) == set(Kind), "every kind needs a handler"
@@ -59,7 +65,7 @@ def apply(
     step = Step(view, entry, membership, strict)
     try:
         _HANDLERS[entry.payload.kind](step)
-    except (MalformedEntry, IdentifierError) as exc:
+    except (MalformedEntry, IdentifierError, OpeningInvalid) as exc:
         if strict:
             raise
         step.alerts.append(Alert(Code.MALFORMED, entry.payload.feed, str(exc), (entry.id,)))

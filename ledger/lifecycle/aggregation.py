@@ -20,7 +20,7 @@ def unpack(step: Step) -> None:
 
 
 def _aggregate(step: Step, adding: bool) -> None:
-    subjects = step.entry.payload.subjects
+    subjects = step.subjects
     if not subjects or parse_subject(subjects[0]).type is not SubjectType.CONTAINER:
         raise MalformedEntry(
             f"{step.kind.value}: expected the container (SSCC) as the first subject"

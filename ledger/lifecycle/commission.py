@@ -11,6 +11,7 @@ from ledger.errors import MalformedEntry
 from ledger.identifiers import DL_ROOT, check_cset82, gtin14, lot_uri
 from ledger.lifecycle.step import Step, guard
 from ledger.lifecycle.targets import touch
+from ledger.openings import OpeningMissing, serials_of
 from ledger.state import PackState
 from ledger.status import Status
 
@@ -32,7 +33,15 @@ def commission(step: Step) -> None:
         raise MalformedEntry(f"commission body: expected ilmd.lotNumber, found {lot!r}")
     check_cset82(lot, "lot")
     expiry = _iso_date(expiry, "commission body: ilmd.itemExpirationDate")
-    serials = body.get("serials")
+    p = step.entry.payload
+    if p.commits and "serials" in body:
+        raise MalformedEntry("commission body: expected a commitment or serials, found both")
+    serials = serials_of(p.v, body, step.entry.opening)
+    if serials is None and p.commits:
+        raise OpeningMissing(
+            "commission: expected the packs its commitment signs beside it (a sidecar or a "
+            "disclosure), found none"
+        )
     if not isinstance(serials, list) or not serials or not all(isinstance(s, str) for s in serials):
         raise MalformedEntry("commission body: expected a non-empty list of serial strings")
     if len(set(serials)) != len(serials):
@@ -44,8 +53,9 @@ def commission(step: Step) -> None:
         raise MalformedEntry(
             f"commission: expected subjects {list(expected_subjects)}, found {list(step.entry.payload.subjects)}"
         )
-    for serial in serials:
-        check_cset82(serial, "serial")
+    if not p.commits:  # a v2 entry's opening was checked serial by serial when it was opened
+        for serial in serials:
+            check_cset82(serial, "serial")
     if step.day > expiry and not guard(
         step.breach,
         Code.DATED_AFTER_EXPIRY,

@@ -19,7 +19,7 @@ def ship(step: Step) -> None:
         raise MalformedEntry(
             f"{step.kind.value} body: expected a member organisation as destination, found {destination!r}"
         )
-    containers, packs = targets(step, step.entry.payload.subjects)
+    containers, packs = targets(step, step.subjects)
     for container in containers:
         if not step.holds(container.custodian):
             guard(
@@ -71,7 +71,7 @@ def _arrival_rules(step: Step, pack: PackState) -> None:
 def receive(step: Step) -> None:
     if step.strict and not step.entry.payload.refs:
         raise MalformedEntry("receive: expected refs naming the ship or return entry")
-    containers, packs = targets(step, step.entry.payload.subjects)
+    containers, packs = targets(step, step.subjects)
     arriving = each(step, packs, _arrival_rules)
     for pack in arriving:
         set_status(step, pack, Status.ACTIVE)

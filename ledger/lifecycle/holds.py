@@ -77,7 +77,7 @@ def inspect(step: Step) -> None:
         raise MalformedEntry(
             f"inspect body: expected decision in {list(INSPECT_DECISIONS)}, found {decision!r}"
         )
-    containers, packs = targets(step, step.entry.payload.subjects)
+    containers, packs = targets(step, step.subjects)
     release = decision == "release"
     done = each(step, packs, _release_rules if release else _no_rules)
     for pack in done:

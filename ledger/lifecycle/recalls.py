@@ -11,7 +11,7 @@ from ledger.lifecycle.step import Blocked, Step
 
 
 def _class_subject(step: Step, expected: SubjectType) -> tuple[str, str | None]:
-    subjects = step.entry.payload.subjects
+    subjects = step.subjects
     parsed = [parse_subject(uri) for uri in subjects]
     if len(parsed) != 1 or parsed[0].type is not expected:
         raise MalformedEntry(

@@ -44,6 +44,11 @@ class Step:
         return self.membership.organisations[self.org].role
 
     @property
+    def subjects(self) -> tuple[str, ...]:
+        """What the entry is about: its subjects and the packs opened beside a v2 entry."""
+        return self.entry.about
+
+    @property
     def day(self) -> str:
         return self.entry.payload.ts[:10]
 

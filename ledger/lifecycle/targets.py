@@ -104,7 +104,7 @@ def transition(
 ) -> None:
     """The common shape of a status change: the packs named (containers expanded), those that
     pass ``rules``, each moved to ``to(pack)`` = (new status, the status an undo returns to)."""
-    containers, packs = targets(step, step.entry.payload.subjects)
+    containers, packs = targets(step, step.subjects)
     done = each(step, packs, rules)
     for pack in done:
         status, prior = to(pack)

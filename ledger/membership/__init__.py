@@ -8,7 +8,8 @@ a rotation and verification does not depend on the wall clock.
 
 This package is the public entry point (node, api, scanner, keys and the tests all read the
 membership through it): ``organisations`` has who writes, ``document`` one version of the
-document, ``versions`` the signed versions and their chain, ``keys`` how keys are written.
+document, ``versions`` the signed versions and their chain, ``keys`` how keys are written, ``policy``
+the witness policy (who cosigns checkpoints).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from ledger.membership.document import Membership, genesis
 from ledger.membership.keys import raw_public
 from ledger.membership.organisations import FeedKey, FeedSpec, Organisation, organisation
+from ledger.membership.policy import WitnessPolicy, default_policy
 from ledger.membership.versions import MembershipChain, SignedMembership, sign_membership
 
 __all__ = [
@@ -25,6 +27,8 @@ __all__ = [
     "MembershipChain",
     "Organisation",
     "SignedMembership",
+    "WitnessPolicy",
+    "default_policy",
     "genesis",
     "organisation",
     "raw_public",

@@ -22,9 +22,10 @@ from ledger.errors import (
     UnknownFeed,
 )
 from ledger.identifiers import check_company_prefix, check_gln, gtin_in_prefixes
-from ledger.kinds import ROLE_KINDS, Kind, Role
+from ledger.kinds import RECORD_KINDS, ROLE_KINDS, Kind, Role
 from ledger.membership.keys import b64, public_key_bytes
 from ledger.membership.organisations import FeedKey, FeedSpec, Organisation, close_keys
+from ledger.membership.policy import WitnessPolicy, default_policy, policy_from_json
 
 DOC_TYPE = "medtrace/membership"
 _ORG_ID = re.compile(r"\A[a-z0-9][a-z0-9-]{0,31}\Z")
@@ -40,6 +41,8 @@ class Membership:
     threshold: int
     governance: Mapping[str, bytes]
     organisations: Mapping[str, Organisation]
+    #: ``None``: the field is absent (the default policy, ``witnesses``); the bytes keep it so.
+    witness_policy: WitnessPolicy | None = None
 
     # -- lookups -------------------------------------------------------------------------------
     def feed(self, feed_id: str) -> FeedSpec:
@@ -55,23 +58,29 @@ class Membership:
         for org in self.organisations.values():
             yield from org.feeds.values()
 
+    def may_write(self, feed_id: str, kind: Kind) -> bool:
+        """Whether the feed may write ``kind``: listed for the feed, or a record its
+        organisation's role writes on any feed (``kinds.RECORD_KINDS``, ADR 0020)."""
+        spec = self.feed(feed_id)
+        return kind in spec.kinds or kind in RECORD_KINDS[self.organisations[spec.org].role]
+
     def authorise(self, payload: Payload) -> Ed25519PublicKey:
         """The key that must have signed ``payload``, once its feed may write it at all."""
         spec = self.feed(payload.feed)
         key = spec.key_at(payload.seq)
-        if payload.kind not in spec.kinds:
+        if not self.may_write(payload.feed, payload.kind):
             raise KindNotAllowed(
                 f"feed {payload.feed}: expected one of the kinds "
                 f"{', '.join(sorted(k.value for k in spec.kinds))}, found {payload.kind.value}",
                 payload.kind,
             )
-        if payload.kind is Kind.COMMISSION:
+        if payload.kind in (Kind.COMMISSION, Kind.PRODUCT):
             org = self.organisations[spec.org]
             gtin = payload.body.get("gtin")
             try:
                 own = isinstance(gtin, str) and gtin_in_prefixes(gtin, org.company_prefixes)
             except IdentifierError as exc:
-                raise MalformedEntry(f"commission body: {exc}") from None
+                raise MalformedEntry(f"{payload.kind.value} body: {exc}") from None
             if not own:
                 raise GtinOutsidePrefixes(
                     f"feed {payload.feed}: expected a GTIN under the company prefixes "
@@ -80,9 +89,22 @@ class Membership:
                 )
         return key
 
+    def witnesses(self) -> WitnessPolicy:
+        """The witness policy in force: the document's, or the default when it names none."""
+        return self.witness_policy or default_policy(self.organisations)
+
+    def with_witness_policy(self, policy: WitnessPolicy | None) -> Membership:
+        """The next version with ``policy`` (``None``: back to the default)."""
+        if policy is not None:
+            policy.check(self.organisations)
+        return self.next_version(witness_policy=policy)
+
     # -- encoding ------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        return {
+        optional: dict[str, Any] = {}
+        if self.witness_policy is not None:
+            optional["witness_policy"] = self.witness_policy.to_json()
+        return optional | {
             "type": DOC_TYPE,
             "consortium": self.consortium,
             "version": self.version,
@@ -129,7 +151,8 @@ class Membership:
             return _membership_from_json(obj)
         except (KeyError, TypeError, ValueError, AttributeError, IdentifierError) as exc:
             raise MembershipError(
-                f"expected a membership document, found a malformed one: {exc!r}"
+                "expected a membership document, found a malformed one: "
+                + (f"member {exc} missing" if isinstance(exc, KeyError) else str(exc))
             ) from None
 
     # -- evolution (each returns the next version, unsigned) -----------------------------------
@@ -216,6 +239,10 @@ def _membership_from_json(obj: Any) -> Membership:
     organisations = {
         org_id: _organisation_from_json(org_id, raw) for org_id, raw in obj["organisations"].items()
     }
+    policy = None
+    if "witness_policy" in obj:
+        policy = policy_from_json(obj["witness_policy"])
+        policy.check(organisations)
     return Membership(
         consortium=str(obj["consortium"]),
         version=_whole(obj["version"], "version"),
@@ -223,6 +250,7 @@ def _membership_from_json(obj: Any) -> Membership:
         threshold=threshold,
         governance=governance,
         organisations=organisations,
+        witness_policy=policy,
     )
 
 

@@ -97,7 +97,25 @@ def _table(results: Results, quick: bool) -> Table:
         _rate(1e6 / r.floor_sqlite_lookup_us, "lookups/s"),
         _times(1e6 / r.floor_sqlite_lookup_us / r.verify_http_rps),
     )
+    table.add_row(
+        f"one pack's provenance, verifier (batch of {r.packs:,})",
+        f"{r.proof_verifier_bytes:,} B",
+        f"{r.proof_node_view_bytes:,} B between nodes",
+        _times(r.proof_verifier_bytes / r.proof_node_view_bytes),
+    )
+    table.add_row(
+        "proof verification per pack: p50 / p95",
+        f"{r.proof_verify_p50_ms:,.2f} / {r.proof_verify_p95_ms:,.2f} ms",
+        _rate(r.floor_ed25519_verify_per_s, "Ed25519/s"),
+        "",
+    )
     table.add_row("convergence, 4 nodes: p95", f"{r.convergence_p95_ms:,.0f} ms", "", "")
+    table.add_row(
+        "checkpoint + cosign round, 4 nodes: p95",
+        f"{r.checkpoint_cosign_p95_ms:,.0f} ms",
+        "",
+        "",
+    )
     for label, p50, p95 in (
         ("label decode + parse, both decoders", r.scan_decode_p50_ms, r.scan_decode_p95_ms),
         ("  zxing-cpp alone", r.scan_decode_zxing_p50_ms, r.scan_decode_zxing_p95_ms),

@@ -43,6 +43,28 @@ def err() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+_ERRNO = re.compile(r"\[Errno -?[0-9]+\] ([^'\")\]]+)")
+
+
+def message_of(exc: BaseException) -> str:
+    """An error's own words, on one line, never its class name ("" when it has none): a
+    database error's driver message, a failed HTTP request's reason."""
+    cause = getattr(exc, "orig", None) if isinstance(exc, SQLAlchemyError) else None
+    if cause is not None:
+        exc = cause
+    if type(exc).__module__.split(".")[0] in ("requests", "urllib3"):
+        name = type(exc).__name__
+        if "Timeout" in name:
+            return "no answer in time"
+        found = _ERRNO.search(str(exc))
+        reason = found.group(1).strip() if found else ""
+        if "SSL" in name:
+            return "the TLS handshake failed (is the CA right for this host?)"
+        return f"the connection failed: {reason}" if reason else "the connection failed"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """One red line on stderr, then exit with ``code``: how every command reports a failure."""
     err().print(f"[bold red]error:[/] [red]{escape(message)}[/]")
@@ -82,7 +104,7 @@ def print_json(value: Any) -> None:
 class CleanErrorGroup(click.Group):
     """Turns every expected failure into one red line on stderr and exit code 1."""
 
-    #: Errors whose own message is the answer for the user, shown as ``Type: message``.
+    #: Errors whose own message is the answer for the user, shown as it is (no class name).
     expected: ClassVar[tuple[type[Exception], ...]] = (LedgerError, KeyStoreError)
 
     def explain(self, exc: Exception) -> str | None:
@@ -92,7 +114,11 @@ class CleanErrorGroup(click.Group):
         if isinstance(exc, SQLAlchemyError):
             cause = getattr(exc, "orig", None) or exc
             first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-            return f"the database cannot be used ({type(cause).__name__}: {first[:200]})"
+            return (
+                f"the database cannot be used: {first[:200]}"
+                if first
+                else ("the database cannot be used")
+            )
         return None
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -101,14 +127,16 @@ class CleanErrorGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except self.expected as exc:
-            fail(f"{type(exc).__name__}: {exc}")
+            fail(message_of(exc) or "the command failed")
         except Exception as exc:  # the one place a bug still gets a clean line
             line = self.explain(exc)
             if line is None:
                 if os.environ.get(DEBUG_ENV):
                     raise
+                said = message_of(exc)
                 line = (
-                    f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the traceback)"
+                    f"unexpected failure{': ' + said if said else ''} (a bug; set {DEBUG_ENV}=1 "
+                    "for the traceback)"
                 )
             fail(line)
 

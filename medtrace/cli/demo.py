@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from keys.keystore import KeyStoreError, atomic_write, ensure_private_dir
 from ledger.errors import LedgerError
-from medtrace.cli.console import console, fail
+from medtrace.cli.console import console, fail, message_of
 from medtrace.demo.scenario import Step, Story, play, unexpected
 from node.config import ConfigError
 from node.localnet.network import create_consortium
@@ -163,7 +163,7 @@ def demo_command(
     ) as exc:
         if os.environ.get("MEDTRACE_DEBUG"):
             raise
-        fail(f"the demo stopped: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        fail(f"the demo stopped: {message_of(exc) or 'an unexpected failure'}")
 
 
 def _demo(out: Path, *, setup_only: bool, docker: bool, regulator_database: str, tls: bool) -> None:
@@ -184,7 +184,11 @@ def _demo(out: Path, *, setup_only: bool, docker: bool, regulator_database: str,
         with console.status("starting five node processes"):
             network.start()
         story = Story(
-            dict(network.actors), consortium.membership, network.converge, labels=out / "labels"
+            dict(network.actors),
+            consortium.membership,
+            network.converge,
+            labels=out / "labels",
+            genesis=consortium.genesis_id,
         )
         with Progress(
             TextColumn("{task.description:<24}"), BarColumn(), TimeElapsedColumn(), console=console

@@ -30,6 +30,7 @@ from medtrace.cli.console import (
     existing_data_dir,
     existing_store_url,
     fail,
+    message_of,
     progress_bar,
 )
 from node.config import ConfigError, load_config
@@ -227,7 +228,7 @@ def batch_command(
     except IdentifierError as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
-        fail(f"{url}: cannot read the store: {type(exc).__name__}")
+        fail(f"{url}: cannot read the store: {message_of(exc) or 'it is damaged or unreachable'}")
     if not serials:
         fail(f"no commissioned packs of lot {lot!r} of GTIN {full} in {data or db}")
     _write_or_fail(

@@ -53,10 +53,10 @@ def verify_command(db: str, genesis: str | None, as_json: bool) -> None:
             )
     except LedgerError as exc:
         _verify_failed(type(exc).__name__, str(exc), as_json)
-    except SQLAlchemyError as exc:
+    except SQLAlchemyError:
         _verify_failed(
             "UnreadableStore",
-            f"the store could not be read ({type(getattr(exc, 'orig', None) or exc).__name__}): it is damaged or was changed behind the node's back",
+            "the store could not be read: it is damaged or was changed behind the node's back",
             as_json,
         )
     finally:
@@ -88,7 +88,7 @@ def _verify_failed(error: str, message: str, as_json: bool) -> None:
     if as_json:
         print_json({"ok": False, "error": error, "message": message})
         raise SystemExit(1)
-    fail(f"{error}: {message}")
+    fail(message)
 
 
 @ledger_group.command("heads")

@@ -51,6 +51,12 @@ def _scan() -> click.Command:
     return scan_command
 
 
+def _proof() -> click.Command:
+    from medtrace.cli.proof import proof_group  # noqa: PLC0415
+
+    return proof_group
+
+
 def _labels() -> click.Command:
     from medtrace.cli.labels import labels_group  # noqa: PLC0415
 
@@ -69,6 +75,58 @@ def _soak() -> click.Command:
     return soak_command
 
 
+def _profile() -> click.Command:
+    from medtrace.cli.profile import profile_group  # noqa: PLC0415
+
+    return profile_group
+
+
+def _product() -> click.Command:
+    from medtrace.cli.work.customs import product_group  # noqa: PLC0415
+
+    return product_group
+
+
+def _customs() -> click.Command:
+    from medtrace.cli.work.customs import customs_group  # noqa: PLC0415
+
+    return customs_group
+
+
+def _work(name: str) -> Callable[[], click.Command]:
+    """A loader of one of the work commands (medtrace/cli/work/, docs/spec/cli.md)."""
+
+    def load() -> click.Command:
+        from medtrace.cli.work.registry import load  # noqa: PLC0415
+
+        return load(name)
+
+    return load
+
+
+#: The everyday work against a node: name -> one-line help.
+_WORK: dict[str, str] = {
+    "commission": "Commission serialised packs: GTIN, lot, expiry; fresh or given serials.",
+    "aggregate": "Pack packs or containers into a case or pallet (an SSCC).",
+    "unpack": "Take packs or containers out of a case or pallet.",
+    "ship": "Ship packs or containers to a member organisation.",
+    "receive": "Receive packs or containers shipped or returned to you.",
+    "return": "Return packs or containers up the chain.",
+    "recall": "Recall a lot (irreversible).",
+    "withdraw": "Withdraw a product (irreversible).",
+    "dispense": "Dispense packs at a pharmacy counter.",
+    "destroy": "Record packs or containers as destroyed.",
+    "report-stolen": "Report packs or containers stolen.",
+    "export": "Record packs or containers as exported out of the market.",
+    "sample": "Take packs as samples.",
+    "lock": "Lock packs or containers pending an investigation.",
+    "unlock": "Unlock locked packs or containers.",
+    "inspect": "Customs: release, hold or detain packs or containers.",
+    "undo": "Undo a pack's last dispense, export or sample.",
+    "pull": "Have the node pull from its peers now.",
+    "show": "Show a pack's or a container's state at the node.",
+}
+
 #: name -> (loader, one-line help)
 _COMMANDS: dict[str, tuple[Callable[[], click.Command], str]] = {
     "keys": (_keys, "Create a consortium, add or revoke members, rotate feed keys."),
@@ -78,8 +136,13 @@ _COMMANDS: dict[str, tuple[Callable[[], click.Command], str]] = {
     "demo": (_demo, "Run the end-to-end demo and write a report."),
     "scan": (_scan, "Read a pack's code and verify it: RELEASE, HOLD or REJECT."),
     "labels": (_labels, "Make pack labels: GS1 DataMatrix and Digital Link QR."),
+    "proof": (_proof, "Verify a pack's proof file offline with nothing but the genesis id."),
     "bench": (_bench, "Measure throughput beside raw SQLite and Ed25519 floors."),
     "soak": (_soak, "Run the demo network under steady load: 0 errors, flat memory."),
+    "profile": (_profile, "Set, show or clear your node, token, CA and pinned genesis."),
+    "product": (_product, "Register a GTIN's product master data, or show it."),
+    "customs": (_customs, "Customs: lodge import declarations."),
+    **{name: (_work(name), line) for name, line in _WORK.items()},
 }
 
 

@@ -32,6 +32,7 @@ from medtrace.cli.console import (
     directory_option,
     done,
     existing_store_url,
+    message_of,
     passphrase_file_option,
     passphrase_from_file,
     print_json,
@@ -39,6 +40,7 @@ from medtrace.cli.console import (
 from medtrace.cli.console import err as _err
 from medtrace.cli.console import fail as _fail
 from medtrace.cli.console import out as _out
+from medtrace.cli.node_status import status_command
 from medtrace.serve.run import serve
 from medtrace.serve.settings import ServerKind, server_for
 from node.config import (
@@ -78,7 +80,12 @@ class _NodeGroup(CleanErrorGroup):
     def explain(self, exc: Exception) -> str | None:
         if isinstance(exc, SQLAlchemyError):
             cause = getattr(exc, "orig", None) or exc
-            return f"the node's database cannot be used ({type(cause).__name__})"
+            said = message_of(cause)
+            return (
+                f"the node's database cannot be used: {said}"
+                if said
+                else ("the node's database cannot be used")
+            )
         return super().explain(exc)
 
 
@@ -488,3 +495,6 @@ def peer_list_command(data: Path, as_json: bool) -> None:
 
 def _with_peers(config: NodeConfig, peers: tuple[PeerConfig, ...]) -> NodeConfig:
     return replace(config, peers=peers)
+
+
+node_group.add_command(status_command)  # medtrace/cli/node_status.py

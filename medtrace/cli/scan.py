@@ -27,7 +27,9 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import LedgerError
-from medtrace.cli.console import AsciiIntRange, err_console, fail, progress_bar
+from medtrace.cli.console import AsciiIntRange, err_console, fail, message_of, progress_bar
+from medtrace.cli.profile_store import ProfileError
+from medtrace.cli.proof import write_proof
 from medtrace.cli.scan_output import (
     Result,
     batch_counts,
@@ -39,8 +41,12 @@ from medtrace.cli.scan_output import (
     show_batch,
     worst_code,
 )
+from medtrace.cli.work.client import WorkError
+from medtrace.cli.work.target import Defaults, profile_defaults
 from scanner.actions import ACTIONS, ActionRefused, Operator
 from scanner.cases import DEFAULT_CASE_LIMIT, verify_case
+from scanner.outcome import Outcome
+from scanner.proof_file import ProofUnusable
 from scanner.reading.inputs import (
     ScannedInput,
     UnreadableInput,
@@ -67,6 +73,7 @@ class Settings:
     case_limit: int = DEFAULT_CASE_LIMIT
     then: str | None = None
     operator: Operator | None = None
+    export_proof: Path | None = None
 
 
 def run_item(scanned: ScannedInput, settings: Settings | None) -> Result:
@@ -79,6 +86,8 @@ def run_item(scanned: ScannedInput, settings: Settings | None) -> Result:
     results: list[Result] = []
     for scan in scanned.packs:
         outcome = settings.sources.verify(scan)
+        if settings.export_proof is not None:
+            _export(settings, scanned, outcome)
         pack_action = operator.act_on_pack(then, outcome) if then and operator else None
         results.append(pack_result(outcome, pack_action))
     for sscc in scanned.containers:
@@ -86,6 +95,16 @@ def run_item(scanned: ScannedInput, settings: Settings | None) -> Result:
         case_action = operator.act_on_case(then, case) if then and operator else None
         results.append(case_result(case, case_action))
     return results[0] if len(results) == 1 else results_together(results)
+
+
+def _export(settings: Settings, scanned: ScannedInput, outcome: Outcome) -> None:
+    if len(scanned.packs) != 1 or scanned.containers:
+        raise UsageProblem("--export-proof takes one pack's code, not a case or several codes")
+    assert settings.export_proof is not None
+    try:
+        write_proof(settings.export_proof, settings.sources, outcome)
+    except ProofUnusable as exc:
+        raise UsageProblem(f"--export-proof: {exc}") from None
 
 
 def _settings(
@@ -136,15 +155,22 @@ def _settings(
 
 @click.command("scan")
 @click.argument("target", metavar="IMAGE_OR_TEXT")
-@click.option("--node", envvar="MEDTRACE_NODE", help="Verify online at this node (base URL).")
 @click.option(
-    "--token", envvar="MEDTRACE_TOKEN", help="A verifier token of that node (or MEDTRACE_TOKEN)."
+    "--node",
+    envvar="MEDTRACE_NODE",
+    help="Verify online at this node (base URL; or MEDTRACE_NODE; default: the profile's "
+    "unless --offline is given).",
+)
+@click.option(
+    "--token",
+    envvar="MEDTRACE_TOKEN",
+    help="A verifier token of that node (or MEDTRACE_TOKEN; default: the profile's).",
 )
 @click.option(
     "--genesis",
     envvar="MEDTRACE_GENESIS",
-    help="The pinned genesis membership id (or MEDTRACE_GENESIS). Offline it defaults to the "
-    "data directory's.",
+    help="The pinned genesis membership id (or MEDTRACE_GENESIS; default: the profile's). "
+    "Offline it defaults to the data directory's.",
 )
 @click.option(
     "--offline",
@@ -187,14 +213,21 @@ def _settings(
 @click.option(
     "--operator-token",
     envvar="MEDTRACE_OPERATOR_TOKEN",
-    help="An operator token of the node, for --then (or MEDTRACE_OPERATOR_TOKEN).",
+    help="An operator token of the node, for --then (or MEDTRACE_OPERATOR_TOKEN; default: the "
+    "profile's token).",
 )
 @click.option(
     "--ca",
     envvar="MEDTRACE_CA",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Trust only this CA certificate for an https --node: the consortium's, e.g. "
-    "DATA/tls-ca.crt of a node (or MEDTRACE_CA).",
+    "DATA/tls-ca.crt of a node (or MEDTRACE_CA; default: the profile's).",
+)
+@click.option(
+    "--export-proof",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the pack's proof file here: its entries with their disclosed paths, the "
+    "membership, the verdict and the feeds' cosigned checkpoints (medtrace proof verify).",
 )
 def scan_command(
     target: str,
@@ -211,6 +244,7 @@ def scan_command(
     case_limit: int,
     operator_token: str | None,
     ca: Path | None,
+    export_proof: Path | None,
 ) -> None:
     """Read a pack's code (an image file, a folder of images, or the scanned text) and verify
     the pack's provenance itself: RELEASE, HOLD or REJECT with reasons and the custody timeline.
@@ -224,19 +258,29 @@ def scan_command(
     one error line, exit 4; so is an --offline path that is missing or not a data directory,
     SQLite file or bundle.
 
+    Without --node, --offline or --decode-only it verifies at the node of your profile
+    (medtrace profile set), with the profile's token, CA and pinned genesis; options override
+    them, and the profile's token and CA go to the profile's node only.
+
     \b
     Exit codes: 0 RELEASE, 1 HOLD, 2 REJECT, 3 scan error, 4 usage or I/O error.
     \b
     Examples:
       medtrace scan label.png --decode-only
+      medtrace scan label.png                     # at the node of medtrace profile set
       medtrace scan label.png --node http://127.0.0.1:8104 --token $T --genesis $G
-      medtrace scan label.png --node https://127.0.0.1:8104 --ca nodes/pharmacy/tls-ca.crt \
+      medtrace scan label.png --node https://127.0.0.1:8104 --ca nodes/pharmacy/tls-ca.crt \\
           --token $T --genesis $G
       medtrace scan '(01)09506000134352(17)281031(10)A2611(21)4TQ2M8ZK1V9C' --offline nodes/pharmacy
       medtrace scan photos/ --offline border.bundle --genesis $G --customs --json
+      medtrace scan label.png --offline nodes/customs --customs --export-proof pack.proof.json
     """
     settings: Settings | None = None
     try:
+        if not decode_only and offline is None:
+            node, token, ca, genesis, operator_token = _profile(
+                Defaults(node, token, ca, genesis, operator_token)
+            )
         if not decode_only:
             settings = _settings(
                 node,
@@ -251,17 +295,29 @@ def scan_command(
                 ca,
                 case_limit,
             )
+        if export_proof is not None:
+            if settings is None or target == "-" or Path(target).is_dir():
+                raise UsageProblem("--export-proof takes one pack's code, verified (no batch)")
+            settings.export_proof = export_proof
         code = _run(target, settings, as_json)
     except (UsageProblem, VerifyError, UnreadableInput, ActionRefused) as exc:
         _fail("usage", str(exc), as_json)
     except (SQLAlchemyError, LedgerError, OSError) as exc:
-        _fail(
-            "io", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", as_json
-        )
+        _fail("io", message_of(exc) or "the store or a file could not be read", as_json)
     finally:
         if settings is not None:
             settings.sources.close()
     sys.exit(code)
+
+
+def _profile(given: Defaults) -> tuple[str | None, str | None, Path | None, str | None, str | None]:
+    """The profile's node, token, CA and genesis where no option gave them (``medtrace
+    profile``); its node only when neither --node nor --offline is given."""
+    try:
+        d = profile_defaults(given)
+    except (WorkError, ProfileError) as exc:
+        raise UsageProblem(str(exc)) from None
+    return d.node, d.token, d.ca, d.genesis, d.operator_token
 
 
 def _fail(code: str, message: str, as_json: bool) -> NoReturn:

@@ -11,7 +11,8 @@ At the post (its node's data directory, or only its store)::
 
 ``import`` verifies like replication does; it exits 0 when everything in the bundle was taken
 (or already held), 2 when some entries were refused or the file was cut short (the valid rest
-is kept, the table says what), and 1 when the file could not be used at all.
+is kept, the table says what), and 1 when the file could not be used at all, e.g. a bundle of
+another consortium (one line naming both consortia and their genesis ids; nothing stored).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from medtrace.cli.console import (
     existing_data_dir,
     existing_store_url,
     fail,
+    message_of,
     print_json,
 )
 from node.config import ConfigError, load_config
@@ -145,7 +147,7 @@ def import_command(
         fail(f"{bundle}: {exc}")
     except SQLAlchemyError as exc:
         _forget(store, new_file)
-        fail(f"the store could not be written: {type(exc).__name__}")
+        fail(f"the store could not be written: {message_of(exc) or 'the database refused it'}")
     finally:
         store.close()
     result = summary.to_json()

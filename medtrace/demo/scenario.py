@@ -21,6 +21,7 @@ from ledger.errors import RuleViolation
 from ledger.identifiers import container_uri, lot_uri, pack_uri, with_check_digit
 from ledger.kinds import Kind
 from ledger.membership import Membership
+from medtrace.demo.border_proof import border_proof
 from node.localnet.actors import Actor
 from node.localnet.network import COMPANY_PREFIX
 from scanner.labels import PackLabel, write_label
@@ -32,6 +33,8 @@ LOT = "A2611"
 RECALLED_LOT = "B2611"
 EXPIRY = "2028-10-31"
 PACKS = 10_000
+#: The step where customs export the pack's proof file and verify it offline.
+PROOF_STEP = "proof exported at the border, verified offline"
 CASE_SIZE = 100
 
 
@@ -61,6 +64,7 @@ class Step:
             "verdict": self.verdict,
             "reasons": self.reasons,
             "alerts": self.alerts,
+            "note": self.note,
         }
 
 
@@ -74,6 +78,9 @@ class Story:
     #: Where each scan step writes the label of the pack it scans (a DataMatrix PNG with the
     #: printed lot and expiry); the scan then reads that image. ``None``: scan the data as is.
     labels: Path | None = None
+    #: The consortium's genesis id, pinned out of band: with it (and ``labels``, whose parent
+    #: folder receives the file) customs export a proof file and verify it offline.
+    genesis: str | None = None
 
     def record(self, step: Step) -> Step:
         self.steps.append(step)
@@ -194,6 +201,11 @@ def play(story: Story) -> Iterator[str]:
     yield "customs"
     sample = Scanned(GTIN, batch.serials[0], LOT, EXPIRY)
     story.scan("customs scan at the border", "customs", sample, in_transit_ok=True)
+    if story.genesis is not None and story.labels is not None:
+        decision, note = border_proof(a["customs"], sample, story.genesis, story.labels.parent)
+        story.record(
+            Step(PROOF_STEP, "customs", scanned_uri(sample), verdict=decision.value, note=note)
+        )
     story.act(
         "customs release",
         "customs",
@@ -254,6 +266,7 @@ def scanned_uri(scanned: Scanned) -> str:
 #: What each scan step must end with; the demo exits non-zero when one does not.
 EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "customs scan at the border": ("RELEASE", set()),
+    PROOF_STEP: ("RELEASE", set()),
     "verify at the counter": ("RELEASE", set()),
     "scan of the cloned serial": ("REJECT", {"suspected_clone"}),
     "recalled lot scanned": ("REJECT", set()),

@@ -182,6 +182,7 @@ def import_bundle(
     pinned genesis, then entries through ``Store.ingest`` (in order key, in chunks)."""
     bundle = read_bundle(path, max_bytes=max_bytes)
     before = store.digest()
+    _same_consortium(store, genesis_id, bundle)
     chain = _chain(store, genesis_id, bundle)
     adopted: list[int] = []
     try:
@@ -205,6 +206,24 @@ def import_bundle(
         before,
         store.digest(),
         bundle.digest,
+    )
+
+
+def _same_consortium(store: Store, genesis_id: str | None, bundle: Bundle) -> None:
+    """Refuse, before anything is stored, a bundle of another consortium: its genesis (the
+    first membership version it carries) is not the one this store is pinned to."""
+    pinned = genesis_id or store.meta("genesis_id")
+    theirs = bundle.memberships[0] if bundle.memberships else None
+    if pinned is None or theirs is None or theirs.membership.version != 1:
+        return
+    if theirs.id == pinned:
+        return
+    held = store.memberships()
+    ours = f"consortium {held[0].membership.consortium!r} " if held else ""
+    raise BundleError(
+        f"this bundle belongs to consortium {theirs.membership.consortium!r} (genesis "
+        f"{theirs.id[:16]}…), this node to {ours or 'another consortium '}(genesis "
+        f"{pinned[:16]}…): nothing was imported"
     )
 
 

@@ -1,10 +1,12 @@
 """Where a node's replication loop runs when several worker processes serve one node.
 
-Several worker processes serve the same node, but exactly one of them must run the replicator's
-pull loop. ``ReplicationHost`` settles it with an exclusive, non-blocking ``flock`` on
-``DATA/replicator.lock``: the worker that takes it runs the loop; the others retry every few
-seconds, so when that worker exits (or is killed) another one takes over, and the kernel releases
-the lock of a dead process by itself. The workers that do not run the loop relay what reaches them
+Several worker processes, on one host or (on PostgreSQL) on several, serve the same node, but
+exactly one of them must run the replicator's pull loop. ``ReplicationHost`` settles it by an
+election (``node.replication.election``): a ``flock`` on ``DATA/replicator.lock`` on SQLite, a
+PostgreSQL advisory lock otherwise. The worker that wins runs the loop; the others retry every
+few seconds, so when that worker exits (or is killed) another one takes over; the winner checks
+every few seconds that it still holds the lock, and stops the loop when it lost it (its database
+session ended). The workers that do not run the loop relay what reaches them
 (a peer's push hint, "we appended, tell the peers") to the one that does over a Unix datagram
 socket in the data directory (mode 0700), and fall back to calling their own replicator when
 nobody listens. The server's master never runs the loop: it forks workers, and forking a process
@@ -14,7 +16,6 @@ that has running threads is unsafe.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import logging
 import os
@@ -27,10 +28,18 @@ from typing import Protocol
 from ledger.membership import Membership
 from node.config import PeerConfig
 from node.logs import NodeLogger
+from node.replication.election import LOCK_FILE, Election, FileElection
 from node.replication.loop import Replicator
 from node.store import IngestReport, Store
 
-LOCK_FILE = "replicator.lock"
+__all__ = [
+    "LOCK_FILE",
+    "ReplicationHost",
+    "ReplicatorFactory",
+    "ReplicatorLike",
+    "load_replicator_factory",
+]
+
 RELAY_SOCKET = "replicator.sock"
 _SUN_PATH_MAX = 100  # sockaddr_un holds 108 bytes; keep a margin
 
@@ -100,6 +109,7 @@ class ReplicationHost:
         run: bool,
         peers: Sequence[str] = (),
         retry_s: float = 5.0,
+        election: Election | None = None,
     ) -> None:
         self.data = data
         self.replicator = replicator
@@ -108,12 +118,13 @@ class ReplicationHost:
         self.retry_s = retry_s
         self.address = _relay_address(data)
         self.owner = False
-        self._lock_fd: int | None = None
+        self.election = election if election is not None else FileElection(data)
         self._sock: socket.socket | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._guard = threading.Lock()
-        if run and not self._try_own():
+        if run:
+            self._try_own()
             self._spawn(self._standby, "medtrace-replication-standby")
 
     # -- ownership -----------------------------------------------------------------------------
@@ -121,15 +132,8 @@ class ReplicationHost:
         with self._guard:
             if self.owner or self._stop.is_set():
                 return self.owner
-            fd = os.open(self.data / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
+            if not self.election.try_take():
                 return False
-            self._lock_fd = fd
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
             self._bind()
             self.replicator.start()
             self.owner = True
@@ -138,8 +142,24 @@ class ReplicationHost:
 
     def _standby(self) -> None:
         while not self._stop.wait(self.retry_s):
-            if self._try_own():
+            if not self.owner:
+                self._try_own()
+            elif not self.election.held():
+                self._lost()
+
+    def _lost(self) -> None:
+        """The election was lost under us (the database session ended): stop the loop, so
+        that the server that wins it now is the only one replicating."""
+        with self._guard:
+            if not self.owner:
                 return
+            self.owner = False
+            self._unbind(unlink=False)  # its path may be the new owner's socket already
+            try:
+                self.replicator.stop()
+            except Exception as exc:  # noqa: BLE001 (standing by must go on)
+                self.log.event("replicator stop failed", level=logging.WARNING, error=str(exc))
+        self.log.event("replicator lost its lock", level=logging.WARNING, pid=os.getpid())
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -163,6 +183,14 @@ class ReplicationHost:
         sock.settimeout(0.5)
         self._sock = sock
         self._spawn(self._listen, "medtrace-replication-relay")
+
+    def _unbind(self, *, unlink: bool = True) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+            if unlink and not self.address.startswith("\0"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.address)
 
     def _listen(self) -> None:
         sock = self._sock
@@ -220,15 +248,8 @@ class ReplicationHost:
                     self.replicator.stop()
                 finally:
                     self.owner = False
-            if self._sock is not None:
-                self._sock.close()
-                self._sock = None
-                if not self.address.startswith("\0"):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(self.address)
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
+            self._unbind()
+            self.election.release()
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=2.0)

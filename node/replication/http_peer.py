@@ -98,6 +98,23 @@ def _count(value: Any) -> TypeGuard[int]:
     return type(value) is int and 0 <= value <= MAX_JSON_INT
 
 
+_ERRNO = re.compile(r"\[Errno -?[0-9]+\] ([^'\")\]]+)")
+
+
+def transport_failure(exc: BaseException) -> str:
+    """A failed request in words (requests' own text nests reprs and class names)."""
+    if isinstance(exc, requests.Timeout | TimeoutError):
+        return "no answer within the timeout"
+    if isinstance(exc, requests.exceptions.SSLError | ssl.SSLError):
+        return "the TLS handshake failed (is the consortium's CA the one this peer serves?)"
+    found = _ERRNO.search(str(exc))
+    if found is not None:
+        return f"the connection failed: {found.group(1).strip()}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"the connection failed: {exc.strerror}"
+    return "the connection failed"
+
+
 class HttpPeer:
     """The replication API of another node, with a bearer token that node issued to us."""
 
@@ -248,7 +265,7 @@ class HttpPeer:
             if not isinstance(wire, dict) or not isinstance(wire.get("id"), str):
                 raise self._error(f"feed {feed} #{seq}: expected an entry with an id")
             try:
-                entry = SignedEntry.from_wire(wire)
+                entry = SignedEntry.from_wire(wire, check_opening=False)
             except LedgerError as exc:
                 raise self._error(f"feed {feed} #{seq}: malformed entry: {exc}") from None
             p = entry.payload
@@ -354,7 +371,7 @@ class HttpPeer:
         try:
             status, data = self._deadlines.run(exchange, self.deadline)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._error(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+            raise self._error(f"{method} {path}: {transport_failure(exc)}") from None
         except DeadlineExceeded:
             raise self._error(
                 f"{method} {path}: expected the whole answer within {self.deadline:g} s, found "

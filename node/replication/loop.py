@@ -43,6 +43,7 @@ from node.replication.pull import (
     pull_round,
     read_heads,
 )
+from node.replication.witnessing import witness_peer
 from node.store import IngestReport, Store
 
 #: A child of the node's JSON logger (``node.logs``): structured fields go in ``extra["fields"]``.
@@ -257,6 +258,11 @@ class Replicator:
                     result=result,
                     cancelled=self._stop.is_set,
                 )
+                if state.config.name in heads and not self._stop.is_set():
+                    # checkpoints: take, cosign as a witness, send back (docs/spec/proofs.md)
+                    witness_peer(
+                        state.peer, self.store, self._membership, cancelled=self._stop.is_set
+                    )
             finally:
                 self._record_peer(state, result, wall)
                 state.last_pull_end = time.monotonic()

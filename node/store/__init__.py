@@ -1,22 +1,29 @@
 """A node's storage: SQLModel tables, the lifecycle's view over them, and the ``Store``."""
 
+from node.store.checkpoints import CheckpointFork, StoredCheckpoint
+from node.store.disclosures import PackProvenance
 from node.store.engine import database_url
 from node.store.evidence import IngestReport
 from node.store.ledger_reads import FeedHead, StoredFeed, StoredLedger, StoredRow
 from node.store.local_writes import StaleTimestamp
 from node.store.node_alerts import NodeAlertRecord
 from node.store.pack_query import PackReading
+from node.store.records import StoredRecord
 from node.store.store import Store
 
 __all__ = [
+    "CheckpointFork",
     "FeedHead",
     "IngestReport",
     "NodeAlertRecord",
+    "PackProvenance",
     "PackReading",
     "StaleTimestamp",
     "Store",
+    "StoredCheckpoint",
     "StoredFeed",
     "StoredLedger",
+    "StoredRecord",
     "StoredRow",
     "database_url",
 ]

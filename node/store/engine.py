@@ -52,10 +52,21 @@ def _open_engine(url: str, *, sqlite: bool, writer: bool) -> Engine:
     return engine
 
 
-class Database:
-    """One node's database: a writing and a reading engine, and the store's schema in it."""
+def open_sqlite(url: str, *, writer: bool) -> Engine:
+    """An engine on a SQLite file with the store's pragmas (node/store/counters.py)."""
+    return _open_engine(url, sqlite=True, writer=writer)
 
-    def __init__(self, path_or_url: str | Path) -> None:
+
+class Database:
+    """One node's database: a writing and a reading engine, and the store's schema in it.
+
+    ``read_url`` (node.json ``database_read_url``) names a PostgreSQL read replica: the
+    ``replica`` engine, which only verification queries use (``Store.read_pack``,
+    ``provenance``, ``pack_provenance``, ``entries_naming``, ``container``); without it
+    ``replica`` is the reader. Writes, tokens, membership and replication never read it.
+    """
+
+    def __init__(self, path_or_url: str | Path, read_url: str | None = None) -> None:
         self.url = database_url(path_or_url)
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         self.writer = _open_engine(self.url, sqlite=self.is_sqlite, writer=True)
@@ -63,11 +74,16 @@ class Database:
             _open_engine(self.url, sqlite=True, writer=False) if self.is_sqlite else self.writer
         )
         self._setup_schema()
+        self.replica = (
+            _open_engine(read_url, sqlite=False, writer=False) if read_url else self.reader
+        )
 
     def close(self) -> None:
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
+        if self.replica is not self.reader:
+            self.replica.dispose()
 
     def _schema_lock(self, conn: Connection) -> None:
         if not self.is_sqlite:

@@ -15,6 +15,7 @@ from ledger.entry import SignedEntry, entry_id
 from ledger.errors import GtinOutsidePrefixes, LedgerError
 from ledger.feed import ForkDetected, check_fork, verify_entry
 from ledger.membership import Membership
+from ledger.openings import OpeningInvalid
 from ledger.timefmt import now_ts
 from node.store import models as m
 
@@ -193,6 +194,12 @@ def record_rejected(
                 signature=entry.signature,
             )
         )
-    code = Code.FOREIGN_GTIN if isinstance(exc, GtinOutsidePrefixes) else Code.UNAUTHORISED_KIND
+    code = (
+        Code.FOREIGN_GTIN
+        if isinstance(exc, GtinOutsidePrefixes)
+        else Code.SIDECAR_INVALID
+        if isinstance(exc, OpeningInvalid)
+        else Code.UNAUTHORISED_KIND
+    )
     store_alerts(conn, [Alert(code, entry.payload.feed, str(exc), (entry.id,))], report)
     report.rejected.append((entry.id, str(exc)))

@@ -33,6 +33,7 @@ from ledger.feed import ForkDetected, check_fork, verify_link
 from ledger.identifiers import DL_ROOT
 from ledger.lifecycle import apply
 from ledger.membership import Membership
+from ledger.openings import OpeningInvalid
 from ledger.state import OrderKey
 from node.signatures import CheckedAhead, checked_ahead
 from node.store import models as m
@@ -213,7 +214,8 @@ def _take(
     try:
         verify_link(cursor.head, entry, feed)
         ahead.check(entry)  # verify_entry, run ahead on a pool
-    except (KindNotAllowed, GtinOutsidePrefixes) as exc:
+        entry.require_sidecar()  # signed by its member: a wrong list is evidence
+    except (KindNotAllowed, GtinOutsidePrefixes, OpeningInvalid) as exc:
         record_rejected(conn, entry, exc, ahead.membership, report)
         return False
     except (ChainError, SignatureInvalid, MembershipError) as exc:

@@ -17,6 +17,7 @@ from ledger.entry import SignedEntry
 from ledger.identifiers import lot_uri, product_uri
 from ledger.kinds import Kind
 from node.store import models as m
+from node.store.entry_rows import entry_of, select_entries
 from node.store.evidence import fork_entry_ids
 from node.store.view import PACK_PREFIX, pack_key
 
@@ -25,6 +26,7 @@ F = m.FEEDS.c
 P = m.PACKS.c
 L = m.LOTS.c
 S = m.SUBJECT_ENTRIES.c
+SC = m.SIDECARS.c
 
 
 @dataclass(frozen=True)
@@ -119,12 +121,9 @@ def entries(conn: Connection, feed: str, from_seq: int, limit: int) -> list[Sign
     if pk is None:
         return []
     rows = conn.execute(
-        select(E.payload, E.signature)
-        .where(E.feed == pk, E.seq >= from_seq)
-        .order_by(E.seq)
-        .limit(limit)
+        select_entries().where(E.feed == pk, E.seq >= from_seq).order_by(E.seq).limit(limit)
     ).all()
-    return [SignedEntry.from_bytes(r.payload, r.signature) for r in rows]
+    return [entry_of(r) for r in rows]
 
 
 def iter_entries(conn: Connection, batch: int) -> Iterator[SignedEntry]:
@@ -134,7 +133,7 @@ def iter_entries(conn: Connection, batch: int) -> Iterator[SignedEntry]:
         seq = 0
         while True:
             rows = conn.execute(
-                select(E.payload, E.signature, E.seq)
+                select_entries(E.seq)
                 .where(E.feed == feed.id, E.seq >= seq)
                 .order_by(E.seq)
                 .limit(batch)
@@ -142,13 +141,13 @@ def iter_entries(conn: Connection, batch: int) -> Iterator[SignedEntry]:
             if not rows:
                 break
             for row in rows:
-                yield SignedEntry.from_bytes(row.payload, row.signature)
+                yield entry_of(row)
             seq = rows[-1].seq + 1
 
 
 def entries_by_id(conn: Connection, wanted: list[str]) -> list[SignedEntry]:
-    rows = conn.execute(select(E.payload, E.signature).where(E.entry_id.in_(wanted))).all()
-    return [SignedEntry.from_bytes(r.payload, r.signature) for r in rows]
+    rows = conn.execute(select_entries().where(E.entry_id.in_(wanted))).all()
+    return [entry_of(r) for r in rows]
 
 
 def newest_timestamp(conn: Connection) -> str | None:
@@ -167,8 +166,13 @@ def latest_ts(conn: Connection, subjects: list[str]) -> str | None:
 
 def provenance(conn: Connection, uri: str) -> list[SignedEntry]:
     """Every entry a verifier needs for a pack: its commissioning, its own entries, the
-    entries of every container it was packed in, its lot's recall and product's withdrawal.
-    """
+    entries of every container it was packed in, its lot's recall and product's withdrawal,
+    each with its sidecar (the node's view)."""
+    return provenance_followed(conn, uri)[0]
+
+
+def provenance_followed(conn: Connection, uri: str) -> tuple[list[SignedEntry], set[str]]:
+    """``provenance`` and the subjects it followed: the pack, its containers, lot, product."""
     pks: set[int] = set()
     gtin, serial = pack_key(uri)
     row = conn.execute(
@@ -191,20 +195,18 @@ def provenance(conn: Connection, uri: str) -> list[SignedEntry]:
             pks.add(entry_pk)
             document = json.loads(payload)
             entry_subjects, kind = document["subjects"], document["kind"]
-            if (
-                kind in (Kind.PACK, Kind.UNPACK)
-                and entry_subjects
-                and current in entry_subjects[1:]
-            ):
+            # The index names the children of a v2 pack entry too (its sidecar's), though
+            # its payload lists the parent alone.
+            if kind in (Kind.PACK, Kind.UNPACK) and entry_subjects and current != entry_subjects[0]:
                 parent = entry_subjects[0]
                 if parent not in subjects:
                     subjects.add(parent)
                     todo.append(parent)
     for lot_or_product in [s for s in subjects if s != uri]:
         pks |= set(conn.execute(select(S.entry).where(S.subject == lot_or_product)).scalars())
-    rows = conn.execute(select(E.payload, E.signature).where(E.id.in_(pks))).all() if pks else []
-    found = [SignedEntry.from_bytes(r.payload, r.signature) for r in rows]
-    return sorted(found, key=lambda e: e.payload.order_key)
+    rows = conn.execute(select_entries().where(E.id.in_(pks))).all() if pks else []
+    found = [entry_of(r) for r in rows]
+    return sorted(found, key=lambda e: e.payload.order_key), subjects
 
 
 def entries_naming(conn: Connection, uri: str) -> list[SignedEntry]:
@@ -218,8 +220,8 @@ def entries_naming(conn: Connection, uri: str) -> list[SignedEntry]:
         ).scalar()
         if commissioned is not None:
             pks.add(commissioned)
-    rows = conn.execute(select(E.payload, E.signature).where(E.id.in_(pks))).all() if pks else []
-    found = [SignedEntry.from_bytes(r.payload, r.signature) for r in rows]
+    rows = conn.execute(select_entries().where(E.id.in_(pks))).all() if pks else []
+    found = [entry_of(r) for r in rows]
     return sorted(found, key=lambda e: e.payload.order_key)
 
 
@@ -238,6 +240,8 @@ class StoredRow(NamedTuple):
     entry_id: str
     payload: bytes
     signature: bytes
+    sidecar_size: int | None
+    sidecar: bytes | None
 
 
 class StoredLedger:
@@ -255,8 +259,9 @@ class StoredLedger:
     def rows(self, feed: str, from_seq: int, limit: int) -> list[StoredRow]:
         """Up to ``limit`` entry rows of ``feed`` from ``from_seq``, in seq order."""
         rows = self._conn.execute(
-            select(E.seq, E.entry_id, E.payload, E.signature)
+            select(E.seq, E.entry_id, E.payload, E.signature, SC.size, SC.data)
             .join(m.FEEDS, F.id == E.feed)
+            .outerjoin(m.SIDECARS, SC.entry == E.id)
             .where(F.name == feed, E.seq >= from_seq)
             .order_by(E.seq)
             .limit(limit)

@@ -26,11 +26,14 @@ _COUNTED = {
     "packs": m.PACKS,
     "alerts": m.ALERTS,
     "containers": m.CONTAINERS,
+    "rejected": m.REJECTED,
+    "sidecars": m.SIDECARS,
 }
 
 
 def count_rows(conn: Connection, what: str) -> int:
-    """Rows of ``entries``, ``packs``, ``alerts`` or ``containers``."""
+    """Rows of ``entries``, ``packs``, ``alerts``, ``containers``, ``rejected`` (entries kept
+    as evidence only) or ``sidecars``."""
     table = _COUNTED[what]
     return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 

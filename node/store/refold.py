@@ -20,7 +20,7 @@ from ledger.kinds import Kind
 from ledger.lifecycle import apply
 from ledger.membership import Membership
 from node.store import models as m
-from node.store.entry_rows import entry_by_pk, order_key
+from node.store.entry_rows import entry_by_pk, entry_of, order_key, select_entries
 from node.store.evidence import IngestReport, restore_fork_alerts, store_alerts
 from node.store.ids import Ids
 from node.store.local_writes import _FLUSH_PACKS
@@ -39,26 +39,25 @@ _CHUNK = 400
 
 
 def subjects_touched(entry: SignedEntry) -> set[str]:
-    """The subjects whose history holds ``entry``: those it names, or for a commissioning the
-    packs it creates and their lot and product."""
+    """The subjects whose history holds ``entry``: those it names (the packs it commits to
+    included), or for a commissioning the packs it creates and their lot and product."""
     p = entry.payload
-    if p.kind is Kind.COMMISSION:
-        gtin = str(p.body.get("gtin", ""))
-        serials = p.body.get("serials")
-        if isinstance(serials, list):
-            try:
-                g = gtin14(gtin)
-            except LedgerError:
-                return set()
-            ilmd = p.body.get("ilmd")
-            lot = ilmd.get("lotNumber") if isinstance(ilmd, dict) else None
-            # The lot and product too: a recall or withdrawal of them is part of the history.
-            classes = {product_uri(g)}
-            with suppress(LedgerError):  # a malformed lot is the lifecycle's to report
-                classes.add(lot_uri(g, str(lot)))
-            return {pack_uri_of(g, str(s)) for s in serials} | classes
+    if p.kind is not Kind.COMMISSION:
+        return set(entry.about)
+    try:
+        packs = set(entry.about)
+        g = gtin14(str(p.body.get("gtin", "")))
+    except LedgerError:  # a malformed commission is the lifecycle's to report
         return set()
-    return set(p.subjects)
+    if not packs:
+        return set()
+    ilmd = p.body.get("ilmd")
+    lot = ilmd.get("lotNumber") if isinstance(ilmd, dict) else None
+    # The lot and product too: a recall or withdrawal of them is part of the history.
+    classes = {product_uri(g)}
+    with suppress(LedgerError):
+        classes.add(lot_uri(g, str(lot)))
+    return packs | classes
 
 
 def later_than(conn: Connection, ids: Ids, entry: SignedEntry) -> set[str]:
@@ -124,12 +123,8 @@ def refold(
     subject_list = list(subjects)
     for start in range(0, len(subject_list), _CHUNK):
         conn.execute(delete(m.ALERTS).where(A.subject.in_(subject_list[start : start + _CHUNK])))
-    rows = (
-        conn.execute(select(E.payload, E.signature).where(E.id.in_(entry_pks))).all()
-        if entry_pks
-        else []
-    )
-    entries = sorted((SignedEntry.from_bytes(r.payload, r.signature) for r in rows), key=order_key)
+    rows = conn.execute(select_entries().where(E.id.in_(entry_pks))).all() if entry_pks else []
+    entries = sorted((entry_of(r) for r in rows), key=order_key)
     for entry in entries:
         if entry.payload.kind in (Kind.RECALL, Kind.WITHDRAW):
             _reset_class(conn, entry)

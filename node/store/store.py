@@ -31,35 +31,55 @@ from sqlalchemy import Connection, Engine
 from ledger.alerts import Alert
 from ledger.entry import SignedEntry
 from ledger.errors import WrongFeed
+from ledger.feedlog import FeedTree
 from ledger.membership import Membership, MembershipChain, SignedMembership
+from ledger.sealed import Opening
 from ledger.state import ContainerState, PackState, StateView
 from ledger.timefmt import now_ts
-from node.store import ledger_reads, memberships, projection_reads
+from node.store import (
+    checkpoints,
+    declarations,
+    disclosures,
+    ledger_reads,
+    memberships,
+    products,
+    projection_reads,
+    records,
+)
+from node.store.checkpoints import CheckpointFork, FeedTrees, StoredCheckpoint
+from node.store.counters import Counters
+from node.store.disclosures import PackProvenance
 from node.store.engine import Database
 from node.store.entry_rows import head_of, order_key
 from node.store.evidence import IngestReport, fork_pairs, freeze, take_fork_evidence
 from node.store.ids import Ids, ThreadIds
 from node.store.ingest import ingest_sorted
+from node.store.leader import DatabaseLock
 from node.store.ledger_reads import FeedHead, LedgerHeads, StoredLedger
 from node.store.local_writes import write_local
 from node.store.node_alerts import NodeAlertTable, future_dated
 from node.store.pack_query import PackReading, read_pack
+from node.store.records import StoredRecord
 from node.store.refold import rebuild
 from node.store.tokens_table import TokenTable
 from node.store.view import DbStateView
 
 
 class Store:
-    def __init__(self, path_or_url: str | Path) -> None:
-        self._database = Database(path_or_url)
+    def __init__(self, path_or_url: str | Path, *, read_url: str | None = None) -> None:
+        self._database = Database(path_or_url, read_url)
         self.url = self._database.url
         # Plain attributes, not properties: ``read_pack`` runs for every pack a scanner reads.
         # Tests of the store itself also look at rows through them.
         self.engine: Engine = self._database.writer
         self.reader: Engine = self._database.reader
+        #: Verification queries only: a read replica when ``read_url`` names one (ADR 0021).
+        self.replica: Engine = self._database.replica
         # Caches of feed and entry keys, one per thread: a server's worker serves requests on
         # several threads, and on PostgreSQL their transactions overlap.
         self._ids = ThreadIds()
+        self._trees = FeedTrees()  # each feed's Merkle tree, grown as it grows
+        self._counters: Counters | None = None
 
     def __enter__(self) -> Store:
         return self
@@ -68,6 +88,8 @@ class Store:
         self.close()
 
     def close(self) -> None:
+        if self._counters is not None:
+            self._counters.close()
         self._database.close()
 
     @contextmanager
@@ -89,6 +111,18 @@ class Store:
     def node_alert_table(self) -> NodeAlertTable:
         """The node's ``node_alerts`` table (created if missing)."""
         return NodeAlertTable(self._database)
+
+    def counters(self) -> Counters:
+        """The rate-limit and serial-harvesting counters every server of the node shares
+        (node/store/counters.py; created if missing, closed with the store)."""
+        if self._counters is None:
+            self._counters = Counters(self.url)
+        return self._counters
+
+    def replicator_lock(self) -> DatabaseLock | None:
+        """On PostgreSQL, the advisory lock that elects the node's one replicator
+        (node/store/leader.py); ``None`` on SQLite, whose servers share a host and a file lock."""
+        return None if self._database.is_sqlite else DatabaseLock(self.url)
 
     # -- membership and settings ---------------------------------------------------------------
     def save_membership(self, signed: SignedMembership) -> None:
@@ -153,7 +187,7 @@ class Store:
             yield StoredLedger(conn)
 
     def count(self, what: str) -> int:
-        """Rows of ``entries``, ``packs``, ``alerts`` or ``containers``."""
+        """Rows of a table (``projection_reads.count_rows``)."""
         with self.reader.connect() as conn:
             return projection_reads.count_rows(conn, what)
 
@@ -183,13 +217,20 @@ class Store:
 
     def entries_naming(self, uri: str) -> list[SignedEntry]:
         """The entries naming ``uri`` itself, in order key (node/store/ledger_reads.py)."""
-        with self.reader.connect() as conn:
+        with self.replica.connect() as conn:
             return ledger_reads.entries_naming(conn, uri)
 
     def provenance(self, uri: str) -> list[SignedEntry]:
-        """Every entry a verifier needs for a pack, in order key (node/store/ledger_reads.py)."""
-        with self.reader.connect() as conn:
+        """Every entry a verifier needs for a pack, in order key, each with its sidecar: the
+        node's own view (node/store/ledger_reads.py)."""
+        with self.replica.connect() as conn:
             return ledger_reads.provenance(conn, uri)
+
+    def pack_provenance(self, uri: str) -> PackProvenance:
+        """The same entries as a verifier may see them: the pack's and its containers' leaves
+        disclosed, no other pack named (node/store/disclosures.py)."""
+        with self.replica.connect() as conn:
+            return disclosures.pack_provenance(conn, uri)
 
     # -- projections ---------------------------------------------------------------------------
     @contextmanager
@@ -208,8 +249,8 @@ class Store:
             return DbStateView(conn, Ids(conn)).get_packs(uris)
 
     def container(self, uri: str) -> ContainerState | None:
-        with self.state_view() as view:
-            return view.get_container(uri)
+        with self.replica.connect() as conn:
+            return DbStateView(conn, Ids(conn)).get_container(uri)
 
     def recall_of(self, gtin: str, lot: str) -> str | None:
         with self.state_view() as view:
@@ -221,7 +262,7 @@ class Store:
 
     def read_pack(self, gtin: str, serial: str) -> PackReading | None:
         """The pack query's answer in one statement (node/store/pack_query.py)."""
-        return read_pack(self.reader, gtin, serial)
+        return read_pack(self.replica, gtin, serial)
 
     def lot_serials(self, gtin: str, lot: str, limit: int | None = None) -> tuple[str, list[str]]:
         """The expiry and the serials of a commissioned lot, in commissioning order ("" and []
@@ -236,6 +277,28 @@ class Store:
     def alerts(self, subject: str | None = None, code: str | None = None) -> list[Alert]:
         with self.reader.connect() as conn:
             return projection_reads.alerts(conn, subject, code)
+
+    # -- records: products and declarations (ADR 0020) -------------------------------------------
+    def product(self, gtin14: str) -> StoredRecord | None:
+        """The product registration in force for a GTIN-14, ``None`` when none is registered:
+        what a scanner names a pack's product by (``unregistered_product`` when ``None``)."""
+        with self.reader.connect() as conn:
+            return products.product(conn, gtin14)
+
+    def declaration(self, reference: str, org: str | None = None) -> StoredRecord | None:
+        """Declaration ``reference``: ``org``'s own first, else the newest of any org's."""
+        with self.reader.connect() as conn:
+            return declarations.declaration(conn, reference, org)
+
+    def keep_openings(self, kind: str, openings: Sequence[Opening]) -> None:
+        """Keep the clear fields of seals this node is about to sign (node-local only)."""
+        with self._write() as (conn, _ids):
+            records.keep_openings(conn, kind, openings)
+
+    def drop_openings(self, openings: Sequence[Opening]) -> None:
+        """Forget openings whose entries were refused after all (nothing stays behind)."""
+        with self._write() as (conn, _ids):
+            records.drop_openings(conn, [o.digest() for o in openings])
 
     def pack_rows(self) -> Iterator[PackState]:
         """Every stored pack state (for comparison with a rebuild)."""
@@ -290,9 +353,52 @@ class Store:
                     freeze(conn, first.payload.feed, seq)
         return report
 
+    # -- checkpoints (node/store/checkpoints.py, docs/spec/proofs.md) ---------------------------
+    def feed_tree(self, feed: str) -> FeedTree:
+        """The RFC 9162 tree of ``feed``'s stored entry ids (cached, caught up on each call)."""
+        with self.reader.connect() as conn:
+            return self._trees.tree(conn, feed)
+
+    def checkpoint(self, feed: str, size: int | None = None) -> StoredCheckpoint | None:
+        """The checkpoint of ``feed`` held at ``size``, or the largest held (``size`` None)."""
+        with self.reader.connect() as conn:
+            return checkpoints.checkpoint_at(conn, feed, size)
+
+    def newest_checkpoints(self) -> list[StoredCheckpoint]:
+        """The largest checkpoint held of every feed."""
+        with self.reader.connect() as conn:
+            return checkpoints.newest_checkpoints(conn)
+
+    def last_cosigned(self, feed: str) -> StoredCheckpoint | None:
+        """The largest checkpoint of ``feed`` this node cosigned as a witness."""
+        with self.reader.connect() as conn:
+            return checkpoints.last_cosigned(conn, feed)
+
+    def save_checkpoint(
+        self, checkpoint: StoredCheckpoint, merge: checkpoints.Merge | None = None
+    ) -> None:
+        """Keep a verified checkpoint, or its note with more cosignatures (never another root
+        at a size held: that is a fork, ``record_checkpoint_fork``); ``merge`` joins it with a
+        different note written meanwhile, inside the write transaction."""
+        with self._write() as (conn, _):
+            checkpoints.save_checkpoint(conn, checkpoint, merge)
+
+    def record_checkpoint_fork(self, fork: CheckpointFork) -> IngestReport:
+        """Keep a split view's evidence, freeze the feed, raise ``checkpoint_fork``."""
+        report = IngestReport()
+        with self._write() as (conn, _):
+            checkpoints.record_checkpoint_fork(conn, fork, report)
+        return report
+
+    def checkpoint_forks(self) -> list[CheckpointFork]:
+        """The evidence of every checkpoint fork held."""
+        with self.reader.connect() as conn:
+            return checkpoints.checkpoint_forks(conn)
+
     def rebuild(
         self, membership: Membership, progress: Callable[[int], None] | None = None
     ) -> IngestReport:
         """Drop every projection and fold all stored entries again in their order key."""
         with self._write() as (conn, ids):
+            records.clear(conn)  # products and declarations, folded again below
             return rebuild(conn, ids, self.iter_entries(), membership, progress)

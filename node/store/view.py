@@ -16,10 +16,11 @@ from urllib.parse import quote, unquote
 from sqlalchemy import ColumnElement, Connection, Row, and_, insert, select, update
 
 from ledger.identifiers import DL_ROOT
-from ledger.state import ContainerState, OrderKey, PackState
+from ledger.state import ContainerState, OrderKey, PackState, Record
 from ledger.status import Status
 from node.store.ids import Ids
 from node.store.models import CONTAINERS, ENTRIES, LOTS, PACKS, WITHDRAWALS
+from node.store.records import put_record
 
 #: Serials per ``gtin = ? AND serial IN (…)``: well under the bound-parameter limits of SQLite
 #: (32,766) and PostgreSQL (65,535), large enough that a 1,000-serial entry takes one query.
@@ -280,6 +281,10 @@ class DbStateView:
         if self.withdrawal_of(gtin) is None:
             self.conn.execute(insert(WITHDRAWALS).values(gtin=gtin, entry_id=entry_id))
             self._withdrawals[gtin] = entry_id
+
+    def put_record(self, record: Record) -> None:
+        """A product's or a declaration's version (ADR 0020): ``node/store/records.py``."""
+        put_record(self.conn, record)
 
     # -- containers ----------------------------------------------------------------------------
     def get_container(self, uri: str) -> ContainerState | None:

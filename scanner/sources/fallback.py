@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from scanner.outcome import Outcome
 from scanner.reading import ScanData
+from scanner.sources.checkpoints import checkpoints_online
 from scanner.sources.offline import DEFAULT_MAX_AGE, LocalData, verify_offline
 from scanner.sources.online import (
     NodeClient,
@@ -83,6 +85,17 @@ class Sources:
             assert problem is not None
             raise VerifyError(f"cannot list the case: {problem.message}")
         return self.local.container_packs(sscc, membership)
+
+    def proof_checkpoints(self, outcome: Outcome) -> list[dict[str, Any]]:
+        """The feeds' newest checkpoints with inclusion proofs of the entries ``outcome`` was
+        decided on, from where it was decided (a node, or a store; a bundle holds none)."""
+        if outcome.basis is None:
+            return []
+        entries = outcome.basis.entries
+        if outcome.source == "online":
+            return checkpoints_online(self.client(), entries)
+        assert self.local is not None
+        return self.local.checkpoints(entries)
 
     def close(self) -> None:
         if self.local is not None:

@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from ledger.digits import ASCII_NUMBER
 from ledger.entry import SignedEntry
 from ledger.errors import LedgerError
-from ledger.identifiers import container_uri, lot_uri, pack_uri, parse_subject, product_uri
+from ledger.identifiers import container_uri, pack_uri
 from ledger.kinds import Kind
 from ledger.lifecycle import fold
 from ledger.membership import Membership, SignedMembership
@@ -20,8 +21,10 @@ from ledger.timefmt import parse_ts
 from node.config import ConfigError, load_config
 from node.replication.bundle_format import BundleError, read_bundle
 from node.store import Store
-from scanner.outcome import Freshness, Outcome
+from scanner.disclosure import PackView, screen, select_provenance
+from scanner.outcome import Basis, Freshness, Outcome
 from scanner.reading import ScanData
+from scanner.sources.checkpoints import checkpoints_of_store
 from scanner.verdict import Reason
 from scanner.verifying import VerifyError, check, combine, today_iso
 
@@ -41,11 +44,23 @@ class LocalData:
     _entries: list[SignedEntry] = field(default_factory=list)
     notes: list[Reason] = field(default_factory=list)
 
-    def provenance(self, uri: str) -> list[SignedEntry]:
+    def provenance(self, uri: str) -> PackView:
+        """The pack's provenance as a verifier is sent it online (``Store.pack_provenance``;
+        for a bundle the same selection and disclosures, ``scanner.disclosure``): offline and
+        online decide on the same data."""
         if self._store is not None:
-            found: list[SignedEntry] = self._store.provenance(uri)
-            return found
-        return select_provenance(self._entries, uri)
+            found = self._store.pack_provenance(uri)
+            view = screen(found.entries, uri)
+            view.withheld = [*found.withheld, *view.withheld]
+            return view
+        return screen(select_provenance(self._entries, uri), uri)
+
+    def checkpoints(self, entries: Iterable[SignedEntry]) -> list[dict[str, Any]]:
+        """The store's newest checkpoints of the feeds of ``entries``, with inclusion proofs
+        (a bundle holds no checkpoints: none)."""
+        if self._store is None:
+            return []
+        return checkpoints_of_store(self._store, entries)
 
     def close(self) -> None:
         if self._store is not None:
@@ -138,54 +153,6 @@ def _from_store(data: Path, store: Store, pin: str | None) -> LocalData:
     )
 
 
-def select_provenance(entries: Iterable[SignedEntry], uri: str) -> list[SignedEntry]:
-    """What ``Store.provenance`` returns, from a list of entries (a bundle)."""
-    subject = parse_subject(uri)
-    gtin, serial = subject.gtin, subject.serial
-    naming: dict[str, list[SignedEntry]] = {}
-    chosen: dict[str, SignedEntry] = {}
-    lots: set[str] = set()
-    for entry in entries:
-        p = entry.payload
-        if p.kind is Kind.COMMISSION:
-            serials = p.body.get("serials")
-            ilmd = p.body.get("ilmd")
-            if (
-                p.body.get("gtin") == gtin
-                and isinstance(serials, list)
-                and serial in serials
-                and isinstance(ilmd, dict)
-            ):
-                chosen[entry.id] = entry
-                lots.add(str(ilmd.get("lotNumber")))
-            continue
-        for name in dict.fromkeys(p.subjects):
-            naming.setdefault(name, []).append(entry)
-    subjects = {uri}
-    todo = [uri]
-    while todo:
-        current = todo.pop()
-        for entry in naming.get(current, []):
-            chosen[entry.id] = entry
-            p = entry.payload
-            if p.kind in (Kind.PACK, Kind.UNPACK) and p.subjects and current in p.subjects[1:]:
-                parent = p.subjects[0]
-                if parent not in subjects:
-                    subjects.add(parent)
-                    todo.append(parent)
-    assert gtin is not None
-    classes = {product_uri(gtin)}
-    for lot in lots:
-        try:
-            classes.add(lot_uri(gtin, lot))
-        except LedgerError:
-            continue
-    for name in classes:
-        for entry in naming.get(name, []):
-            chosen[entry.id] = entry
-    return sorted(chosen.values(), key=lambda e: e.payload.order_key)
-
-
 def _freshness(local: LocalData, max_age: timedelta, now: datetime) -> Freshness:
     if local.as_of is None:
         return Freshness(local.kind, None, None, max_age.total_seconds(), True)
@@ -224,14 +191,16 @@ def verify_offline(
                 f"{local.path}: the data names no pinned genesis membership: pass --genesis"
             )
         uri = pack_uri(scan.gtin, scan.serial)
+        view = local.provenance(uri)
         verdict = check(
             scan,
-            local.provenance(uri),
+            view.entries,
             local.memberships,
             pin=pin,
             today=today or today_iso(),
             in_transit_ok=in_transit_ok,
             custodian=custodian,
+            withheld=view.withheld,
         )
         verdict = combine(verdict, local.notes, reject=False)
         freshness = _freshness(local, max_age, now or datetime.now(UTC))
@@ -249,7 +218,8 @@ def verify_offline(
                 ],
                 reject=False,
             )
-        return Outcome(scan, verdict, "offline", freshness, str(local.path))
+        basis = Basis(tuple(view.entries), tuple(local.memberships), tuple(view.withheld))
+        return Outcome(scan, verdict, "offline", freshness, str(local.path), basis)
     finally:
         if not isinstance(data, LocalData):
             local.close()

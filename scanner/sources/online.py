@@ -18,10 +18,10 @@ from ledger.errors import LedgerError
 from ledger.identifiers import pack_uri, parse_subject
 from ledger.membership import SignedMembership
 from node.https import ca_session
-from scanner.outcome import Freshness, Outcome
+from scanner.outcome import Basis, Freshness, Outcome
 from scanner.reading import ScanData
 from scanner.verdict import Decision, Reason, Verdict
-from scanner.verifying import VerifyError, check, today_iso
+from scanner.verifying import VerifyError, check, decode_entries, today_iso
 
 TIMEOUT_S = 10.0
 
@@ -49,8 +49,10 @@ class NodeClient:
             ) from None
         except requests.ConnectionError as exc:
             raise NodeUnreachable(connection_problem(self.url, exc)) from None
-        except requests.RequestException as exc:
-            raise NodeUnreachable(f"{self.url}: {type(exc).__name__}") from None
+        except requests.Timeout:
+            raise NodeUnreachable(f"{self.url}: no answer in time") from None
+        except requests.RequestException:
+            raise NodeUnreachable(f"{self.url}: the request failed") from None
 
     def provenance(self, gtin: str, serial: str) -> dict[str, Any]:
         response = self.get(f"/api/v1/packs/{gtin}/{quote(serial, safe='')}/provenance")
@@ -100,7 +102,7 @@ def connection_problem(url: str, exc: requests.ConnectionError) -> str:
         return f"the node at {url} answers HTTPS: use https:// and --ca"
     if "Name or service not known" in text or "NameResolutionError" in text:
         return f"{url}: the host name is not known here"
-    return f"{url}: the connection failed ({type(exc).__name__})"
+    return f"{url}: the connection failed"
 
 
 def _answers_https(url: str, timeout: float = 3.0) -> bool:
@@ -193,24 +195,43 @@ def verify_online(
             Decision.HOLD, uri, [Reason("bad_answer", "the ledger's answer holds no entry list")]
         )
         return Outcome(scan, verdict, "online", freshness, node_url)
+    withheld = answer.get("withheld", [])
+    if not (isinstance(withheld, list) and all(isinstance(w, str) for w in withheld)):
+        verdict = Verdict(
+            Decision.HOLD,
+            uri,
+            [Reason("bad_answer", "the ledger's 'withheld' is not a list of ids")],
+        )
+        return Outcome(scan, verdict, "online", freshness, node_url)
+    decoded, broken = decode_entries(entries)
     verdict = check(
         scan,
-        entries,
+        decoded if not broken else entries,
         versions,
         pin=membership_pin,
         today=today or today_iso(),
         in_transit_ok=in_transit_ok,
         custodian=custodian,
+        withheld=withheld,
     )
-    return Outcome(scan, verdict, "online", freshness, node_url)
+    basis = Basis(tuple(decoded), tuple(versions), tuple(withheld)) if not broken else None
+    return Outcome(scan, verdict, "online", freshness, node_url, basis)
 
 
 def container_packs(client: NodeClient, sscc: str, depth: int = 0) -> list[str]:
     """The packs inside a case or pallet as the node lists them, through up to four levels of
     cases inside it."""
     answer = client.container(sscc)
+    children = answer.get("children", [])
+    if children is None:  # listed to the custodian, the destination and the regulator only
+        raise VerifyError(
+            f"{client.url} does not list the contents of SSCC {sscc} to this token (a "
+            "container's packs are listed to the operators and auditors of its custodian, its "
+            "destination and the regulator only): scan the packs one by one, or verify the "
+            "case offline against a replica"
+        )
     packs: list[str] = []
-    for child in answer.get("children", []):
+    for child in children if isinstance(children, list) else []:
         if not isinstance(child, str):
             continue
         if "/00/" in child and depth < 4:

@@ -25,6 +25,8 @@ SAMPLES = {
     "capture_id": "00000000-0000-4000-8000-000000000000",
     "epc": "urn:epc:id:sgtin:4012345.000001.NOPE1",
     "event_id": "urn:uuid:00000000-0000-4000-8000-000000000000",
+    # declarations (api/declarations.py)
+    "reference": "DE-2026-000123",
 }
 AUTHENTICATED = [r for r in ROUTES if r.roles is not None]
 PUBLIC = [r for r in ROUTES if r.roles is None]
@@ -59,7 +61,7 @@ def test_the_role_sets_are_what_the_docs_say() -> None:
     assert frozenset({TokenRole.PEER, TokenRole.OPERATOR, TokenRole.AUDITOR}) == REPLICATORS
     assert frozenset({TokenRole.PEER, TokenRole.OPERATOR}) == HINTERS
     writes = [r for r in ROUTES if r.kind is not None]
-    assert len(writes) == 17
+    assert len(writes) == 19  # commission, 16 actions, products, declarations (ADR 0020)
     assert all(r.roles == WRITERS for r in writes)
 
 

@@ -84,7 +84,8 @@ def test_init_refuses_a_used_directory_and_unknown_feeds(
         "zz/top",
     )
     assert code == 1
-    assert "UnknownFeed" in err
+    assert "expected a feed listed in membership" in err
+    assert "UnknownFeed" not in err
     assert "Traceback" not in err
     code, _, err = run(
         "init",

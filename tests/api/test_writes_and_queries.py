@@ -113,8 +113,10 @@ def test_a_supply_chain_over_the_api_and_a_verdict_checked_client_side(
     box = apo.get(f"/api/v1/containers/{sscc(1)}", role="verifier").get_json()
     assert box["custodian"] == "apo/counter"
     assert box["status"] == "active"
-    assert box["children"] == sorted([pack("P1"), pack("P2")])
+    assert box["children"] is None  # a scanner is told counts, never a case's serials
     assert box["packs"] == 2
+    listed = apo.get(f"/api/v1/containers/{sscc(1)}", role="operator").get_json()
+    assert listed["children"] == sorted([pack("P1"), pack("P2")])  # the custodian's operator
 
     for serial, expected in (("P2", Decision.RELEASE), ("P1", Decision.REJECT)):
         provenance = apo.get(f"/api/v1/packs/{GTIN}/{serial}/provenance", role="verifier")

@@ -101,6 +101,31 @@ def schema_validator() -> Draft7Validator:
 # -- GS1's examples ------------------------------------------------------------------------------
 
 
+def test_harvest_from_captured_event_body(maker: Node) -> None:
+    """A captured commissioning or shipping of many packs keeps its document in the signed
+    body: without its lists, so that a verifier shown the entry learns no other serial; the
+    node's own queries still list every pack and give the captured hash."""
+    serials = ("C1", "C2", "C3")
+    response = post(maker, ours(commissioning(*serials), shipping(*serials)))
+    assert response.status_code == 202, response.get_data(as_text=True)
+    for entry in maker.ctx.store.entries_by_id(response.get_json()["entries"]):
+        for serial in serials:
+            assert f"/21/{serial}" not in entry.payload_bytes.decode(), entry.payload.kind
+    full = query(maker, f"/epcis/epcs/{sgtin('C1')}/events")
+    assert document_hashes(full) == response.get_json()["eventHashes"]
+    listed = {
+        e
+        for event in full["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        for e in event.get("epcList", [])
+    }
+    assert listed == {sgtin(s) for s in serials}
+    verifier = query(maker, f"/epcis/epcs/{sgtin('C1')}/events", role="verifier")
+    text = jsontext.dumps(verifier)
+    assert sgtin("C1") in text
+    for other in serials[1:]:
+        assert f"/21/{other}" not in text
+
+
 def test_every_gs1_example_is_captured_and_queried_back_with_the_same_hashes(maker: Node) -> None:
     examples = need_gs1_examples()
     expected: list[str] = []
@@ -224,7 +249,9 @@ def test_commissioning_the_members_own_gtin_becomes_a_commission_and_pack_state(
     assert response.status_code == 202, response.get_data(as_text=True)
     (entry,) = maker.ctx.store.entries_by_id(response.get_json()["entries"])
     assert entry.payload.kind is Kind.COMMISSION
-    assert entry.payload.body["serials"] == ["A1", "A2"]
+    # v2: the serials are committed to, not listed; the node holds them beside the entry
+    assert "serials" not in entry.payload.body
+    assert sorted(entry.about) == sorted(pack_uri(GTIN, s) for s in ("A1", "A2"))
     state = maker.ctx.store.pack(pack_uri(GTIN, "A1"))
     assert state is not None
     assert (state.status, state.lot) == (Status.ACTIVE, "L1")

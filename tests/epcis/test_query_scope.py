@@ -183,7 +183,9 @@ def test_epcis_query_cost_unbounded_for_verifiers(make_epcis_node: NodeFactory) 
         answered[what] = _events_of(verifier)
     assert _INDEX not in maker.app.extensions  # no ledger-wide index was built for them
     for what, path in asked.items():
-        assert answered[what] == _events_of(maker.get(path, "auditor")), what
+        # the same events (a verifier's name no other pack: their EPC lists are cut to it)
+        full = _events_of(maker.get(path, "auditor"))
+        assert [e["eventID"] for e in answered[what]] == [e["eventID"] for e in full], what
     assert _INDEX in maker.app.extensions  # the auditor's full query language uses it
     assert [len(answered[what]) for what in asked] == [2, 2, 1, 0]
 

@@ -208,7 +208,8 @@ def test_create_options(tmp_path: Path) -> None:
 def test_wrong_passphrase_is_one_clean_line(made: Path) -> None:
     result = add_feed(made, "x", passphrase="nope")
     line = assert_clean_failure(result)
-    assert "WrongPassphrase" in line
+    assert "wrong passphrase" in line
+    assert "WrongPassphrase" not in line  # words, not the exception's class (issue 18)
     assert "governance/gov-1.key" in line
     for key_file in (made / "governance").iterdir():
         for pem_line in key_file.read_text().splitlines():
@@ -230,7 +231,7 @@ def test_errors_are_red_when_colour_is_on(made: Path) -> None:
     assert result.exit_code == 1
     assert "\x1b[" in result.stderr
     assert "31m" in result.stderr  # red
-    assert "UnknownFeed" in result.stderr
+    assert "expected a feed listed in membership" in result.stderr
 
 
 def test_no_passphrase_source_is_a_clear_error(made: Path) -> None:
@@ -282,7 +283,7 @@ def test_revoke_org_must_name_every_feed(made: Path) -> None:
 
 def test_sign_with_too_few_is_refused(made: Path) -> None:
     line = assert_clean_failure(add_feed(made, "x", "--sign-with", "gov-2"))
-    assert "ThresholdNotMet" in line
+    assert "expected 2 valid signatures" in line
     assert not (made / "membership" / version_file_name(4)).exists()
     ok(add_feed(made, "x", "--sign-with", "gov-2", "--sign-with", "gov-3"))
 
@@ -293,7 +294,6 @@ def test_under_signed_version_file_fails_verify(made: Path) -> None:
     one = sign_membership(proposal, {"gov-1": c.governance_key("gov-1", PW)})
     (made / "membership" / version_file_name(4)).write_text(json.dumps(one.to_wire()))
     line = assert_clean_failure(run("verify", "--dir", made, passphrase=None))
-    assert "ThresholdNotMet" in line
     assert "membership v4: expected 2 valid signatures" in line
     assert_clean_failure(run("show", "--dir", made, passphrase=None))
 

@@ -100,7 +100,7 @@ ENVELOPE_CASES: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
     ("missing_body", without_field("body")),
     ("missing_prev", without_field("prev")),
     ("unknown_field", with_field("note", "x")),
-    ("version_2", with_field("v", 2)),
+    ("version_3", with_field("v", 3)),
     ("version_true_is_not_1", with_field("v", True)),
     ("version_as_string", with_field("v", "1")),
     ("feed_without_site", with_field("feed", "acme-pharma")),

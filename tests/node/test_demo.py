@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import requests
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from keys.keystore import WrongPassphrase, open_private_key
+from medtrace.cli.main import cli
 from node.https import ca_session
 from node.localnet.running import running_nodes
 from node.process import NodeProcess
@@ -57,6 +59,30 @@ def test_the_report_shows_every_expected_verdict(demo: Path) -> None:
     assert ("recalled lot scanned", "REJECT") in steps
     assert ("printed lot differs from commissioning", "REJECT") in steps
     assert ("never commissioned", "HOLD") in steps
+
+
+def test_the_border_proof_file_is_exported_and_verifies_offline(demo: Path) -> None:
+    """make demo shows a proof file exported at the border and verified offline (issue 14)."""
+    steps = {s["name"]: s for s in report(demo)["steps"]}
+    step = steps["proof exported at the border, verified offline"]
+    assert step["verdict"] == "RELEASE"
+    assert "border.proof.json" in step["note"]
+    proof = json.loads((demo / "border.proof.json").read_text())
+    assert proof["checkpoints"], "expected the feeds' cosigned checkpoints in the file"
+    result = CliRunner().invoke(
+        cli, ["proof", "verify", str(demo / "border.proof.json"), "--genesis", proof["genesis"]]
+    )
+    assert result.exit_code == 0, result.output
+    assert "cosigned by" in result.stdout
+    # a checkpoint whose size was changed no longer carries its feed's signature
+    proof["checkpoints"][0]["note"] = proof["checkpoints"][0]["note"].replace("\n", "\n9", 1)
+    tampered = demo / "tampered.proof.json"
+    tampered.write_text(json.dumps(proof))
+    refused = CliRunner().invoke(
+        cli, ["proof", "verify", str(tampered), "--genesis", proof["genesis"]]
+    )
+    assert refused.exit_code == 5, refused.output
+    assert "proof_file_tampered: checkpoint of" in refused.stderr
 
 
 def test_the_clone_raises_an_alert_and_the_mismatches_name_their_reason(demo: Path) -> None:

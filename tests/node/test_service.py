@@ -13,6 +13,7 @@ from ledger.action import Action
 from ledger.errors import KindNotAllowed, RuleViolation
 from ledger.feed import verify_chain
 from ledger.kinds import Kind
+from ledger.openings import Sidecar
 from node.replication.pull import LocalPeer, pull
 from node.service import NodeService
 from node.store import Store
@@ -29,7 +30,11 @@ def service(store: Store, feed: str = "acme/line1", seed: int = 11) -> NodeServi
 def test_a_batch_is_commissioned_in_chunks_under_one_transaction(store_url: str) -> None:
     with Store(store_url) as store:
         done = service(store).commission(GTIN, LOT, EXPIRY, count=2_500, chunk=1_000)
-        assert [len(e.payload.body["serials"]) for e in done.entries] == [1_000, 1_000, 500]
+        assert [len(e.opening.values) for e in done.entries if isinstance(e.opening, Sidecar)] == [
+            1_000,
+            1_000,
+            500,
+        ]
         assert store.count("packs") == 2_500
         verify_chain(store.entries("acme/line1"), make_world().membership, feed="acme/line1")
 

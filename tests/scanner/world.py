@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from ledger import membership as ms
+from ledger.action import Action
 from ledger.entry import SignedEntry
 from ledger.feed import FeedWriter
 from ledger.identifiers import container_uri, lot_uri, pack_uri
 from ledger.kinds import Kind
+from ledger.openings import commit
 from ledger.timefmt import format_ts
 from node.config import NodeConfig, save_config
 from node.store import Store
@@ -43,7 +45,14 @@ class ScanWorld:
         return format_ts(self.start + timedelta(seconds=self.clock))
 
     def write(self, feed: str, kind: Kind, **fields: Any) -> SignedEntry:
-        entry = self.writers[feed].append(kind, ts=self.ts(), **fields)
+        """Sign the next entry of ``feed`` as a node writes it: an entry naming many packs in
+        the current format, a commitment with its sidecar (``ledger.openings.commit``)."""
+        subjects, body, sidecar = commit(
+            kind, tuple(fields.get("subjects", ())), dict(fields.get("body") or {})
+        )
+        action = Action(kind, subjects, tuple(fields.get("refs", ())), body)
+        writer = self.writers[feed]
+        entry = writer.sign(writer.next_payload(action, ts=self.ts())).with_opening(sidecar)
         self.entries.append(entry)
         return entry
 

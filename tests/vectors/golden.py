@@ -32,9 +32,13 @@ from ledger.membership import (
     raw_public,
     sign_membership,
 )
+from ledger.openings import commit
 from ledger.status import DISPOSITION, Status
 
 GOLDEN_PATH = Path(__file__).with_name("golden.json")
+#: The same scenario in entry format v2: commission and pack sign a root over salted leaves,
+#: their packs travel beside them as a sidecar (docs/spec/entry.md, docs/spec/proofs.md).
+GOLDEN_V2_PATH = Path(__file__).with_name("golden_v2.json")
 
 CONSORTIUM = "medtrace-golden"
 THRESHOLD = 2
@@ -150,10 +154,14 @@ def epcis_body(kind: Kind, status: Status, feed: str, **extra: Any) -> dict[str,
 class Scenario:
     """The golden supply chain, one named step at a time."""
 
-    writers: dict[str, FeedWriter] = field(
-        default_factory=lambda: {feed: FeedWriter(feed, key) for feed, key in feed_keys().items()}
-    )
+    version: int = 1
+    writers: dict[str, FeedWriter] = field(default_factory=dict)
     steps: list[tuple[str, SignedEntry]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.writers = {
+            feed: FeedWriter(feed, key, version=self.version) for feed, key in feed_keys().items()
+        }
 
     def write(
         self,
@@ -166,13 +174,23 @@ class Scenario:
         body: Mapping[str, Any],
         refs: tuple[SignedEntry, ...] = (),
     ) -> SignedEntry:
-        entry = self.writers[feed].append(
-            kind,
-            subjects=subjects,
-            refs=[r.id for r in refs],
-            body=body,
-            ts=ts,
-            not_before=[r.payload.ts for r in refs],
+        sidecar = None
+        if self.version >= 2:
+            # Fixed salts (0x40, 0x41, … repeated) so that the vectors are reproducible; a node
+            # draws them from the CSPRNG.
+            salts = (bytes([0x40 + i]) * 16 for i in range(len(subjects) + 8))
+            subjects, body, sidecar = commit(kind, subjects, body, salts=salts)
+        entry = (
+            self.writers[feed]
+            .append(
+                kind,
+                subjects=subjects,
+                refs=[r.id for r in refs],
+                body=body,
+                ts=ts,
+                not_before=[r.payload.ts for r in refs],
+            )
+            .with_opening(sidecar)
         )
         if entry.payload.ts != ts:
             raise AssertionError(f"{step}: the writer moved ts {ts} to {entry.payload.ts}")
@@ -180,9 +198,9 @@ class Scenario:
         return entry
 
 
-def scenario() -> list[tuple[str, SignedEntry]]:
+def scenario(version: int = 1) -> list[tuple[str, SignedEntry]]:
     """Commission 3 packs, pack them into a case, ship, receive, inspect, ship, receive, dispense."""
-    s = Scenario()
+    s = Scenario(version)
     m, d, c, p = MANUFACTURER, DISTRIBUTOR, CUSTOMS, PHARMACY
     s.write(
         "commission",
@@ -264,7 +282,19 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def build_vectors() -> dict[str, Any]:
+def _entry_vector(step: str, entry: SignedEntry) -> dict[str, Any]:
+    vector: dict[str, Any] = {
+        "step": step,
+        "id": entry.id,
+        "payload": entry.payload_bytes.decode("utf-8"),
+        "signature": _b64(entry.signature),
+    }
+    if entry.opening is not None:
+        vector["sidecar"] = entry.to_wire()["sidecar"]
+    return vector
+
+
+def build_vectors(version: int = 1) -> dict[str, Any]:
     signed = signed_genesis()
     return {
         "about": (
@@ -288,15 +318,7 @@ def build_vectors() -> dict[str, Any]:
             "document": signed.doc_bytes.decode("utf-8"),
             "wire": signed.to_wire(),
         },
-        "entries": [
-            {
-                "step": step,
-                "id": entry.id,
-                "payload": entry.payload_bytes.decode("utf-8"),
-                "signature": _b64(entry.signature),
-            }
-            for step, entry in scenario()
-        ],
+        "entries": [_entry_vector(step, entry) for step, entry in scenario(version)],
     }
 
 

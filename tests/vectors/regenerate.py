@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import sys
 
-from tests.vectors.golden import GOLDEN_PATH, build_vectors, render
+from tests.vectors.golden import GOLDEN_PATH, GOLDEN_V2_PATH, build_vectors, render
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    text = render(build_vectors())
-    current = GOLDEN_PATH.read_text(encoding="utf-8") if GOLDEN_PATH.exists() else None
-    if current == text:
-        print(f"{GOLDEN_PATH}: up to date")
-        return 0
-    if "--check" in args:
-        print(f"{GOLDEN_PATH}: out of date; run python -m tests.vectors.regenerate")
-        return 1
-    GOLDEN_PATH.write_text(text, encoding="utf-8")
-    print(f"{GOLDEN_PATH}: rewritten")
-    return 0
+    status = 0
+    for path, version in ((GOLDEN_PATH, 1), (GOLDEN_V2_PATH, 2)):
+        text = render(build_vectors(version))
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == text:
+            print(f"{path}: up to date")
+        elif "--check" in args:
+            print(f"{path}: out of date; run python -m tests.vectors.regenerate")
+            status = 1
+        else:
+            path.write_text(text, encoding="utf-8")
+            print(f"{path}: rewritten")
+    return status
 
 
 if __name__ == "__main__":

@@ -1,15 +1,24 @@
-"""Fixtures for the web pages and the scan endpoint: the API tests' consortium and nodes, and
-label images made here with zxing-cpp (GS1 DataMatrix) and qrcode (GS1 Digital Link)."""
+"""Fixtures for the web pages and the scan endpoint: the API tests' consortium and nodes,
+Debian's Chromium and a watched tab in it (tests/web/browsing.py), and label images made here
+with zxing-cpp (GS1 DataMatrix) and qrcode (GS1 Digital Link)."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 import qrcode
+import requests
 import zxingcpp
 from PIL import Image
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
+from ledger.entry import SignedEntry
+from node.config import load_config
+from node.store import IngestReport, Store
 from tests.api.conftest import (  # noqa: F401 (fixtures shared with the API tests)
     _no_ambient_passphrase,
     acme,
@@ -17,6 +26,59 @@ from tests.api.conftest import (  # noqa: F401 (fixtures shared with the API tes
     make_node,
     template_nodes,
 )
+from tests.api.test_server import Running, create_token
+from tests.web.browsing import launch, watched_page
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    chromium = launch(playwright)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+@pytest.fixture
+def console() -> list[str]:
+    """What the page's scripts and console said that was wrong (a test asserts it is empty)."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, console: list[str]) -> Iterator[Page]:
+    with watched_page(browser, console) as tab:
+        yield tab
+
+
+def ingest_beside(data: Path, entries: Iterable[SignedEntry]) -> IngestReport:
+    """Store ``entries`` in the store of the node of ``data``, beside the running node, as if
+    they had been replicated there; the ingest's report."""
+    config = load_config(data)
+    store = Store(config.database_url(data))
+    try:
+        return store.ingest(entries, store.membership_chain(config.genesis_id).current)
+    finally:
+        store.close()
+
+
+def post_as_operator(
+    running: Running, data: Path, calls: Iterable[tuple[str, dict[str, Any]]]
+) -> None:
+    """POST each ``(path under /api/v1/, body)`` to the node with a new operator token, in
+    order; each must answer 201."""
+    operator = create_token(data, "operator", "line-operator")
+    with requests.Session() as http:
+        http.headers["Authorization"] = f"Bearer {operator}"
+        for path, body in calls:
+            made = http.post(f"{running.url}/api/v1/{path}", json=body, timeout=10)
+            assert made.status_code == 201, made.text
 
 
 def yymmdd(iso: str) -> str:

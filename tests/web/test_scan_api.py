@@ -114,7 +114,8 @@ def test_a_label_photo_of_a_commissioned_pack_is_released(acme: Node) -> None:
     assert commissioning["kind"] == "commission"
     assert commissioning["feed"] == "acme/line-1"
     assert commissioning["seq"] == 0
-    assert set(commissioning) == {"ts", "feed", "seq", "kind", "entry"}
+    assert set(commissioning) == {"ts", "feed", "seq", "kind", "entry", "detail"}
+    assert commissioning["detail"].startswith("lot ")  # as `medtrace scan` shows it
 
 
 def test_the_timeline_is_the_verified_provenance_in_order(acme: Node) -> None:

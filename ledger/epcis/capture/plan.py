@@ -27,10 +27,12 @@ from ledger.epcis.context import (
     standard_prefixes,
 )
 from ledger.epcis.hash import event_hash
+from ledger.epcis.normalise import ledger_subject
 from ledger.epcis.vocab import Vocab, compact, expand
-from ledger.identifiers import pack_uri
+from ledger.identifiers import DL_ROOT, pack_uri
 from ledger.kinds import Kind
 from ledger.membership import Membership
+from ledger.openings import will_commit
 
 
 @dataclass
@@ -124,20 +126,22 @@ def plan_each(
     for index, event in enumerate(events):
         try:
             planned.append(
-                _plan_one(
-                    index,
-                    event,
-                    ctx,
-                    context_text,
-                    prefixes,
-                    membership,
-                    org,
-                    state,
-                    event_entries,
-                    packed,
-                    ignore,
-                    held,
-                    seen,
+                _without_committed_lists(
+                    _plan_one(
+                        index,
+                        event,
+                        ctx,
+                        context_text,
+                        prefixes,
+                        membership,
+                        org,
+                        state,
+                        event_entries,
+                        packed,
+                        ignore,
+                        held,
+                        seen,
+                    )
                 )
             )
         except MappingRefused as refused:
@@ -241,6 +245,45 @@ def _common_body(reader: EventReader) -> dict[str, Any]:
         if where is not None:
             body[key] = where
     return body
+
+
+#: The members of a captured event that list EPCs one by one: a step that commits to its packs
+#: keeps them out of its signed body (architecture §7); ``render.stored`` puts back the opened
+#: ones. Input and output lists of transformation events are not committed yet.
+COMMITTED_LISTS = ("epcList", "childEPCs")
+PACK_PREFIX = f"{DL_ROOT}/01/"
+
+
+def _without_committed_lists(item: Planned | Held) -> Planned | Held:
+    """A planned step that will commit to its packs (``ledger.openings.will_commit``) stores
+    its captured event without their lists, and names the lists it left out; its CBV hash was
+    computed before and is stored."""
+    if not isinstance(item, Planned) or not will_commit(item.kind, item.subjects, item.body):
+        return item
+    epcis = item.body.get("epcis")
+    if not isinstance(epcis, dict) or not isinstance(epcis.get("event"), str):
+        return item
+    committed = _committed(item)
+    event = dict(jsontext.loads(epcis["event"]))
+    removed = []
+    for name in COMMITTED_LISTS:
+        listed = event.get(name)
+        if isinstance(listed, list):
+            # Identifiers the ledger does not commit to (other EPC schemes) stay listed.
+            event[name] = [e for e in listed if ledger_subject(e) not in committed]
+            removed.append(name)
+    if removed:
+        item.body["epcis"] = {**epcis, "event": jsontext.dumps(event), "lists": removed}
+    return item
+
+
+def _committed(item: Planned) -> set[str]:
+    """The subjects ``ledger.openings.commit`` will put under the step's root."""
+    if item.kind is Kind.COMMISSION:
+        return set(item.named) - set(item.subjects)
+    if item.kind in (Kind.PACK, Kind.UNPACK):
+        return set(item.subjects[1:])
+    return {s for s in item.subjects if s.startswith(PACK_PREFIX) and "/21/" in s}
 
 
 def _epcis_member(

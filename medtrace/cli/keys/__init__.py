@@ -23,6 +23,7 @@ from medtrace.cli.keys.membership import (
     rotate_command,
 )
 from medtrace.cli.keys.tls import tls_ca_command, tls_issue_command
+from medtrace.cli.keys.witnesses import witness_policy_command
 
 
 @click.group("keys", cls=CleanErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -53,6 +54,7 @@ for _command in (
     revoke_feed_command,
     revoke_org_command,
     rotate_command,
+    witness_policy_command,
     show_command,
     verify_command,
     tls_ca_command,
