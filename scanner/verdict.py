@@ -99,6 +99,39 @@ def decide(
     pack = state.packs.get(uri)
     timeline = sorted((e for e in provenance), key=lambda e: e.payload.order_key)
     if pack is None:
+        return judge(scanned, None, today=today, timeline=timeline)
+    return judge(
+        scanned,
+        pack,
+        today=today,
+        recalled=state.recall_of(pack.gtin, pack.lot) is not None,
+        withdrawn=state.withdrawal_of(pack.gtin) is not None,
+        alerts=[a for a in alerts if a.subject == uri],
+        in_transit_ok=in_transit_ok,
+        commissioner=timeline[0].payload.feed if timeline else "?",
+        timeline=timeline,
+    )
+
+
+def judge(
+    scanned: Scanned,
+    pack: PackState | None,
+    *,
+    today: str,
+    recalled: bool = False,
+    withdrawn: bool = False,
+    alerts: Sequence[Alert] = (),
+    in_transit_ok: bool = False,
+    commissioner: str = "?",
+    timeline: Sequence[SignedEntry] = (),
+) -> Verdict:
+    """The verdict on a pack's folded state, the alerts about it and what is printed on it.
+
+    ``decide`` calls it after verifying the provenance; a node judging many packs of its own
+    (already verified) store at once calls it directly with the projected states, so that a
+    pack and a consignment are judged by one set of rules."""
+    uri = pack_uri(scanned.gtin, scanned.serial)
+    if pack is None:
         return Verdict(
             Decision.HOLD,
             uri,
@@ -108,9 +141,8 @@ def decide(
                     "no commissioning of this serial is known: check the scan, then treat the pack as suspect",
                 )
             ],
-            timeline=timeline,
+            timeline=list(timeline),
         )
-    own_alerts = [a for a in alerts if a.subject == uri]
     reasons: list[Reason] = []
     reject = False
     hold = False
@@ -126,10 +158,10 @@ def decide(
                 )
             )
             reject = True
-    if state.recall_of(pack.gtin, pack.lot) is not None:
+    if recalled:
         reasons.append(Reason("recalled", f"lot {pack.lot} is recalled"))
         reject = True
-    if state.withdrawal_of(pack.gtin) is not None:
+    if withdrawn:
         reasons.append(Reason("withdrawn", f"product {pack.gtin} is withdrawn from the market"))
         reject = True
     if today > pack.expiry:
@@ -149,7 +181,7 @@ def decide(
         )
         hold = True
     shown: set[str] = {r.code for r in reasons}
-    for alert in own_alerts:
+    for alert in alerts:
         if alert.code.value in shown or alert.code in _COVERED_ALERTS:
             continue
         shown.add(alert.code.value)
@@ -166,7 +198,7 @@ def decide(
         reasons.append(
             Reason(
                 "authentic",
-                f"commissioned by {timeline[0].payload.feed if timeline else '?'}, {pack.status.value}, lot and expiry match",
+                f"commissioned by {commissioner}, {pack.status.value}, lot and expiry match",
             )
         )
-    return Verdict(decision, uri, reasons, pack, timeline, own_alerts)
+    return Verdict(decision, uri, reasons, pack, list(timeline), list(alerts))
