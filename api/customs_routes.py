@@ -13,6 +13,7 @@ from api.customs_schemas import (
     PRODUCT_REGISTERED,
     PRODUCT_SHOWN,
 )
+from api.decisions import decision_routes
 from api.route import Param, Route
 from ledger.kinds import Kind
 from node.replication.protocol import API_PREFIX
@@ -72,4 +73,5 @@ def customs_routes() -> list[Route]:
             response=DECLARATION_SHOWN,
             params=(Param("reference", "path", {"type": "string"}, "The UCR."),),
         ),
+        *decision_routes(),  # decisions, inspection outcomes, failed checks (ADR 0022)
     ]

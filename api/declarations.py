@@ -16,6 +16,7 @@ from flask import Response
 from api.actions import notify_peers
 from api.call import Call, json_response
 from api.context import NodeContext
+from api.decisions import history_json
 from api.problems import Problem
 from api.products import SEALED_READERS, invalid
 from ledger.action import Action
@@ -23,6 +24,8 @@ from ledger.errors import MalformedEntry
 from ledger.kinds import Kind, Role
 from ledger.lifecycle.declarations import REFERENCE, declaration_step
 from ledger.sealed import SEALED, Opening
+from node.risk.facts import Scorer
+from node.risk.lanes import RiskConfig, RiskConfigError, load_config
 from node.store import StoredRecord
 
 #: Organisations whose nodes answer declaration queries.
@@ -50,6 +53,7 @@ def declare(ctx: NodeContext, call: Call) -> Response:
         seen[reference] = i
         steps.append(step)
         openings.append(opening)
+    risk = risk_config(ctx)  # a broken risk configuration refuses before anything is stored
     ctx.store.keep_openings(Kind.DECLARE.value, openings)
     try:
         entries = ctx.service.submit_many(steps)
@@ -57,15 +61,36 @@ def declare(ctx: NodeContext, call: Call) -> Response:
         ctx.store.drop_openings(openings)
         raise
     notify_peers(ctx)
+    lanes = assessments(ctx, risk, list(seen))  # issue 16: score and lane of each
     return json_response(
         {
             "declared": [
-                {"reference": ref, "entry": e.id, "packages": len(s.subjects)}
+                {"reference": ref, "entry": e.id, "packages": len(s.subjects), "risk": lanes[ref]}
                 for ref, e, s in zip(seen, entries, steps, strict=True)
             ]
         },
         201,
     )
+
+
+def risk_config(ctx: NodeContext) -> RiskConfig:
+    """The node.json ``risk`` section (docs/spec/risk.md "Configuration")."""
+    try:
+        return load_config(ctx.config.extra.get("risk"))
+    except RiskConfigError as exc:
+        raise Problem("internal", f"this node's risk configuration is not usable: {exc}") from None
+
+
+def assessments(ctx: NodeContext, config: RiskConfig, references: list[str]) -> dict[str, Any]:
+    """Score, lane and reasons of declarations just lodged here (ADR 0027), the earlier
+    declarations read once for the batch."""
+    scorer = Scorer(ctx.store, ctx.membership, config)
+    scorer.preload(ctx.config.org)
+    found: dict[str, Any] = {}
+    for reference in references:
+        record = ctx.store.declaration(reference, ctx.config.org)
+        found[reference] = scorer.score(record).to_json() if record is not None else None
+    return found
 
 
 def shown(record: StoredRecord, may_open: bool) -> dict[str, Any]:
@@ -105,4 +130,11 @@ def show(ctx: NodeContext, call: Call) -> Response:
     if record is None:
         raise Problem("not-found", f"no declaration {reference} is held at this node")
     may_open = call.token is not None and call.token.role in SEALED_READERS
-    return json_response(shown(record, may_open))
+    answer = shown(record, may_open) | history_json(ctx, record)  # ADR 0022
+    # issue 16: the lane where the commercial fields are read (the customs node that took it)
+    answer["risk"] = _risk(ctx, record) if may_open and record.opened is not None else None
+    return json_response(answer)
+
+
+def _risk(ctx: NodeContext, record: StoredRecord) -> dict[str, Any]:
+    return Scorer(ctx.store, ctx.membership, risk_config(ctx)).score(record).to_json()

@@ -123,7 +123,11 @@ def _required(call: Call, name: str) -> int:
 
 def _size(ctx: NodeContext, feed: str, size: int | None, held: int) -> int:
     if size is None:
-        newest = ctx.store.checkpoint(feed)
+        # A scanner accepts a checkpoint only under the witness policy (ADR 0024): the newest
+        # checkpoint that already has its quorum of cosignatures serves it better than a newer
+        # one still waiting for its witnesses; a feed with none gets its newest.
+        quorum = ctx.membership.witnesses().quorum
+        newest = ctx.store.checkpoint(feed, cosigners=quorum) or ctx.store.checkpoint(feed)
         size = newest.size if newest is not None else held
     if not 0 < size <= held:
         raise Problem(

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from flask import Response
 
+from api.alert_filters import alert_filter, filter_alerts, filter_local
 from api.alert_scope import scope_alerts, scope_entries
 from api.call import Call, json_response
 from api.context import NodeContext
@@ -226,10 +227,12 @@ def alerts(ctx: NodeContext, call: Call) -> Response:
     found = scope_alerts(
         ctx.store.alerts(subject=asked, code=call.opt_text("code")), call.token, asked
     )
+    wanted = alert_filter(call)  # level, product, organisation, declaration, country
+    found = filter_alerts(ctx, found, wanted)
     # Node-local alerts (ADR 0012) have no entries behind them: listed after the ledger's, and
     # only to an auditor (they name this node's users and the serials probed).
     local = (
-        ctx.local_alerts.find(subject=call.opt_text("subject"), code=call.opt_text("code"))
+        filter_local(ctx.local_alerts.find(subject=asked, code=call.opt_text("code")), wanted)
         if call.token is not None and call.token.role in LOCAL_ALERT_READERS
         else []
     )

@@ -10,6 +10,7 @@ equal the application's URL map exactly.
 from __future__ import annotations
 
 from api import actions, epcis, network, ops, peer_endpoints, queries, web_scan
+from api.alert_filters import FILTER_PARAMS
 from api.auth import (
     AUDITOR,
     HINTERS,
@@ -24,6 +25,7 @@ from api.auth import (
 from api.checkpoint_routes import checkpoint_routes
 from api.customs_routes import customs_routes
 from api.route import Guard, Param, Route
+from api.scan_schemas import SCAN_REQUEST, SCAN_RESULT, SCAN_UPLOAD
 from api.schemas import (
     ACTION_SCHEMAS,
     ALERTS,
@@ -42,11 +44,9 @@ from api.schemas import (
     ORG_ID,
     PACK,
     PROVENANCE,
-    SCAN_REQUEST,
-    SCAN_RESULT,
-    SCAN_UPLOAD,
     SYNC_REPORT,
 )
+from api.vrs import vrs_routes
 from ledger.alerts import Code
 from ledger.kinds import Kind
 from node.replication.protocol import (
@@ -182,7 +182,8 @@ def _routes() -> tuple[Route, ...]:
             "scan",
             web_scan.scan,
             "Read a pack's code (a photo, or the scanned text) and verify its provenance here: "
-            "RELEASE, HOLD or REJECT with reasons and the custody timeline.",
+            "RELEASE, HOLD or REJECT with reasons and the custody timeline. A case's or pallet's "
+            "code, or a declaration, checks the whole consignment, every pack (api/consignment.py).",
             "verification",
             SCANNERS,
             request=SCAN_REQUEST,
@@ -230,6 +231,7 @@ def _routes() -> tuple[Route, ...]:
                     "At most this many (the most recent); default 1000.",
                     default=1_000,
                 ),
+                *FILTER_PARAMS,  # level, product, organisation, declaration, country
             ),
         ),
         Route(
@@ -461,6 +463,7 @@ def _routes() -> tuple[Route, ...]:
         *feeds,
         *checkpoint_routes(),
         *customs_routes(),
+        *vrs_routes(),
         *public,
         *epcis_routes,
     )

@@ -8,10 +8,9 @@ body a client may leave out; it only decides ``required`` and is never published
 
 from __future__ import annotations
 
-from api import web_scan
 from api.validation import Schema
 from ledger.alerts import Code
-from ledger.kinds import Kind
+from ledger.kinds import RECORD_KINDS, Kind
 
 MAX_SUBJECTS = 100_000
 MAX_SERIALS = 100_000
@@ -144,9 +143,10 @@ ACTION_SCHEMAS: dict[Kind, Schema] = {
     Kind.RECALL: _action_schema(max_subjects=1),
     Kind.WITHDRAW: _action_schema(max_subjects=1),
 }
-# ``event`` entries are written by EPCIS capture (api/epcis.py), not by an action route;
-# ``product`` and ``declare`` by their own routes (api/customs_routes.py, ADR 0020).
-assert set(ACTION_SCHEMAS) == set(Kind) - {Kind.COMMISSION, Kind.EVENT, Kind.PRODUCT, Kind.DECLARE}
+# ``event`` entries are written by EPCIS capture (api/epcis.py), not by an action route; the
+# records (``kinds.RECORD_KINDS``) by their own routes (api/customs_routes.py; ADR 0020, 0022).
+_RECORDS: set[Kind] = set().union(*RECORD_KINDS.values())
+assert set(ACTION_SCHEMAS) == set(Kind) - {Kind.COMMISSION, Kind.EVENT, *_RECORDS}
 
 COMMISSION = {
     "type": "object",
@@ -379,95 +379,6 @@ HEALTH = {
         "feed": {"type": "string"},
         "digest": {"type": "string"},
         "entries": {"type": "integer"},
-    },
-}
-
-SCAN_REQUEST = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["text"],
-    "properties": {
-        "text": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": web_scan.MAX_TEXT,
-            "description": "What a keyboard-wedge scanner typed (GS1 element string, with or "
-            "without ']d2', GS as \\u001d or '<GS>') or a GS1 Digital Link URI.",
-        },
-        "context": {
-            "type": "string",
-            "enum": list(web_scan.CONTEXTS),
-            "description": "counter (default): a pack in transit is held; border: a pack in "
-            "transit is fine (customs).",
-        },
-    },
-}
-SCAN_UPLOAD = {
-    "type": "object",
-    "required": [web_scan.IMAGE_FIELD],
-    "properties": {
-        web_scan.IMAGE_FIELD: {
-            "type": "string",
-            "contentMediaType": "image/png, image/jpeg, image/webp",
-            "description": f"A photo of the code: PNG, JPEG or WebP, at most "
-            f"{web_scan.MAX_IMAGE_BYTES} bytes.",
-        },
-        "context": {"type": "string", "enum": list(web_scan.CONTEXTS)},
-    },
-}
-SCAN_RESULT = {
-    "type": "object",
-    "required": ["verdict", "pack", "gtin", "serial", "reasons", "timeline", "alerts", "scan"],
-    "properties": {
-        "verdict": {"type": "string", "enum": ["RELEASE", "HOLD", "REJECT"]},
-        "pack": {"type": "string"},
-        "gtin": {"type": "string"},
-        "serial": {"type": "string"},
-        "lot": {"type": ["string", "null"], "description": "As printed on the pack."},
-        "expiry": {"type": ["string", "null"], "description": "As printed, an ISO date."},
-        "context": {"type": "string", "enum": list(web_scan.CONTEXTS)},
-        "node": {"type": "string"},
-        "status": {"type": ["string", "null"], "description": "Null for an unknown pack."},
-        "custodian": {"type": ["string", "null"]},
-        "reasons": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
-        "timeline": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "ts": {"type": "string"},
-                    "feed": {"type": "string"},
-                    "seq": {"type": "integer"},
-                    "kind": {"type": "string"},
-                    "entry": {"type": "string"},
-                    "detail": {
-                        "type": "string",
-                        "description": "What the step decided or did, as `medtrace scan` shows "
-                        "it: an inspection's release/hold/detain, a shipment's destination.",
-                    },
-                },
-            },
-        },
-        "alerts": {"type": "array", "items": ALERT},
-        "scan": {
-            "type": "object",
-            "properties": {
-                "symbology": {"type": "string"},
-                "decoder": {"type": ["string", "null"]},
-                "raw": {"type": "string"},
-                "recovered": {
-                    "type": "boolean",
-                    "description": "Lost group separators were put back (one reading only).",
-                },
-                "notes": {"type": "array", "items": {"type": "string"}},
-            },
-        },
     },
 }
 

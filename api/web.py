@@ -1,6 +1,7 @@
 """The node's web pages: ``/scan`` for pharmacists and customs officers, ``/alerts`` for
 regulators, ``/network`` for operators and regulators (every peer, its lag and the digest
-agreement), and ``/docs``, the API's interactive reference (docs/spec/web.md).
+agreement), ``/customs`` for the customs officer (declarations, whole consignments, decisions),
+and ``/docs``, the API's interactive reference (docs/spec/web.md).
 
 The pages are plain HTML from ``api/templates`` with small hand-written CSS and JavaScript from
 ``api/static``: nothing from elsewhere, no framework, no inline script or style. They hold no
@@ -37,6 +38,7 @@ UNDOCUMENTED_RULES = frozenset(
         "/scan",
         "/alerts",
         "/network",
+        "/customs",
         "/docs",
         "/docs/ui/<path:filename>",
         f"{STATIC_URL}/<path:filename>",
@@ -106,6 +108,11 @@ def network_page() -> str:
     return render_template("network.html", page="network", node=ctx.name, feed=ctx.feed)
 
 
+def customs_page() -> str:
+    ctx = node_context()
+    return render_template("customs.html", page="customs", node=ctx.name, feed=ctx.feed)
+
+
 def docs_page() -> str:
     ctx = node_context()
     version = (SWAGGER_UI_DIR / "VERSION").read_text(encoding="utf-8").strip()
@@ -136,6 +143,7 @@ def blueprint() -> Blueprint:
         ("/scan", scan_page),
         ("/alerts", alerts_page),
         ("/network", network_page),
+        ("/customs", customs_page),
         ("/docs", docs_page),
         ("/docs/ui/<path:filename>", swagger_ui_file),
     )

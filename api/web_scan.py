@@ -23,7 +23,9 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.call import Call, json_response
+from api.consignment import consignment_scan
 from api.context import NodeContext
+from api.failed_checks import record_failed_check
 from api.harvest import note_unknown
 from api.problems import Problem
 from api.queries import alert_json, pack_view, per_pack, today
@@ -207,6 +209,8 @@ def verdict_json(
         "status": state.status.value if state is not None else None,
         "custodian": custodian_shown(verdict),
         "reasons": [{"code": r.code, "message": r.message} for r in verdict.reasons],
+        "warnings": [{"code": r.code, "message": r.message} for r in verdict.warnings],
+        "product": None if verdict.product is None else verdict.product.to_json(),
         "timeline": timeline_json(verdict.timeline),
         "alerts": [alert_json(a) for a in verdict.alerts],
         "scan": {
@@ -220,6 +224,8 @@ def verdict_json(
 
 
 def scan(ctx: NodeContext, call: Call) -> Response:
+    if (whole := consignment_scan(ctx, call)) is not None:  # an SSCC or a declaration: every pack
+        return whole
     req = _request(call)
     data = _read(req)
     try:  # the reader checks these; a second line of defence
@@ -249,4 +255,6 @@ def scan(ctx: NodeContext, call: Call) -> Response:
     verdict = hold_withheld(verdict, withheld)
     if verdict.state is None and any(r.code == "unknown_pack" for r in verdict.reasons):
         note_unknown(uri)  # serial harvesting (ADR 0012)
+    failed = [r.code for r in verdict.reasons]  # REJECT, or HOLD on evidence: an alert (ADR 0022)
+    record_failed_check(ctx, call.token, packs=[uri], verdict=verdict.decision.value, reasons=failed, context=req.context, lot=data.lot, expiry=data.expiry)  # fmt: skip
     return json_response(verdict_json(ctx, data, gtin, verdict, req.context))

@@ -65,6 +65,14 @@ class Node:
     def stop(self) -> None:
         self.runner.stop()
 
+    def serve_tls(self, tls: bool) -> None:
+        """HTTPS (``tls``) or plain HTTP from the next start; the node must have been made with
+        ``tls=True``, which wrote its certificate."""
+        self.runner.stop()
+        save_config(self.data, replace(load_config(self.data), tls=tls))
+        self.tls = tls
+        self.runner = NodeProcess(self.name, self.data, self.url)
+
 
 @dataclass
 class Cluster:
@@ -97,9 +105,11 @@ class Cluster:
         workers: int | None = None,
         threads: int | None = None,
         tls: bool = False,
+        database: str = "",
     ) -> Node:
         """A fresh data directory for a node signing ``org``'s feed (not started); ``tls``: it
-        serves HTTPS with a certificate from the consortium's CA, as deployed (ADR 0011)."""
+        serves HTTPS with a certificate from the consortium's CA, as deployed (ADR 0011);
+        ``database``: a SQLAlchemy URL (an empty PostgreSQL database) instead of DATA/node.db."""
         feed = NODE_FEEDS[org]
         data = self.root / label
         port = free_port()
@@ -111,6 +121,7 @@ class Cluster:
             replication_interval_s=1.0,
             verify_rate_per_minute=UNLIMITED_RATE,
             tls=tls,
+            database=database,
         )
         if workers is not None:
             config = replace(config, workers=workers)

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from bench import commission, floors, nodes, proofs, served, verify, witnessing
+from bench import (
+    commission,
+    consignment,
+    floors,
+    nodes,
+    production,
+    proofs,
+    served,
+    verify,
+    witnessing,
+)
 from bench.consortium import membership
 from bench.files import TimedRun
 from bench.loadgen import percentile
@@ -48,6 +58,8 @@ class Plan:
     http_duration_s: float = 15.0
     convergence_rounds: int = 20
     catchup_entries: int = 10_000
+    #: The pack query over TLS, on SQLite and PostgreSQL, closed- and open-loop (issue 19).
+    production: production.ProductionPlan = production.QUICK
 
 
 QUICK = Plan(
@@ -73,6 +85,7 @@ FULL = Plan(
     served_budget_s=1_500.0,
     http_duration_s=30.0,
     catchup_entries=100_000,
+    production=production.FULL,
 )
 
 
@@ -122,11 +135,15 @@ class Results:
     elapsed_s: float
     load_1m: float
     machine: str
+    #: bench/production.py's figures (TLS, PostgreSQL, open-loop), flat in the JSON
+    production: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, float | int | str]:
+        flat = {**asdict(self), **self.production}
+        del flat["production"]
         return {
             name: round(value, 3) if isinstance(value, float) else value
-            for name, value in asdict(self).items()
+            for name, value in flat.items()
         }
 
 
@@ -136,7 +153,8 @@ def served_phases(plan: Plan, root: Path, progress: Progress) -> dict[str, Any]:
     progress.phase("creating the consortium and node data directories", 1)
     with Cluster(root, nodes.consortium(root)) as cluster:
         # One node for verification queries, alone (no peers): its store is filled first.
-        lone = cluster.add("verify", "manufacturer")
+        lone = cluster.add("verify", "manufacturer", tls=True)  # certificate for the TLS run
+        lone.serve_tls(False)
         progress.advance()
         packs, fill_rate = served.fill(
             cluster, lone, plan.served_packs, plan.served_batch, progress, plan.served_budget_s
@@ -161,6 +179,9 @@ def served_phases(plan: Plan, root: Path, progress: Progress) -> dict[str, Any]:
         )
         lone.stop()
         progress.advance()
+        measured = production.sqlite_tls(lone, keys_file, plan.production, progress)
+        measured |= production.postgres_tls(cluster, root, plan.production, progress)
+        measured |= consignment.measure(cluster, progress)  # whole pallets (issue 15)
         del cluster.nodes["verify"]
 
         # Four nodes, every one a peer of every other.
@@ -201,6 +222,7 @@ def served_phases(plan: Plan, root: Path, progress: Progress) -> dict[str, Any]:
         **cosign,
         "replication_catchup_entries_per_s": catchup_rate,
         "catchup_entries": plan.catchup_entries,
+        "production": measured,
     }
 
 

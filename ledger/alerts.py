@@ -43,6 +43,12 @@ class Code(StrEnum):
     #: A v2 entry came without the packs its commitment signs, or with packs that do not make
     #: the signed root (ledger/openings.py): refused and kept as evidence, like a forgery.
     SIDECAR_INVALID = "sidecar_invalid"
+    #: A node verified a pack or a consignment and answered REJECT (a ``check`` entry, ADR 0022).
+    CHECK_REJECTED = "check_rejected"
+    #: A node answered HOLD on evidence about the pack (not a scan or network error; ADR 0022).
+    CHECK_HELD = "check_held"
+    #: A customs decision about a consignment already seized (ADR 0022): seizure is final.
+    DECISION_AFTER_SEIZURE = "decision_after_seizure"
 
 
 LEVEL: dict[Code, Level] = {
@@ -68,6 +74,9 @@ LEVEL: dict[Code, Level] = {
     Code.FUTURE_DATED: Level.WARNING,
     Code.CHECKPOINT_FORK: Level.CRITICAL,
     Code.SIDECAR_INVALID: Level.CRITICAL,
+    Code.CHECK_REJECTED: Level.CRITICAL,
+    Code.CHECK_HELD: Level.WARNING,
+    Code.DECISION_AFTER_SEIZURE: Level.WARNING,
 }
 
 #: Raised by a node about what it saw (the requests it served, the time an entry arrived), not

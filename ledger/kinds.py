@@ -34,6 +34,13 @@ class Kind(StrEnum):
     PRODUCT = "product"
     #: An import declaration lodged at a customs post (ADR 0020): names its packages.
     DECLARE = "declare"
+    #: A failed verification (REJECT, or HOLD on evidence) a node reports (ADR 0022): raises an
+    #: alert about each pack or container it names on every node.
+    CHECK = "check"
+    #: A customs decision about a declared consignment: release, hold, detain, seize (ADR 0022).
+    DECIDE = "decide"
+    #: What a customs inspection of a declared consignment found (ADR 0022).
+    OUTCOME = "outcome"
 
 
 class Role(StrEnum):
@@ -124,6 +131,9 @@ BIZ_STEP: dict[Kind, str | None] = {
     K.EVENT: None,  # an EPCIS event keeps its own bizStep
     K.PRODUCT: None,  # GS1 master data, not an EPCIS event: rendered as none (ADR 0020)
     K.DECLARE: None,  # a customs declaration, not an EPCIS event: rendered as none (ADR 0020)
+    K.CHECK: None,  # a verification's failed verdict, not an EPCIS event (ADR 0022)
+    K.DECIDE: None,  # a customs decision record; the packs' hold is an ``inspect`` (ADR 0022)
+    K.OUTCOME: None,  # an inspection's finding, not an EPCIS event (ADR 0022)
 }
 
 #: Records (ADR 0020): kinds an organisation of a role may write on any of its feeds without the
@@ -131,10 +141,12 @@ BIZ_STEP: dict[Kind, str | None] = {
 #: so the feeds' ``kinds`` (which narrow the lifecycle steps) do not name them, and memberships
 #: signed before they existed need no new version. ``Membership.authorise`` checks them by the
 #: organisation's role; a ``product`` also by the GTIN's company prefix.
+#: Every role reports its failed checks (``check``, ADR 0022); customs decides about and
+#: inspects the consignments it took declarations of (``decide``, ``outcome``).
 RECORD_KINDS: dict[Role, frozenset[Kind]] = {
-    Role.MANUFACTURER: frozenset({K.PRODUCT}),
-    Role.DISTRIBUTOR: frozenset(),
-    Role.CUSTOMS: frozenset({K.DECLARE}),
-    Role.PHARMACY: frozenset(),
-    Role.REGULATOR: frozenset(),
+    Role.MANUFACTURER: frozenset({K.PRODUCT, K.CHECK}),
+    Role.DISTRIBUTOR: frozenset({K.CHECK}),
+    Role.CUSTOMS: frozenset({K.DECLARE, K.CHECK, K.DECIDE, K.OUTCOME}),
+    Role.PHARMACY: frozenset({K.CHECK}),
+    Role.REGULATOR: frozenset({K.CHECK}),
 }

@@ -73,6 +73,9 @@ class StateView(Protocol):
     def withdrawal_of(self, gtin: str) -> str | None: ...
     def put_withdrawal(self, gtin: str, entry_id: str) -> None: ...
     def put_record(self, record: Record) -> None: ...
+    def record_of(self, kind: str, key: str, before: OrderKey) -> Record | None:
+        """The newest version of record ``key`` ordered before ``before`` (ADR 0022)."""
+        ...
 
 
 @dataclass
@@ -113,3 +116,7 @@ class MemoryState:
         held = self.records.get((record.kind, record.key))
         if held is None or record.order > held.order:
             self.records[(record.kind, record.key)] = record
+
+    def record_of(self, kind: str, key: str, before: OrderKey) -> Record | None:
+        held = self.records.get((kind, key))
+        return held if held is not None and held.order < before else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.alerts import Alert
 from ledger.entry import SignedEntry
@@ -13,6 +13,9 @@ from ledger.identifiers import parse_subject
 from ledger.kinds import Kind
 from scanner.reading import ScanData
 from scanner.verdict import Decision, Verdict
+
+if TYPE_CHECKING:
+    from scanner.witnessed import Witnessing
 
 _RANK = {Decision.RELEASE: 0, Decision.HOLD: 1, Decision.REJECT: 2}
 
@@ -58,6 +61,8 @@ class Outcome:
     freshness: Freshness
     where: str = ""  # the node URL or the data path
     basis: Basis | None = None  # not in the JSON: for --export-proof
+    witnessing: Witnessing | None = None  # the checkpoints checked (scanner/witnessed.py)
+    checkpoint_items: tuple[Mapping[str, Any], ...] = ()  # as fetched, for --export-proof
 
     @property
     def decision(self) -> Decision:
@@ -74,9 +79,12 @@ class Outcome:
             "lot": self.scan.lot,
             "expiry": self.scan.expiry,
             "reasons": [{"code": r.code, "message": r.message} for r in v.reasons],
+            "warnings": [{"code": r.code, "message": r.message} for r in v.warnings],
+            "product": None if v.product is None else v.product.to_json(),
             "timeline": timeline_json(v.timeline),
             "alerts": [alert_json(a) for a in v.alerts],
             "freshness": self.freshness.to_json(),
+            "checkpoints": None if self.witnessing is None else self.witnessing.to_json(),
             "source": self.source,
             "ledger": None
             if state is None

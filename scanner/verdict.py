@@ -8,18 +8,21 @@ pack and what is printed on the pack decide the verdict.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import Any
 
 from ledger.alerts import Alert, Code
 from ledger.entry import SignedEntry
 from ledger.errors import LedgerError
 from ledger.feed import verify_entry
 from ledger.identifiers import pack_uri
+from ledger.kinds import Kind
 from ledger.lifecycle import fold
+from ledger.lifecycle.products import PUBLIC_FIELDS
 from ledger.membership import Membership
-from ledger.state import MemoryState, PackState
+from ledger.state import MemoryState, PackState, Record
 from ledger.status import Status
 
 
@@ -45,14 +48,71 @@ class Scanned:
     expiry: str | None = None  # ISO date
 
 
+UNREGISTERED_PRODUCT = "unregistered_product"
+
+
+class NotAsked(Enum):
+    """``judge(product=NOT_ASKED)``: the caller judges the product itself (a consignment
+    checks each GTIN once, not each pack)."""
+
+    NOT_ASKED = "not asked"
+
+
+NOT_ASKED = NotAsked.NOT_ASKED
+
+
+@dataclass(frozen=True)
+class Product:
+    """What the pack is: the public master data of its GTIN's registration in force (ADR 0020),
+    from a ``product`` entry that verified under the pinned membership, i.e. signed by the
+    owner of the GTIN's company prefix. The sealed reference price is never part of it."""
+
+    gtin: str
+    owner: str
+    entry: str
+    feed: str
+    ts: str
+    data: Mapping[str, Any]  # ledger.lifecycle.products.PUBLIC_FIELDS
+
+    @classmethod
+    def of_record(cls, data: Mapping[str, Any], entry: str, feed: str, ts: str) -> Product:
+        """From a ``product`` record (``MemoryState.records`` here, ``Store.product`` on a
+        node: both hold ``{"gtin", <public fields>, "sealed"}``)."""
+        public = {name: data[name] for name in PUBLIC_FIELDS if name in data}
+        return cls(str(data["gtin"]), feed.split("/", 1)[0], entry, feed, ts, public)
+
+    def label(self) -> str:
+        """One line for a person: ``Amoxil 500 mg (amoxicillin), capsule, pack of 16 (blister)``."""
+        d = self.data
+        return (
+            f"{d.get('name')} {d.get('strength')} ({d.get('commonName')}), {d.get('form')}, "
+            f"pack of {d.get('packSize')} ({d.get('packType')})"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "gtin": self.gtin,
+            "owner": self.owner,
+            "entry": self.entry,
+            "feed": self.feed,
+            "ts": self.ts,
+            **self.data,
+        }
+
+
 @dataclass
 class Verdict:
+    """``reasons`` are why the decision is what it is; ``warnings`` are what the person
+    scanning should know but that did not change it (an unregistered product at a counter)."""
+
     decision: Decision
     pack: str
     reasons: list[Reason] = field(default_factory=list)
     state: PackState | None = None
     timeline: list[SignedEntry] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    product: Product | None = None
+    warnings: list[Reason] = field(default_factory=list)
 
 
 _REJECT_STATUS = {
@@ -71,8 +131,16 @@ _HOLD_STATUS = {
     Status.QUARANTINED: ("quarantined", "the pack is held by customs or quarantined as suspect"),
 }
 _REJECT_ALERTS = {Code.SUSPECTED_CLONE, Code.DUPLICATE_COMMISSION, Code.STOLEN}
-#: Alerts that a reason derived from the pack's state already covers.
-_COVERED_ALERTS = {Code.RECALLED, Code.WITHDRAWN, Code.EXPIRED}
+#: Alerts that a reason derived from the pack's state already covers. A failed check's alert
+#: (ADR 0022) is someone's verdict on the same facts, not a fact: it never holds a pack itself
+#: (else one HOLD at a counter, or one verifier's report, would hold the pack for everyone).
+_COVERED_ALERTS = {
+    Code.RECALLED,
+    Code.WITHDRAWN,
+    Code.EXPIRED,
+    Code.CHECK_REJECTED,
+    Code.CHECK_HELD,
+}
 
 
 def decide(
@@ -89,21 +157,30 @@ def decide(
         try:
             verify_entry(entry, membership)
         except LedgerError as exc:
-            return Verdict(
-                Decision.REJECT,
-                uri,
-                [Reason("forged", f"the ledger returned an entry that does not verify: {exc}")],
-            )
+            if entry.payload.kind is Kind.PRODUCT:
+                # Master data is its GTIN owner's word or nothing: never shown, and a node
+                # that sends a forgery of it is as untrustworthy as for any other entry.
+                message = (
+                    f"the ledger returned a product entry for GTIN "
+                    f"{entry.payload.body.get('gtin')} that is not its owner's signed word "
+                    f"({exc}): the product it names is not shown"
+                )
+            else:
+                message = f"the ledger returned an entry that does not verify: {exc}"
+            return Verdict(Decision.REJECT, uri, [Reason("forged", message)])
     state = MemoryState()
     alerts = fold(provenance, membership, state)
     pack = state.packs.get(uri)
-    timeline = sorted((e for e in provenance), key=lambda e: e.payload.order_key)
+    # master data is shown as the product, not as a step of the pack's custody
+    steps = (e for e in provenance if e.payload.kind is not Kind.PRODUCT)
+    timeline = sorted(steps, key=lambda e: e.payload.order_key)
     if pack is None:
         return judge(scanned, None, today=today, timeline=timeline)
     return judge(
         scanned,
         pack,
         today=today,
+        product=_product(state.records.get((Kind.PRODUCT.value, pack.gtin))),
         recalled=state.recall_of(pack.gtin, pack.lot) is not None,
         withdrawn=state.withdrawal_of(pack.gtin) is not None,
         alerts=[a for a in alerts if a.subject == uri],
@@ -113,11 +190,18 @@ def decide(
     )
 
 
+def _product(record: Record | None) -> Product | None:
+    if record is None:
+        return None
+    return Product.of_record(record.data, record.entry_id, record.feed, record.order[0])
+
+
 def judge(
     scanned: Scanned,
     pack: PackState | None,
     *,
     today: str,
+    product: Product | NotAsked | None = NOT_ASKED,
     recalled: bool = False,
     withdrawn: bool = False,
     alerts: Sequence[Alert] = (),
@@ -129,7 +213,13 @@ def judge(
 
     ``decide`` calls it after verifying the provenance; a node judging many packs of its own
     (already verified) store at once calls it directly with the projected states, so that a
-    pack and a consignment are judged by one set of rules."""
+    pack and a consignment are judged by one set of rules.
+
+    ``product`` is the GTIN's registration in force (``Product.of_record`` of
+    ``Store.product``'s record on a node); ``None`` means none is registered: HOLD
+    ``unregistered_product`` in the customs context (``in_transit_ok``, the border), a warning
+    elsewhere (docs/spec/scanner.md, "Products"). ``NOT_ASKED`` (the default) leaves the rule to
+    the caller."""
     uri = pack_uri(scanned.gtin, scanned.serial)
     if pack is None:
         return Verdict(
@@ -180,6 +270,19 @@ def judge(
             )
         )
         hold = True
+    warnings: list[Reason] = []
+    shown_product = None if product is NOT_ASKED else product
+    if product is None:
+        unregistered = Reason(
+            UNREGISTERED_PRODUCT,
+            f"no product is registered for GTIN {pack.gtin}: nothing on the ledger says what "
+            "this code's product is (name, strength, form, pack size)",
+        )
+        if in_transit_ok:  # a border cannot let in goods nobody has declared the nature of
+            reasons.append(unregistered)
+            hold = True
+        else:
+            warnings.append(unregistered)
     shown: set[str] = {r.code for r in reasons}
     for alert in alerts:
         if alert.code.value in shown or alert.code in _COVERED_ALERTS:
@@ -201,4 +304,6 @@ def judge(
                 f"commissioned by {commissioner}, {pack.status.value}, lot and expiry match",
             )
         )
-    return Verdict(decision, uri, reasons, pack, list(timeline), list(alerts))
+    return Verdict(
+        decision, uri, reasons, pack, list(timeline), list(alerts), shown_product, warnings
+    )

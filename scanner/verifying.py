@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -202,9 +203,7 @@ def combine(verdict: Verdict, extra: Sequence[Reason], *, reject: bool) -> Verdi
         for r in verdict.reasons
         if not (decision is not Decision.RELEASE and r.code == "authentic")
     ]
-    return Verdict(
-        decision, verdict.pack, [*extra, *reasons], verdict.state, verdict.timeline, verdict.alerts
-    )
+    return replace(verdict, decision=decision, reasons=[*extra, *reasons])
 
 
 def check(
@@ -338,10 +337,10 @@ def _uncertain_scan(verdict: Verdict) -> Verdict:
     codes = {r.code for r in verdict.reasons}
     if not codes <= {"lot_mismatch", "expiry_mismatch"}:
         return verdict
-    return Verdict(
-        Decision.HOLD,
-        verdict.pack,
-        [
+    return replace(
+        verdict,
+        decision=Decision.HOLD,
+        reasons=[
             Reason(
                 "uncertain_scan",
                 "the scan lost its group separators and was read back by assumption, "
@@ -350,9 +349,6 @@ def _uncertain_scan(verdict: Verdict) -> Verdict:
             ),
             *verdict.reasons,
         ],
-        verdict.state,
-        verdict.timeline,
-        verdict.alerts,
     )
 
 

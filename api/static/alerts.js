@@ -90,7 +90,33 @@
       h("div", { class: "table-wrap" }, evidenceTable(alert)));
   }
 
-  function render(data, code) {
+  /* The filters besides the code: each a query parameter of GET /api/v1/alerts. */
+  const FILTERS = [
+    ["product", "product-filter"],
+    ["organisation", "organisation-filter"],
+    ["declaration", "declaration-filter"],
+    ["country", "country-filter"],
+  ];
+
+  function filters() {
+    const found = [];
+    const code = $("code-filter").value;
+    if (code) found.push(["code", code]);
+    const level = document.querySelector("input[name=level]:checked");
+    if (level && level.value) found.push(["level", level.value]);
+    for (const [name, id] of FILTERS) {
+      const value = $(id).value.trim();
+      if (value) found.push([name, value]);
+    }
+    return found;
+  }
+
+  function describe(found) {
+    const parts = found.map(([name, value]) => name === "code" ? `code “${label(value)}”` : `${name} ${value}`);
+    return parts.length ? ` with ${parts.join(", ")}` : "";
+  }
+
+  function render(data, found) {
     const alerts = data.alerts.slice().reverse();  /* newest first */
     wires.clear();
     const groups = LEVELS.map(([level, title]) => {
@@ -103,7 +129,7 @@
     });
     $("alert-groups").replaceChildren(...groups.filter(Boolean));
     const critical = alerts.filter((a) => a.level === "critical").length;
-    const what = code ? ` with code “${label(code)}”` : "";
+    const what = describe(found);
     $("alerts-summary").textContent = data.count === 0
       ? `No alerts${what}.`
       : `${data.count} alert${data.count === 1 ? "" : "s"}${what}: ${critical} critical, ` +
@@ -114,10 +140,10 @@
   }
 
   async function load() {
-    const code = $("code-filter").value;
+    const found = filters();
     const url = new URL(location.href);
-    if (code) url.searchParams.set("code", code);
-    else url.searchParams.delete("code");
+    for (const name of ["code", "level", ...FILTERS.map(([n]) => n)]) url.searchParams.delete(name);
+    for (const [name, value] of found) url.searchParams.set(name, value);
     history.replaceState(null, "", url.pathname + url.search + url.hash);
     if (!Medtrace.token()) {
       $("alert-groups").replaceChildren();
@@ -126,8 +152,8 @@
     }
     $("alerts-summary").textContent = "Loading…";
     try {
-      const query = code ? `?code=${encodeURIComponent(code)}` : "";
-      render(await api(`/api/v1/alerts${query}`), code);
+      const query = new URLSearchParams(found).toString();
+      render(await api(`/api/v1/alerts${query ? "?" + query : ""}`), found);
     } catch (err) {
       if (err instanceof Medtrace.ApiError && (err.status === 401 || err.status === 403)) {
         Medtrace.refuseToken(err);  /* never left shown as in use */
@@ -138,9 +164,17 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    const initial = new URLSearchParams(location.search).get("code");
+    const params = new URLSearchParams(location.search);
+    const initial = params.get("code");
     const select = $("code-filter");
     if (initial && Array.from(select.options).some((o) => o.value === initial)) select.value = initial;
+    for (const [name, id] of FILTERS) {
+      const value = params.get(name);
+      if (value !== null) $(id).value = value;
+    }
+    const level = $(`level-${params.get("level")}`);
+    if (level && level.type === "radio") level.checked = true;
+    for (const radio of document.querySelectorAll("input[name=level]")) radio.addEventListener("change", load);
     $("filter-form").addEventListener("submit", (event) => {
       event.preventDefault();
       load();

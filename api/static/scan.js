@@ -89,6 +89,12 @@
 
   let previewUrl = null;
   let busy = false;
+  /* The body the verdict shown was asked with (asked again after an undo), and that verdict. */
+  let lastBody = null;
+  let shown = null;
+  /* What the last dispense or undo of the pack shown came to: {pack, ok, text}. */
+  let outcome = null;
+  let acting = false;
   /* The verdict says a token is needed: it goes once a good token is set. */
   let needsToken = false;
 
@@ -111,6 +117,9 @@
 
   function hideDetails() {
     $("details").hidden = true;
+    $("product-line").hidden = true;
+    $("dispense").hidden = true;
+    shown = null;
   }
 
   function fact(name, value, mono) {
@@ -120,7 +129,9 @@
 
   function renderResult(result) {
     const decision = result.verdict;
-    const phrase = (PHRASES[result.context] || PHRASES.counter)[decision] || "";
+    const phrase = result.dispensedHere
+      ? "Supplied to the patient: this pharmacy's feed signed the dispense."
+      : (PHRASES[result.context] || PHRASES.counter)[decision] || "";
     setVerdict(decision.toLowerCase(), decision, phrase);
     const box = $("verdict");
     box.setAttribute("aria-label", `${decision}. ${phrase}`);
@@ -130,7 +141,12 @@
       ...result.reasons.map((r) =>
         h("li", { class: `reason reason--${decision.toLowerCase()}` },
           h("span", { class: "reason__text" }, sentence(r.message)),
-          h("code", { class: "reason__code" }, r.code)))
+          h("code", { class: "reason__code" }, r.code))),
+      /* what did not change the verdict but the person scanning should know */
+      ...(result.warnings || []).map((w) =>
+        h("li", { class: "reason reason--warning" },
+          h("span", { class: "reason__text" }, "Warning: ", sentence(w.message)),
+          h("code", { class: "reason__code" }, w.code)))
     );
 
     const steps = nextSteps(decision, result.reasons, result.context);
@@ -141,7 +157,16 @@
     const symbology = SYMBOLOGIES[result.scan.symbology] || result.scan.symbology;
     const read = [symbology, result.scan.decoder && `read by ${result.scan.decoder}`]
       .filter(Boolean).join(", ");
+    const product = result.product || null;
     $("pack").replaceChildren(
+      ...(product ? [
+        ...fact("Product", product.name),
+        ...fact("Common name", product.commonName),
+        ...fact("Strength", product.strength),
+        ...fact("Form", product.form),
+        ...fact("Pack size", packSize(product)),
+        ...fact("Marketing authorisation holder", product.mah),
+      ] : []),
       ...fact("GTIN", result.gtin, true),
       ...fact("Serial", result.serial, true),
       ...fact("Lot (printed)", result.lot, true),
@@ -170,7 +195,7 @@
           h("span", { class: "timeline__dot", "aria-hidden": "true" }),
           h("div", { class: "timeline__body" },
             h("p", { class: "timeline__what" },
-              h("strong", {}, kindLabel(t.kind)),
+              h("strong", {}, stepLabel(t.kind)),
               t.detail ? h("span", { class: "timeline__detail" }, ": ", decisionText(t)) : null,
               " by ", h("span", { class: "mono" }, t.feed)),
             h("p", { class: "timeline__meta" },
@@ -179,6 +204,44 @@
               " · entry ", h("code", { title: t.entry }, shortId(t.entry))))))
     );
     $("details").hidden = false;
+    renderProduct(result);
+    shown = result;
+    renderDispense(result);
+  }
+
+  /** "20 capsules per blister pack" style: the units and the pack type when registered. */
+  function packSize(product) {
+    if (!product.packSize) return "";
+    return `${product.packSize}${product.packType ? " per " + product.packType : ""}`;
+  }
+
+  /** One line under the verdict naming what the code belongs to, to compare with the box. */
+  function renderProduct(result) {
+    const line = $("product-line");
+    const product = result.product;
+    line.classList.toggle("product-line--missing", !product);
+    if (product) {
+      const rest = [product.strength, product.form, packSize(product) && `pack of ${packSize(product)}`]
+        .filter(Boolean).join(" · ");
+      line.replaceChildren(h("strong", {}, product.name), rest ? h("span", {}, rest) : null);
+      line.hidden = false;
+    } else if ("product" in result) {
+      line.replaceChildren(h("strong", {}, "No registered product"),
+        h("span", {}, `GTIN ${result.gtin} has no product data: compare the box by its printed name.`));
+      line.hidden = false;
+    } else {
+      line.hidden = true;
+    }
+  }
+
+  /* Records that are no step of the pack (common.js names the steps). */
+  const RECORD_LABELS = {
+    product: "Product registered", declare: "Declared", check: "Failed check reported",
+    decide: "Customs decision", outcome: "Inspection outcome",
+  };
+
+  function stepLabel(kind) {
+    return RECORD_LABELS[kind] || kindLabel(kind);
   }
 
   /** A step's detail as the CLI gives it; an inspection's decision in capitals. */
@@ -207,9 +270,12 @@
     setVerdict("error", "Not checked", explain(err));
   }
 
-  /** Ask the node; false when the token needs attention (the token field has the focus). */
-  async function verify(body) {
+  /** Ask the node; false when the token needs attention (the token field has the focus).
+      ``refresh``: asked again after this tab's dispense or undo, not a person's new scan. */
+  async function verify(body, refresh) {
     if (busy) return false;
+    lastBody = body;
+    if (!refresh) outcome = null;
     if (!Medtrace.token()) {
       hideDetails();
       setVerdict("error", "Not checked", "Enter an access token first (above).");
@@ -362,6 +428,146 @@
     window.addEventListener("pagehide", stop);
   }
 
+  /* -- dispense and undo at the counter ------------------------------------------------------ */
+
+  const DISPENSE = "/api/v1/actions/dispense";
+  const UNDO = "/api/v1/actions/undo";
+  const UNDO_WINDOW_MS = 10 * 24 * 3600 * 1000;  /* EU FMD: within 10 days, by the same feed */
+  const NEEDS_OPERATOR = "needs an operator token of this pharmacy's node; a verifier token may only verify. Enter an operator token above (Change), then press the button again.";
+
+  function ownFeed() {
+    return $("dispense").dataset.feed || "";
+  }
+
+  /** The role of the token in use, as the node told it when the token was entered
+      (common.js keeps it beside the token, in this tab only); "" when unknown. */
+  function tokenRole() {
+    try {
+      const who = JSON.parse(sessionStorage.getItem("medtrace.token.who") || "null");
+      return (who && who.role) || "";
+    } catch (e) {
+      return "";
+    }
+  }
+
+  /** This feed's dispense of the pack that it may still undo: {entry, ts, until}, or null. */
+  function undoable(result) {
+    if (result.context !== "counter" || result.status !== "dispensed") return null;
+    const last = [...result.timeline].reverse().find((t) => t.kind === "dispense" || t.kind === "undo");
+    if (!last || last.kind !== "dispense" || last.feed !== ownFeed()) return null;
+    const until = new Date(Date.parse(last.ts) + UNDO_WINDOW_MS);
+    if (Number.isNaN(until.getTime()) || until.getTime() <= Date.now()) return null;
+    return { entry: last.entry, ts: last.ts, until };
+  }
+
+  function renderDispense(result) {
+    if (outcome && outcome.pack !== result.pack) outcome = null;
+    const canDispense = result.context === "counter" && result.verdict === "RELEASE";
+    const undo = undoable(result);
+    $("dispense").hidden = !(canDispense || undo || outcome);
+    $("dispense-button").hidden = !canDispense;
+    $("undo-button").hidden = !undo;
+    const state = $("dispense-state");
+    let text = outcome ? outcome.text : "";
+    if (undo) {
+      const until = formatTs(undo.until.toISOString());
+      text = outcome && outcome.ok
+        ? `${text}; a mistake may be undone from this feed until ${until}.`
+        : [text, `Dispensed by ${ownFeed()} on ${formatTs(undo.ts)}: it may be undone until ${until}.`].filter(Boolean).join(" ");
+    }
+    state.textContent = text;
+    state.className = "dispense__state" + (outcome ? (outcome.ok ? " dispense__state--ok" : " dispense__state--refused") : "");
+  }
+
+  /** One line on why a dispense or undo was not recorded. */
+  function notDone(what, err) {
+    if (err instanceof ApiError && err.status === 401) {
+      Medtrace.refuseToken(err);  /* never left shown as in use */
+      return `Not ${what}: ${explain(err)}`;
+    }
+    if (err instanceof ApiError && err.status === 403) {
+      /* the token still verifies: keep it, say which token writes */
+      return `Not ${what}: ${what === "dispensed" ? "dispensing" : "an undo"} ${NEEDS_OPERATOR}`;
+    }
+    return `Not ${what}: ${explain(err)}`;
+  }
+
+  /** POST a dispense or undo of the pack shown, then ask for its verdict again. */
+  async function act(what, path, body) {
+    const result = shown;
+    if (!result || acting || busy) return;
+    if (tokenRole() === "verifier") {
+      outcome = { pack: result.pack, ok: false, text: notDone(what, new ApiError(403, {})) };
+      renderDispense(result);
+      return;
+    }
+    acting = true;
+    $("dispense").classList.add("dispense--busy");
+    let answer = null;
+    try {
+      answer = await api(path, { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
+    } catch (err) {
+      outcome = { pack: result.pack, ok: false, text: notDone(what, err) };
+      renderDispense(result);
+      return;
+    } finally {
+      acting = false;
+      $("dispense").classList.remove("dispense--busy");
+    }
+    const entry = shortId(answer.entry.id);
+    if (what === "dispensed") {
+      outcome = { pack: result.pack, ok: true, text: `Dispensed: ${ownFeed()} signed entry ${entry}` };
+      await showDispensed(result, answer.entry);
+    } else {
+      outcome = { pack: result.pack, ok: true, text: `Undone: the dispense is reverted (entry ${entry}); the pack is back in stock.` };
+      await verify(lastBody, true);  /* verified again: the pack is expected to pass */
+    }
+  }
+
+  /** The pack as the node holds it after this tab's dispense. Not verified again: a
+      verification of a dispensed pack is a failed check, an alert for the regulator. */
+  async function showDispensed(result, wire) {
+    let status = "dispensed";
+    let custodian = result.custodian;
+    try {
+      const held = await api(`/api/v1/packs/${encodeURIComponent(result.gtin)}/${encodeURIComponent(result.serial)}`);
+      status = held.status;
+      custodian = held.custodian;
+    } catch (err) {
+      /* the dispense is stored (201): the status shown is what it made */
+    }
+    const step = stepOf(wire);
+    renderResult(Object.assign({}, result, {
+      verdict: "DISPENSED",
+      dispensedHere: true,
+      status,
+      custodian,
+      reasons: [{ code: "dispensed", message: `dispensed by ${ownFeed()} just now; the node holds the pack as ${STATUS_LABELS[status] || status}, and a later scan of it is REJECT (already dispensed)` }],
+      timeline: step ? [...result.timeline, step] : result.timeline,
+    }));
+  }
+
+  /** A timeline step from a signed entry's wire form (its payload decoded). */
+  function stepOf(wire) {
+    try {
+      const bytes = Uint8Array.from(atob(wire.payload), (c) => c.charCodeAt(0));
+      const payload = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+      return { ts: payload.ts, feed: payload.feed, seq: payload.seq, kind: payload.kind, entry: wire.id, detail: "" };
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function initDispense() {
+    $("dispense-button").addEventListener("click", () => {
+      if (shown) act("dispensed", DISPENSE, { subjects: [shown.pack] });
+    });
+    $("undo-button").addEventListener("click", () => {
+      const undo = shown && undoable(shown);
+      if (undo) act("undone", UNDO, { subjects: [shown.pack], refs: [undo.entry] });
+    });
+  }
+
   /** A good token is set: a verdict that asked for one goes back to ready. */
   function tokenChanged(value) {
     if (!value || !needsToken) return;
@@ -374,5 +580,6 @@
     initUpload();
     initText();
     initCamera();
+    initDispense();
   });
 })();

@@ -127,8 +127,9 @@ class NotAnEvent(LedgerError):
     (ADR 0020). The EPCIS views leave it out, as they do an entry they cannot read."""
 
 
-#: Kinds rendered as no event: GS1 master data is not an EPCIS event, nor is a declaration.
-NOT_EVENTS = frozenset({Kind.PRODUCT, Kind.DECLARE})
+#: Kinds rendered as no event: GS1 master data is not an EPCIS event, nor is a declaration, a
+#: failed check's report, a customs decision record or an inspection outcome (ADR 0022).
+NOT_EVENTS = frozenset({Kind.PRODUCT, Kind.DECLARE, Kind.CHECK, Kind.DECIDE, Kind.OUTCOME})
 
 
 def render(entry: SignedEntry, membership: Membership) -> EntryEvent:

@@ -9,7 +9,8 @@ in that step (an already dispensed pack is not dispensed again).
 
 The rules of each kind live in a module of their own (``commission``, ``custody``,
 ``decommission``, ``holds``, ``recalls``, ``aggregation``, ``epcis_event``, and the records
-that are no pack's step: ``products`` and ``declarations``, ADR 0020); ``rules`` has those
+that are no pack's step: ``products`` and ``declarations``, ADR 0020; ``checks`` and
+``customs_decisions``, ADR 0022); ``rules`` has those
 several kinds share, ``step`` how a breach is reported, ``targets`` what an entry is about.
 """
 
@@ -21,7 +22,8 @@ from ledger.alerts import Alert, Code
 from ledger.entry import SignedEntry
 from ledger.errors import IdentifierError, MalformedEntry
 from ledger.kinds import Kind
-from ledger.lifecycle import aggregation, custody, decommission, holds, recalls
+from ledger.lifecycle import aggregation, custody, customs_decisions, decommission, holds, recalls
+from ledger.lifecycle.checks import check
 from ledger.lifecycle.commission import commission
 from ledger.lifecycle.declarations import declare
 from ledger.lifecycle.epcis_event import event
@@ -53,6 +55,9 @@ _HANDLERS: dict[Kind, Callable[[Step], None]] = {
     Kind.EVENT: event,
     Kind.PRODUCT: product,
     Kind.DECLARE: declare,
+    Kind.CHECK: check,
+    Kind.DECIDE: customs_decisions.decide,
+    Kind.OUTCOME: customs_decisions.outcome,
 }
 
 assert set(_HANDLERS) == set(Kind), "every kind needs a handler"

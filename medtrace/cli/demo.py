@@ -31,7 +31,7 @@ from node.localnet.processes import (
 )
 from node.localnet.running import RunningNode, running_nodes
 
-PHASES = 9
+PHASES = 10
 _MARKER = "report.json"
 _COLOURS = {"RELEASE": "bold green", "HOLD": "bold yellow", "REJECT": "bold red"}
 
@@ -76,13 +76,16 @@ def _passphrase(out: Path) -> str:
 
 
 def _steps_table(steps: list[Step]) -> Table:
-    table = Table("step", "actor", "verdict", "reasons", "alerts", title="What each actor saw")
+    table = Table(
+        "step", "actor", "verdict", "product", "reasons", "alerts", title="What each actor saw"
+    )
     for step in steps:
         verdict = f"[{_COLOURS[step.verdict]}]{step.verdict}[/]" if step.verdict else "[dim]—[/]"
         table.add_row(
             step.name,
             step.actor,
             verdict,
+            step.product or "",
             ", ".join(step.reasons) or step.note,
             ", ".join(step.alerts),
         )
@@ -207,7 +210,7 @@ def _demo(out: Path, *, setup_only: bool, docker: bool, regulator_database: str,
     for name, node in report["nodes"].items():
         nodes.add_row(name, node["role"], node["url"], node["digest"][:16] + "…")
     console.print(nodes)
-    problems = unexpected(story.steps)
+    problems = unexpected(story.steps, story.regulator_alerts)
     problems += [
         f"node {name} exited before the end (see {out}/nodes/{name}/node.log)" for name in failed
     ]

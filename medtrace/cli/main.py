@@ -93,6 +93,18 @@ def _customs() -> click.Command:
     return customs_group
 
 
+def _risk() -> click.Command:
+    from medtrace.cli.risk import risk_group  # noqa: PLC0415
+
+    return risk_group
+
+
+def _verify_remote() -> click.Command:
+    from medtrace.cli.vrs import verify_remote_command  # noqa: PLC0415
+
+    return verify_remote_command
+
+
 def _work(name: str) -> Callable[[], click.Command]:
     """A loader of one of the work commands (medtrace/cli/work/, docs/spec/cli.md)."""
 
@@ -142,6 +154,8 @@ _COMMANDS: dict[str, tuple[Callable[[], click.Command], str]] = {
     "profile": (_profile, "Set, show or clear your node, token, CA and pinned genesis."),
     "product": (_product, "Register a GTIN's product master data, or show it."),
     "customs": (_customs, "Customs: lodge import declarations."),
+    "verify-remote": (_verify_remote, "Ask another party's GS1 verification service (VRS)."),
+    "risk": (_risk, "Train, measure and explain the learned risk score of declarations."),
     **{name: (_work(name), line) for name, line in _WORK.items()},
 }
 

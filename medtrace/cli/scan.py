@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import NoReturn
@@ -27,13 +27,13 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import LedgerError
+from medtrace.cli import scan_consignment
 from medtrace.cli.console import AsciiIntRange, err_console, fail, message_of, progress_bar
 from medtrace.cli.profile_store import ProfileError
 from medtrace.cli.proof import write_proof
 from medtrace.cli.scan_output import (
     Result,
     batch_counts,
-    case_result,
     decoded_result,
     error_result,
     pack_result,
@@ -41,10 +41,10 @@ from medtrace.cli.scan_output import (
     show_batch,
     worst_code,
 )
+from medtrace.cli.scan_report import Reporter
 from medtrace.cli.work.client import WorkError
 from medtrace.cli.work.target import Defaults, profile_defaults
 from scanner.actions import ACTIONS, ActionRefused, Operator
-from scanner.cases import DEFAULT_CASE_LIMIT, verify_case
 from scanner.outcome import Outcome
 from scanner.proof_file import ProofUnusable
 from scanner.reading.inputs import (
@@ -70,10 +70,11 @@ class Settings:
     """How to verify each input, and what to do after the verdict (``--then``)."""
 
     sources: Sources
-    case_limit: int = DEFAULT_CASE_LIMIT
+    case: scan_consignment.CaseOptions = field(default_factory=scan_consignment.CaseOptions)
     then: str | None = None
     operator: Operator | None = None
     export_proof: Path | None = None
+    reporter: Reporter | None = None  # medtrace/cli/scan_report.py
 
 
 def run_item(scanned: ScannedInput, settings: Settings | None) -> Result:
@@ -86,14 +87,15 @@ def run_item(scanned: ScannedInput, settings: Settings | None) -> Result:
     results: list[Result] = []
     for scan in scanned.packs:
         outcome = settings.sources.verify(scan)
+        if settings.reporter is not None:  # a failed verdict raises an alert (ADR 0022)
+            settings.reporter.report(outcome)
         if settings.export_proof is not None:
             _export(settings, scanned, outcome)
         pack_action = operator.act_on_pack(then, outcome) if then and operator else None
         results.append(pack_result(outcome, pack_action))
-    for sscc in scanned.containers:
-        case = verify_case(settings.sources, sscc, limit=settings.case_limit)
-        case_action = operator.act_on_case(then, case) if then and operator else None
-        results.append(case_result(case, case_action))
+    for sscc in scanned.containers:  # a case or pallet: every pack, checked at the node
+        case = scan_consignment.check(settings.sources, settings.case, sscc)
+        results.append(scan_consignment.result(case, scan_consignment.act(then, operator, case)))
     return results[0] if len(results) == 1 else results_together(results)
 
 
@@ -118,7 +120,7 @@ def _settings(
     then: str | None,
     operator_token: str | None,
     ca: Path | None,
-    case_limit: int,
+    case: scan_consignment.CaseOptions,
 ) -> Settings:
     if node is None and offline is None:
         raise UsageProblem(
@@ -150,11 +152,11 @@ def _settings(
     )
     if offline is not None:
         sources.local = open_local(offline, pin=genesis)
-    return Settings(sources, case_limit, then, operator)
+    return Settings(sources, case, then, operator)
 
 
 @click.command("scan")
-@click.argument("target", metavar="IMAGE_OR_TEXT")
+@click.argument("target", metavar="IMAGE_OR_TEXT", required=False)
 @click.option(
     "--node",
     envvar="MEDTRACE_NODE",
@@ -182,14 +184,16 @@ def _settings(
     "--max-age",
     default="24h",
     show_default=True,
-    help="Offline data older than this gives HOLD (stale_data): 90s, 30m, 24h, 7d.",
+    help="Offline data older than this gives HOLD (stale_data), and so does an offline "
+    "checkpoint whose newest cosignature is older (stale_checkpoint): 90s, 30m, 24h, 7d.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the panel.")
 @click.option("--decode-only", is_flag=True, help="Only decode and parse; ask no ledger.")
 @click.option(
     "--customs",
     is_flag=True,
-    help="Customs: a pack in transit is expected (not a reason to hold).",
+    help="Customs: a pack in transit is expected (not a reason to hold). A case's or "
+    "pallet's code is checked whole at the node: every pack, nested cases included.",
 )
 @click.option(
     "--custodian",
@@ -204,12 +208,12 @@ def _settings(
     "whole case), or undo the pack's last decommissioning.",
 )
 @click.option(
-    "--case-limit",
-    default=100,
-    show_default=True,
-    type=AsciiIntRange(1),
-    help="A case or pallet with more packs is checked on a random sample of this many.",
+    "--declaration",
+    metavar="REF",
+    help="Check a declaration lodged at the --node (customs): every pack of its packages "
+    "against the ledger and the declared goods, consignor and consignee. Give no code then.",
 )
+@click.option("--case-limit", type=AsciiIntRange(1), hidden=True)  # gone: see _one_target
 @click.option(
     "--operator-token",
     envvar="MEDTRACE_OPERATOR_TOKEN",
@@ -229,8 +233,15 @@ def _settings(
     help="Also write the pack's proof file here: its entries with their disclosed paths, the "
     "membership, the verdict and the feeds' cosigned checkpoints (medtrace proof verify).",
 )
+@click.option(
+    "--no-report",
+    is_flag=True,
+    help="Do not report a REJECT or an evidence HOLD to the node (by default an online scan "
+    "reports it, and the node raises an alert that reaches the regulator; an offline scan "
+    "cannot report).",
+)
 def scan_command(
-    target: str,
+    target: str | None,
     node: str | None,
     token: str | None,
     genesis: str | None,
@@ -241,10 +252,12 @@ def scan_command(
     customs: bool,
     custodian: str | None,
     then: str | None,
-    case_limit: int,
+    declaration: str | None,
+    case_limit: int | None,
     operator_token: str | None,
     ca: Path | None,
     export_proof: Path | None,
+    no_report: bool,
 ) -> None:
     """Read a pack's code (an image file, a folder of images, or the scanned text) and verify
     the pack's provenance itself: RELEASE, HOLD or REJECT with reasons and the custody timeline.
@@ -257,6 +270,19 @@ def scan_command(
     the port, or the port answers HTTPS (use https:// and --ca). A token the node refuses is
     one error line, exit 4; so is an --offline path that is missing or not a data directory,
     SQLite file or bundle.
+
+    Every entry the verdict rests on must be in a feed checkpoint cosigned under the
+    membership's witness policy (offline: no older than --max-age); otherwise HOLD
+    (no_cosigned_checkpoint, stale_checkpoint, too_few_cosignatures, not_included,
+    split_view). The output says how old the newest cosigned checkpoint is, and names the
+    product of the pack's GTIN (no product registered: HOLD unregistered_product with
+    --customs, a warning otherwise).
+
+    A case's or pallet's code (an SSCC, AI 00) or --declaration REF checks the whole
+    consignment at the node in one request: every pack, nested cases included, one verdict
+    with counts, reasons, the products and the offending packs (named to an operator token of
+    a customs or regulator node; a verifier token gets counts), with a progress bar. Offline
+    the same check runs on a node's data directory.
 
     Without --node, --offline or --decode-only it verifies at the node of your profile
     (medtrace profile set), with the profile's token, CA and pinned genesis; options override
@@ -274,9 +300,14 @@ def scan_command(
       medtrace scan '(01)09506000134352(17)281031(10)A2611(21)4TQ2M8ZK1V9C' --offline nodes/pharmacy
       medtrace scan photos/ --offline border.bundle --genesis $G --customs --json
       medtrace scan label.png --offline nodes/customs --customs --export-proof pack.proof.json
+      medtrace scan '(00)095060000000900001' --node $N --token $T --genesis $G --customs \\
+          --operator-token $OP                       # a pallet: every pack on it
+      medtrace scan --declaration DE-2026-000123 --node $N --token $T --genesis $G \\
+          --operator-token $OP                       # the declared consignment
     """
     settings: Settings | None = None
     try:
+        _one_target(target, declaration, case_limit, decode_only)
         if not decode_only and offline is None:
             node, token, ca, genesis, operator_token = _profile(
                 Defaults(node, token, ca, genesis, operator_token)
@@ -293,13 +324,24 @@ def scan_command(
                 then,
                 operator_token,
                 ca,
-                case_limit,
+                scan_consignment.CaseOptions(customs, declaration, operator_token, as_json),
             )
+        if settings is not None and not no_report:
+            settings.reporter = Reporter(settings.sources)
         if export_proof is not None:
-            if settings is None or target == "-" or Path(target).is_dir():
+            if settings is None or target in (None, "-") or Path(target).is_dir():
                 raise UsageProblem("--export-proof takes one pack's code, verified (no batch)")
             settings.export_proof = export_proof
-        code = _run(target, settings, as_json)
+        if target is None:  # --declaration: the consignment it names
+            assert settings is not None
+            code = _show(
+                scan_consignment.declaration_result(
+                    settings.sources, settings.case, settings.then, settings.operator
+                ),
+                as_json,
+            )
+        else:
+            code = _run(target, settings, as_json)
     except (UsageProblem, VerifyError, UnreadableInput, ActionRefused) as exc:
         _fail("usage", str(exc), as_json)
     except (SQLAlchemyError, LedgerError, OSError) as exc:
@@ -308,6 +350,23 @@ def scan_command(
         if settings is not None:
             settings.sources.close()
     sys.exit(code)
+
+
+def _one_target(
+    target: str | None, declaration: str | None, case_limit: int | None, decode_only: bool
+) -> None:
+    if case_limit is not None:
+        raise UsageProblem(
+            "--case-limit is gone: a case or pallet is checked whole at the node, every pack "
+            '(docs/spec/scanner.md, "Cases, pallets and declarations")'
+        )
+    if (target is None) == (declaration is None):
+        raise UsageProblem(
+            "expected IMAGE_OR_TEXT (a photo, a folder, a scanned code or -) or --declaration "
+            "REF, one of the two"
+        )
+    if declaration is not None and decode_only:
+        raise UsageProblem("--declaration is checked at a node: it cannot be --decode-only")
 
 
 def _profile(given: Defaults) -> tuple[str | None, str | None, Path | None, str | None, str | None]:
@@ -338,7 +397,10 @@ def _run(target: str, settings: Settings | None, as_json: bool) -> int:
         if not images:
             raise UsageProblem(f"{path}: no image files (PNG, JPEG, WebP …) in the folder")
         return _batch([(str(p), partial(read_image_file, p)) for p in images], settings, as_json)
-    result = run_item(read_input(target), settings)
+    return _show(run_item(read_input(target), settings), as_json)
+
+
+def _show(result: Result, as_json: bool) -> int:
     if as_json:
         sys.stdout.write(json.dumps(result.json, ensure_ascii=False) + "\n")
     else:

@@ -22,6 +22,7 @@ from scanner.outcome import Outcome
 from scanner.reading import ScanData
 from scanner.reading.inputs import ScannedInput
 from scanner.verdict import Decision
+from scanner.witnessed import Witnessing
 
 EXIT = {Decision.RELEASE: 0, Decision.HOLD: 1, Decision.REJECT: 2}
 SCAN_ERROR = 3
@@ -43,9 +44,17 @@ def verdict_panel(outcome: Outcome) -> Panel:
         ("  EXP ", "dim"),
         scan.expiry or "—",
     )
-    parts: list[Any] = [big, Text(""), head, Text("")]
+    parts: list[Any] = [big, Text(""), head]
+    if v.product is not None:
+        parts.append(Text.assemble(("PRODUCT ", "dim"), (v.product.label(), "bold")))
+        parts.append(Text(f"registered by {v.product.owner}", style="dim"))
+    parts.append(Text(""))
     for reason in v.reasons:
         parts.append(Text.assemble(("• ", style), (reason.code, "bold"), "  ", reason.message))
+    for warning in v.warnings:
+        parts.append(
+            Text.assemble(("⚠ ", "yellow"), (warning.code, "bold yellow"), "  ", warning.message)
+        )
     if v.timeline:
         table = Table("when", "site", "step", "detail", box=None, padding=(0, 1), title="custody")
         for row in _timeline_rows(outcome):
@@ -53,6 +62,8 @@ def verdict_panel(outcome: Outcome) -> Panel:
         parts.extend([Text(""), table])
     parts.append(Text(""))
     parts.append(Text(_source_line(outcome), style="dim"))
+    if outcome.witnessing is not None:
+        parts.append(Text(_checkpoint_line(outcome.witnessing), style="dim"))
     return Panel(Group(*parts), border_style=style, title="medtrace scan", expand=False)
 
 
@@ -68,6 +79,19 @@ def _source_line(outcome: Outcome) -> str:
     age = "" if f.age_s is None else f", {_age(f.age_s)} old"
     stale = " (STALE)" if f.stale else ""
     return f"offline: {f.source} {outcome.where}, data as of {f.as_of or '—'}{age}{stale}"
+
+
+def _checkpoint_line(found: Witnessing) -> str:
+    """How old the newest cosigned checkpoint behind the verdict is, under which policy."""
+    policy = f"policy: {found.quorum} witness(es), at most {_age(found.max_age_s)} old"
+    age = found.newest_age_s
+    if age is None:
+        return f"checkpoints: none cosigned covers this history ({policy})"
+    feeds = len(found.witnessed)
+    return (
+        f"checkpoints: newest cosigned {_age(age)} ago, {feeds} feed{'s' if feeds != 1 else ''} "
+        f"({policy})"
+    )
 
 
 def _age(seconds: float) -> str:
@@ -238,7 +262,9 @@ def _summary_cells(result: Result, scanned: ScannedInput) -> tuple[str, str, str
             style = STYLE[Decision(value["verdict"])]
             verdicts.append(f"[bold {style}]{value['verdict']}[/]")
             packs.append(value.get("serial") or f"SSCC {value.get('sscc')}")
-            reasons.append(", ".join(r["code"] for r in value["reasons"]))
+            codes = [r["code"] for r in value["reasons"]]
+            codes += [f"⚠ {w['code']}" for w in value.get("warnings", [])]
+            reasons.append(", ".join(codes))
         else:
             verdicts.append("decoded")
             packs.append(str(value.get("serial") or value.get("sscc")))

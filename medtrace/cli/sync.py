@@ -9,9 +9,12 @@ At the post (its node's data directory, or only its store)::
     medtrace sync import --data nodes/customs to-post.mtb
     medtrace sync heads --data nodes/customs --out post-heads.json     # carried back
 
-``import`` verifies like replication does; it exits 0 when everything in the bundle was taken
-(or already held), 2 when some entries were refused or the file was cut short (the valid rest
-is kept, the table says what), and 1 when the file could not be used at all, e.g. a bundle of
+A bundle carries the exporter's cosigned checkpoints (and checkpoint fork evidence), so that
+``medtrace scan --offline`` against the bundle or the post's data directory can show that the
+witnesses saw the same history (ADR 0024). ``import`` verifies entries like replication does and
+each checkpoint as a peer's; it exits 0 when everything in the bundle was taken
+(or already held), 2 when some entries or checkpoints were refused or the file was cut short
+(the valid rest is kept, the table says what), and 1 when the file could not be used at all, e.g. a bundle of
 another consortium (one line naming both consortia and their genesis ids; nothing stored).
 """
 
@@ -91,7 +94,8 @@ def sync_group() -> None:
 def export_command(
     data: Path | None, db: str | None, out: Path, since: Path | None, as_json: bool
 ) -> None:
-    """Write a bundle: every feed's entries (or those beyond --since) and the membership.
+    """Write a bundle: every feed's entries (or those beyond --since), the membership, and
+    every feed's newest cosigned checkpoints (which offline scans need).
 
     Example: medtrace sync export --data nodes/distributor --out to-post.mtb --since heads.json
     """
@@ -112,13 +116,14 @@ def export_command(
                 "memberships": summary.memberships,
                 "bytes": summary.bytes,
                 "digest": summary.digest,
+                "checkpoints": summary.checkpoints,
             }
         )
         return
     console.print(
         f"wrote [bold]{summary.path}[/]: {summary.entries:,} entries of {summary.feeds} feeds, "
-        f"{summary.memberships} membership versions, {summary.bytes:,} bytes; digest "
-        f"{summary.digest[:16]}…"
+        f"{summary.memberships} membership versions, {summary.checkpoints} checkpoints, "
+        f"{summary.bytes:,} bytes; digest {summary.digest[:16]}…"
     )
 
 
@@ -131,7 +136,10 @@ def export_command(
 def import_command(
     data: Path | None, db: str | None, genesis: str | None, bundle: Path, as_json: bool
 ) -> None:
-    """Verify and store a bundle's membership versions and entries.
+    """Verify and store a bundle's membership versions, entries and checkpoints.
+
+    A checkpoint that does not verify is refused and counted (exit 2); one that contradicts
+    the entries or checkpoints held is kept as evidence, the feed frozen, an alert raised.
 
     Example: medtrace sync import --data nodes/customs to-post.mtb
     """
@@ -160,6 +168,7 @@ def import_command(
             table.add_row(label, f"{result[label]:,}")
         if summary.memberships_adopted:
             table.add_row("membership", ", ".join(f"v{v}" for v in summary.memberships_adopted))
+        table.add_row("checkpoints", _checkpoint_counts(result["checkpoints"]))
         table.add_row("digest", summary.digest_after[:16] + "…")
         console.print(table)
         if summary.truncated:
@@ -169,10 +178,19 @@ def import_command(
             for item in result["refusals"][:20]:
                 refused.add_row((item["entry"] or "?")[:16], item["reason"])
             console.print(refused)
+        for why in result["checkpoints"]["refusals"][:20]:
+            console.print(f"[bold red]checkpoint refused:[/] {why}")
+        for why in result["checkpoints"]["fork_reasons"][:20]:
+            console.print(f"[bold red]checkpoint fork (feed frozen, alert raised):[/] {why}")
         if summary.bundle_digest == summary.digest_after:
             console.print("[bold green]OK[/] this store now holds what the exporter held")
     if partial:
         raise SystemExit(PARTIAL_EXIT)
+
+
+def _checkpoint_counts(counts: dict[str, object]) -> str:
+    shown = ("taken", "held", "ahead", "frozen", "fork", "refused")
+    return ", ".join(f"{counts[k]} {k}" for k in shown if counts[k]) or "none in the bundle"
 
 
 def _forget(store: Store, new_file: Path | None) -> None:

@@ -22,6 +22,15 @@ from ledger.identifiers import container_uri, lot_uri, pack_uri, with_check_digi
 from ledger.kinds import Kind
 from ledger.membership import Membership
 from medtrace.demo.border_proof import border_proof
+from medtrace.demo.customs import (
+    Consignment,
+    decide_declaration,
+    declare,
+    failed_check_alerts,
+    register_product,
+    report_failed_scan,
+    verify_consignment,
+)
 from node.localnet.actors import Actor
 from node.localnet.network import COMPANY_PREFIX
 from scanner.labels import PackLabel, write_label
@@ -36,6 +45,9 @@ PACKS = 10_000
 #: The step where customs export the pack's proof file and verify it offline.
 PROOF_STEP = "proof exported at the border, verified offline"
 CASE_SIZE = 100
+CONSIGNMENT_STEP = "consignment verified at the border (every pack)"
+RECHECK_STEP = "pallet re-checked after the recall and the clone"
+REGULATOR_STEP = "regulator's alerts for every failed check"
 
 
 def sscc(serial: int, prefix: str = COMPANY_PREFIX) -> str:
@@ -54,6 +66,8 @@ class Step:
     reasons: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
     note: str = ""
+    #: The product the verdict names (its registered name), when the step verified a pack.
+    product: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +79,7 @@ class Step:
             "reasons": self.reasons,
             "alerts": self.alerts,
             "note": self.note,
+            "product": self.product,
         }
 
 
@@ -81,6 +96,8 @@ class Story:
     #: The consortium's genesis id, pinned out of band: with it (and ``labels``, whose parent
     #: folder receives the file) customs export a proof file and verify it offline.
     genesis: str | None = None
+    #: After the story: each failed scan's pack → the failed-check alerts the regulator holds.
+    regulator_alerts: dict[str, list[str]] = field(default_factory=dict)
 
     def record(self, step: Step) -> Step:
         self.steps.append(step)
@@ -102,10 +119,14 @@ class Story:
             today=datetime.now(UTC).date().isoformat(),
             in_transit_ok=in_transit_ok,
         )
+        reported = report_failed_scan(
+            node, scanned, verdict, "border" if in_transit_ok else "counter"
+        )
         alerts = sorted(
             {a.code.value for a in node.alerts() if a.subject == uri}
             | {a.code.value for a in verdict.alerts}
         )
+        product = verdict.product.data.get("name") if verdict.product is not None else None
         self.record(
             Step(
                 name,
@@ -115,9 +136,26 @@ class Story:
                 verdict=verdict.decision.value,
                 reasons=[r.code for r in verdict.reasons],
                 alerts=alerts,
+                note="failed check reported to the node" if reported else "",
+                product=None if product is None else str(product),
             )
         )
         return verdict
+
+    def consignment(self, name: str, actor: str, body: dict[str, Any]) -> Consignment:
+        """``actor`` (customs) checks every pack of a declaration or a container on its node."""
+        checked = verify_consignment(self.actors[actor], body)
+        self.record(
+            Step(
+                name,
+                actor,
+                verdict=checked.verdict,
+                reasons=sorted(checked.reasons),
+                note=checked.note(),
+                product=", ".join(checked.products) or None,
+            )
+        )
+        return checked
 
     def _scan_label(self, printed: Scanned) -> tuple[str, Scanned]:
         """Print the pack's label as it is on the pack, then read it back like a scanner."""
@@ -169,6 +207,8 @@ def play(story: Story) -> Iterator[str]:
             note=f"{PACKS:,} packs of lot {LOT}, {CASE_SIZE} of lot {RECALLED_LOT}",
         )
     )
+    name = register_product(a["manufacturer"], GTIN)
+    story.record(Step("register the product", "manufacturer", note=f"GTIN {GTIN}", product=name))
     packs = [pack_uri(GTIN, s) for s in batch.serials]
     recall_packs = [pack_uri(GTIN, s) for s in recall_batch.serials]
 
@@ -199,6 +239,11 @@ def play(story: Story) -> Iterator[str]:
     story.converge()
 
     yield "customs"
+    reference = declare(a["customs"], sscc=sscc(900_000), gtin=GTIN, quantity=PACKS + CASE_SIZE)
+    story.record(Step("import declaration lodged", "customs", note=f"{reference}: the pallet"))
+    cleared = story.consignment(
+        CONSIGNMENT_STEP, "customs", {"declaration": reference, "context": "border"}
+    )
     sample = Scanned(GTIN, batch.serials[0], LOT, EXPIRY)
     story.scan("customs scan at the border", "customs", sample, in_transit_ok=True)
     if story.genesis is not None and story.labels is not None:
@@ -206,13 +251,13 @@ def play(story: Story) -> Iterator[str]:
         story.record(
             Step(PROOF_STEP, "customs", scanned_uri(sample), verdict=decision.value, note=note)
         )
-    story.act(
-        "customs release",
-        "customs",
-        Kind.INSPECT,
-        subjects=[pallet],
-        body={"decision": "release", "reasons": ["documents and samples in order"]},
+    decided = decide_declaration(
+        a["customs"],
+        reference,
+        "release" if cleared.verdict == Decision.RELEASE.value else "hold",
+        "every pack checked; documents in order",
     )
+    story.record(Step("customs decision", "customs", note=f"{reference}: {decided}"))
     story.converge()
 
     yield "pharmacy"
@@ -254,9 +299,25 @@ def play(story: Story) -> Iterator[str]:
         Scanned(GTIN, "F" + secrets.token_hex(5).upper(), LOT, EXPIRY),
     )
     story.scan("regular pack still fine", "pharmacy", Scanned(GTIN, batch.serials[11], LOT, EXPIRY))
-
-    yield "converge"
     story.converge()
+    story.consignment(
+        RECHECK_STEP, "customs", {"text": f"(00){sscc(900_000)}", "context": "border"}
+    )
+
+    yield "regulator"
+    story.converge()
+    seen = failed_check_alerts(a["regulator"])
+    failed = [s for s in story.steps if s.pack and s.verdict in ("REJECT", "HOLD")]
+    story.regulator_alerts = {s.pack: sorted(seen.get(s.pack, ())) for s in failed if s.pack}
+    story.record(
+        Step(
+            REGULATOR_STEP,
+            "regulator",
+            alerts=sorted({c for codes in seen.values() for c in codes}),
+            note=f"failed-check alerts about {len(seen)} pack(s), "
+            f"{sum(1 for s in failed if seen.get(s.pack or ''))} of the {len(failed)} failed scans",
+        )
+    )
 
 
 def scanned_uri(scanned: Scanned) -> str:
@@ -265,6 +326,8 @@ def scanned_uri(scanned: Scanned) -> str:
 
 #: What each scan step must end with; the demo exits non-zero when one does not.
 EXPECTED: dict[str, tuple[str | None, set[str]]] = {
+    CONSIGNMENT_STEP: ("RELEASE", set()),
+    RECHECK_STEP: ("REJECT", set()),
     "customs scan at the border": ("RELEASE", set()),
     PROOF_STEP: ("RELEASE", set()),
     "verify at the counter": ("RELEASE", set()),
@@ -276,9 +339,19 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
 }
 
 
-def unexpected(steps: Sequence[Step]) -> list[str]:
-    """Scan steps whose verdict or alerts are not what the story expects."""
-    wrong = []
+def unexpected(steps: Sequence[Step], regulator_alerts: Mapping[str, list[str]]) -> list[str]:
+    """Scan steps whose verdict or alerts are not what the story expects, and failed scans the
+    regulator's node holds no alert about."""
+    wrong = [
+        f"the regulator holds no failed-check alert about {pack}"
+        for pack, codes in regulator_alerts.items()
+        if not codes
+    ]
+    for step in steps:
+        if step.name == RECHECK_STEP and not {"recalled", "already_dispensed"} <= set(step.reasons):
+            wrong.append(
+                f"{step.name}: expected recalled and dispensed packs counted, found {step.reasons}"
+            )
     for step in steps:
         if step.name in EXPECTED:
             verdict, alerts = EXPECTED[step.name]

@@ -31,6 +31,11 @@ class HttpNode:
     session: requests.Session = field(default_factory=requests.Session)
     timeout: float = 120.0
 
+    def call(self, method: str, path: str, *, token: str | None = None, body: Any = None) -> Any:
+        """``method path`` with the operator's token (or ``token``); the JSON answer. A problem
+        answer raises ``RuleViolation`` for a rule the ledger names, else ``NodeCallFailed``."""
+        return self._call(method, path, token=token, body=body)
+
     def _call(self, method: str, path: str, *, token: str | None = None, body: Any = None) -> Any:
         response = self.session.request(
             method,

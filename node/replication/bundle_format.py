@@ -10,6 +10,17 @@ A bundle (``medtrace sync export``) is gzip'd JSON::
 
 ``forks`` (optional) is the evidence of every fork the exporter holds: both signed entries.
 
+``checkpoints`` and ``checkpoint_evidence`` (optional, since issue 14) carry what a scanner
+needs to trust the entries (ADR 0024), in the shape a node serves them to its peers
+(``GET /api/v1/replication/checkpoints``)::
+
+     "checkpoints": ["<tlog-checkpoint note with its cosignature lines>", …],
+     "checkpoint_evidence": [{"feed": …, "size": …, "reason": …, "notes": [note, …]}, …]
+
+Like ``forks`` before them they are optional members of version 1: a bundle without them reads
+as before, and a reader that predates them skips them (members it does not know are ignored),
+so a post that has not been upgraded still imports the entries of a newer exporter.
+
 Reading is streamed and bounded: past ``MAX_DECOMPRESSED`` bytes (512 MiB) of JSON the bundle is
 refused, whatever its compressed size (a gzip bomb). An entry that cannot be read is recorded
 and reading goes on; a file cut short (a truncated copy) yields the complete entries before the
@@ -44,6 +55,8 @@ from node.store import FeedHead
 BUNDLE_TYPE = "medtrace/bundle"
 HEADS_TYPE = "medtrace/heads"
 VERSION = 1
+#: A checkpoint note holds a checkpoint and at most 100 signature lines: a few KiB.
+MAX_NOTE = 16 * 1024
 MAX_DECOMPRESSED = 512 * 1024 * 1024
 #: One JSON value (an entry, a membership version) may not exceed this.
 MAX_ELEMENT = 64 * 1024 * 1024
@@ -100,6 +113,17 @@ def read_heads(path: Path) -> dict[str, FeedHead]:
 # -- reading -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CheckpointEvidence:
+    """A checkpoint fork as the exporter recorded it: the notes that prove it (one note alone:
+    the exporter's entries contradict it). Verified by the importer, never trusted."""
+
+    feed: str
+    size: int
+    reason: str
+    notes: tuple[bytes, ...]
+
+
 @dataclass
 class Bundle:
     created: str | None = None
@@ -108,6 +132,10 @@ class Bundle:
     entries: list[SignedEntry] = field(default_factory=list)
     #: the exporter's forks: two signed entries at one position each (not verified yet)
     forks: list[tuple[SignedEntry, SignedEntry]] = field(default_factory=list)
+    #: checkpoint notes with their cosignatures (not verified yet)
+    checkpoints: list[bytes] = field(default_factory=list)
+    #: the exporter's checkpoint forks: each one's notes (not verified yet)
+    checkpoint_evidence: list[CheckpointEvidence] = field(default_factory=list)
     #: (position in the bundle, claimed id or "", reason): entries that could not be read
     malformed: list[tuple[int, str, str]] = field(default_factory=list)
     #: why the file ended early, if it did (the complete entries before the cut are kept)
@@ -263,6 +291,10 @@ def _parse(text: _Text, path: Path) -> Bundle:
                     _array(text, decoder, bundle, key)
                 elif key == "forks":
                     _forks(text.value(decoder), bundle)
+                elif key == "checkpoints":
+                    _checkpoints(text.value(decoder), bundle)
+                elif key == "checkpoint_evidence":
+                    _checkpoint_evidence(text.value(decoder), bundle)
                 else:
                     header[key] = text.value(decoder)
                     _check_header(header, path)
@@ -317,6 +349,37 @@ def _forks(items: Any, bundle: Bundle) -> None:
             bundle.malformed.append((-1, "", f"fork {index}: {exc}"))
             continue
         bundle.forks.append((first, second))
+
+
+def _note(value: Any) -> bytes:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_NOTE:
+        raise TypeError(f"expected a checkpoint note of at most {MAX_NOTE} characters")
+    return value.encode()
+
+
+def _checkpoints(items: Any, bundle: Bundle) -> None:
+    """``[note, …]``; a value that is not a note is recorded as malformed (position -1)."""
+    for index, item in enumerate(items if isinstance(items, list) else [items]):
+        try:
+            bundle.checkpoints.append(_note(item))
+        except TypeError as exc:
+            bundle.malformed.append((-1, "", f"checkpoint {index}: {exc}"))
+
+
+def _checkpoint_evidence(items: Any, bundle: Bundle) -> None:
+    """``[{"feed", "size", "reason", "notes": [note, …]}, …]`` as a node serves its peers."""
+    for index, item in enumerate(items if isinstance(items, list) else [items]):
+        try:
+            if not isinstance(item, dict) or not isinstance(item.get("notes"), list):
+                raise TypeError('expected {"feed", "size", "reason", "notes": [note, …]}')
+            feed, size, reason = item.get("feed"), item.get("size"), item.get("reason", "")
+            if not isinstance(feed, str) or type(size) is not int or not isinstance(reason, str):
+                raise TypeError("expected a feed name, a size and a reason")
+            notes = tuple(_note(n) for n in item["notes"])
+        except TypeError as exc:
+            bundle.malformed.append((-1, "", f"checkpoint evidence {index}: {exc}"))
+            continue
+        bundle.checkpoint_evidence.append(CheckpointEvidence(feed, size, reason[:1000], notes))
 
 
 def _take(bundle: Bundle, key: str, item: Any) -> None:

@@ -6,6 +6,9 @@ back. ``import_bundle`` verifies and stores what a bundle carries: its integrity
 it carries, not from the file. Membership versions are verified from the importer's pinned
 genesis, entries like replicated ones (``Store.ingest``). A forged or cut entry is refused, and
 so is the rest of its feed after it; everything valid before it, and every other feed, is kept.
+Checkpoint notes are then taken one by one exactly as a peer's are
+(``node.replication.witnessing.take_note``): a note that does not verify is refused and counted,
+never stored; a split view becomes the same evidence, frozen feed and alert as from a peer.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +37,8 @@ from node.replication.bundle_format import (
     read_bundle,
 )
 from node.replication.pull import INGEST_CHUNK, adopt_memberships, merge_reports
-from node.store import FeedHead, IngestReport, Store
+from node.replication.witnessing import take_note
+from node.store import FeedHead, IngestReport, Store, StoredCheckpoint
 
 # -- export ------------------------------------------------------------------------------------
 
@@ -45,6 +51,7 @@ class ExportSummary:
     entries: int
     memberships: int
     bytes: int
+    checkpoints: int = 0
 
 
 def export_bundle(
@@ -54,7 +61,8 @@ def export_bundle(
 
     Where the post's head differs from ours at its position, that entry is included too: the
     importer then sees two entries at one position (fork evidence, or a forgery it refuses).
-    Every fork held goes along as evidence (``forks``), for the importer to verify and record.
+    Every fork held goes along as evidence (``forks``), for the importer to verify and record,
+    and so do the checkpoints a scanner needs (``bundle_checkpoints``) and the checkpoint forks.
     Written to a temporary file and renamed, so ``out`` is never a partial bundle.
     """
     held = store.ledger_heads()
@@ -89,9 +97,40 @@ def export_bundle(
         for index, (first, second) in enumerate(forks):
             gz.write((",\n" if index else "\n").encode())
             gz.write(json.dumps([first.to_wire(), second.to_wire()]).encode())
-        gz.write(b"\n]}\n")
+        notes = bundle_checkpoints(store)
+        gz.write(b'\n],\n"checkpoints": ' + json.dumps([n.decode() for n in notes]).encode())
+        evidence = [
+            {
+                "feed": f.feed,
+                "size": f.size,
+                "reason": f.reason,
+                "notes": [n.decode() for n in (f.first, f.second) if n],
+            }
+            for f in store.checkpoint_forks()
+        ]
+        gz.write(b',\n"checkpoint_evidence": ' + json.dumps(evidence).encode() + b"}\n")
     os.replace(tmp, out)
-    return ExportSummary(out, digest, feeds, count, len(memberships), out.stat().st_size)
+    size = out.stat().st_size
+    return ExportSummary(out, digest, feeds, count, len(memberships), size, len(notes))
+
+
+def bundle_checkpoints(store: Store) -> list[bytes]:
+    """Per feed held: the newest checkpoint with the quorum of cosignatures the membership's
+    witness policy asks for, the newest with any, and the newest of all, each once. A scanner
+    needs the first; the others let the post gather cosignatures from later bundles or peers.
+    Every feed, not only those with new entries: a post holding a feed's entries still needs
+    fresh cosignatures of it (the policy's maximum age)."""
+    versions = store.memberships()
+    quorum = versions[-1].membership.witnesses().quorum if versions else 1
+    notes: list[bytes] = []
+    for feed in sorted(store.heads()):
+        picked: dict[int, StoredCheckpoint] = {}
+        for cosigners in (max(quorum, 1), 1, 0):
+            held = store.checkpoint(feed, cosigners=cosigners)
+            if held is not None:
+                picked.setdefault(held.size, held)
+        notes.extend(cp.note for _, cp in sorted(picked.items()))
+    return notes
 
 
 def _start_for(store: Store, feed: str, theirs: FeedHead | None) -> int:
@@ -137,6 +176,26 @@ def iter_chunks(
 
 
 @dataclass
+class CheckpointsTaken:
+    """What became of a bundle's checkpoint notes (``witnessing.Taken`` statuses, counted):
+    ``taken`` (new, or more cosignatures), ``held`` (nothing new), ``ahead`` (beyond the
+    entries held), ``frozen`` (the feed is), ``fork`` (evidence kept, feed frozen, alert) and
+    ``refused`` (does not verify: not stored), with why each refused one was."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    refused: list[str] = field(default_factory=list)
+    forks: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        statuses = ("taken", "held", "ahead", "frozen", "fork", "refused")
+        return {
+            **{s: self.counts[s] for s in statuses},
+            "refusals": self.refused[:50],
+            "fork_reasons": self.forks[:50],
+        }
+
+
+@dataclass
 class ImportSummary:
     report: IngestReport
     entries: int  # entries read from the bundle
@@ -146,10 +205,11 @@ class ImportSummary:
     digest_before: str
     digest_after: str
     bundle_digest: str | None
+    checkpoints: CheckpointsTaken = field(default_factory=CheckpointsTaken)
 
     @property
     def rejected(self) -> int:
-        return len(self.report.rejected) + len(self.malformed)
+        return len(self.report.rejected) + len(self.malformed) + len(self.checkpoints.refused)
 
     def to_json(self) -> dict[str, Any]:
         r = self.report
@@ -172,6 +232,7 @@ class ImportSummary:
             "digest": self.digest_after,
             "bundle_digest": self.bundle_digest,
             "same_as_bundle": self.bundle_digest == self.digest_after,
+            "checkpoints": self.checkpoints.to_json(),
         }
 
 
@@ -197,6 +258,7 @@ def import_bundle(
         merge_reports(report, store.ingest(chunk, chain.current))
     if bundle.forks:  # after the entries: evidence is taken at positions held
         merge_reports(report, store.record_forks(bundle.forks, chain.current))
+    taken = take_checkpoints(store, chain, bundle, genesis_id or store.meta("genesis_id"))
     return ImportSummary(
         report,
         len(bundle.entries) + sum(1 for pos, _, _ in bundle.malformed if pos >= 0),
@@ -206,7 +268,27 @@ def import_bundle(
         before,
         store.digest(),
         bundle.digest,
+        taken,
     )
+
+
+def take_checkpoints(
+    store: Store, chain: MembershipChain, bundle: Bundle, genesis: str | None
+) -> CheckpointsTaken:
+    """After the entries (a checkpoint is checked against the entries held): every note, then
+    every note of the exporter's checkpoint forks, as ``witness_peer`` takes a peer's. The
+    importer does not cosign (a bundle is not a witness's round with its writer)."""
+    taken = CheckpointsTaken()
+    now = int(time.time())
+    evidence = [n for fork in bundle.checkpoint_evidence for n in fork.notes]
+    for note in [*bundle.checkpoints, *evidence]:
+        result = take_note(store, chain.current, note, now, key=None, genesis_id=genesis)
+        taken.counts[result.status if result.status != "cosigned" else "taken"] += 1
+        if result.status == "refused":
+            taken.refused.append(result.message)
+        elif result.status == "fork":
+            taken.forks.append(result.message)
+    return taken
 
 
 def _same_consortium(store: Store, genesis_id: str | None, bundle: Bundle) -> None:

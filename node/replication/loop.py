@@ -49,8 +49,9 @@ from node.store import IngestReport, Store
 #: A child of the node's JSON logger (``node.logs``): structured fields go in ``extra["fields"]``.
 log = logging.getLogger("medtrace.node.replication")
 
-#: After a hint, wait this long for more hints before pulling (coalescing a burst of appends).
-HINT_DELAY_S = 0.05
+#: After a hint, wait this long for more hints before pulling (coalescing a burst of appends;
+#: MIN_GAP_S below coalesces the rest). 0.05 s was half the convergence time (docs/performance.md).
+HINT_DELAY_S = 0.01
 #: At most one hint-triggered round per this many seconds (a peer token cannot make us spin).
 MIN_GAP_S = 0.2
 MAX_BACKOFF_S = 30.0
@@ -379,6 +380,9 @@ class Replicator:
     def _loop(self, state: PeerState) -> None:
         """Pull from one peer every ``interval_s``, soon after its hint, later while it fails."""
         next_at = time.monotonic()
+        # The gap is counted from the last *hinted* round only: a background round just before
+        # a hint is no spin, and waiting for it made one append in ten wait ~0.2 s.
+        last_hinted_end = 0.0
         while not self._stop.is_set():
             hinted = state.wake.wait(max(0.0, next_at - time.monotonic()))
             if self._stop.is_set():
@@ -386,7 +390,7 @@ class Replicator:
             if hinted:
                 # Coalesce a burst of hints; at most one hinted pull per MIN_GAP_S.
                 state.wake.clear()
-                gap = state.last_pull_end + MIN_GAP_S - time.monotonic()
+                gap = last_hinted_end + MIN_GAP_S - time.monotonic()
                 if self._stop.wait(max(HINT_DELAY_S, gap)):
                     break
                 state.wake.clear()
@@ -398,6 +402,8 @@ class Replicator:
             except Exception:
                 log.exception("replication from peer %s failed", state.config.name)
             next_at = time.monotonic() + self.interval_s
+            if hinted:
+                last_hinted_end = time.monotonic()
 
     # -- notifications -------------------------------------------------------------------------
     def _notify_loop(self) -> None:

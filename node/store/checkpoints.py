@@ -60,10 +60,16 @@ def _stored(r: Any) -> StoredCheckpoint:
     )
 
 
-def checkpoint_at(conn: Connection, feed: str, size: int | None) -> StoredCheckpoint | None:
-    """The checkpoint of ``feed`` at ``size``, or its largest (``size`` None)."""
+def checkpoint_at(
+    conn: Connection, feed: str, size: int | None, *, cosigners: int = 0
+) -> StoredCheckpoint | None:
+    """The checkpoint of ``feed`` at ``size``, or its largest (``size`` None) with at least
+    ``cosigners`` cosignatures."""
     query = select(m.CHECKPOINTS).where(C.feed == feed)
-    query = query.where(C.size == size) if size is not None else query.order_by(C.size.desc())
+    if size is not None:
+        query = query.where(C.size == size)
+    else:
+        query = query.where(C.cosigners >= cosigners).order_by(C.size.desc())
     row = conn.execute(query.limit(1)).first()
     return None if row is None else _stored(row)
 

@@ -205,7 +205,9 @@ def provenance_followed(conn: Connection, uri: str) -> tuple[list[SignedEntry], 
     for lot_or_product in [s for s in subjects if s != uri]:
         pks |= set(conn.execute(select(S.entry).where(S.subject == lot_or_product)).scalars())
     rows = conn.execute(select_entries().where(E.id.in_(pks))).all() if pks else []
-    found = [entry_of(r) for r in rows]
+    # A failed check (ADR 0022) is a report about the pack, not a step of it: no verifier
+    # needs it, and a fresh one in no cosigned checkpoint yet would hold the pack.
+    found = [e for e in map(entry_of, rows) if e.payload.kind is not Kind.CHECK]
     return sorted(found, key=lambda e: e.payload.order_key), subjects
 
 

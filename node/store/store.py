@@ -38,6 +38,7 @@ from ledger.state import ContainerState, PackState, StateView
 from ledger.timefmt import now_ts
 from node.store import (
     checkpoints,
+    customs_records,
     declarations,
     disclosures,
     ledger_reads,
@@ -45,13 +46,22 @@ from node.store import (
     products,
     projection_reads,
     records,
+    risk_reads,
 )
 from node.store.checkpoints import CheckpointFork, FeedTrees, StoredCheckpoint
+from node.store.consignment import ConsignmentReads
 from node.store.counters import Counters
+from node.store.customs_records import RecordVersion
 from node.store.disclosures import PackProvenance
 from node.store.engine import Database
 from node.store.entry_rows import head_of, order_key
-from node.store.evidence import IngestReport, fork_pairs, freeze, take_fork_evidence
+from node.store.evidence import (
+    IngestReport,
+    fork_pairs,
+    freeze,
+    store_alerts,
+    take_fork_evidence,
+)
 from node.store.ids import Ids, ThreadIds
 from node.store.ingest import ingest_sorted
 from node.store.leader import DatabaseLock
@@ -290,6 +300,18 @@ class Store:
         with self.reader.connect() as conn:
             return declarations.declaration(conn, reference, org)
 
+    def record_history(self, kind: str, key: str) -> list[RecordVersion]:
+        """Every version of a record, oldest first: a declaration's customs decisions and
+        inspection outcomes (``decide``/``outcome``, key ``org/reference``; ADR 0022)."""
+        with self.reader.connect() as conn:
+            return customs_records.history(conn, kind, key)
+
+    def keep_alerts(self, alerts: Sequence[Alert]) -> None:
+        """Store alerts a local entry raised beside its strict rules (a ``check``'s, ADR
+        0022); the same alerts every peer and a rebuild raise from it (kept once by id)."""
+        with self._write() as (conn, _ids):
+            store_alerts(conn, alerts, IngestReport())
+
     def keep_openings(self, kind: str, openings: Sequence[Opening]) -> None:
         """Keep the clear fields of seals this node is about to sign (node-local only)."""
         with self._write() as (conn, _ids):
@@ -359,10 +381,13 @@ class Store:
         with self.reader.connect() as conn:
             return self._trees.tree(conn, feed)
 
-    def checkpoint(self, feed: str, size: int | None = None) -> StoredCheckpoint | None:
-        """The checkpoint of ``feed`` held at ``size``, or the largest held (``size`` None)."""
+    def checkpoint(
+        self, feed: str, size: int | None = None, *, cosigners: int = 0
+    ) -> StoredCheckpoint | None:
+        """The checkpoint of ``feed`` held at ``size``, or the largest held (``size`` None) with
+        at least ``cosigners`` cosignatures."""
         with self.reader.connect() as conn:
-            return checkpoints.checkpoint_at(conn, feed, size)
+            return checkpoints.checkpoint_at(conn, feed, size, cosigners=cosigners)
 
     def newest_checkpoints(self) -> list[StoredCheckpoint]:
         """The largest checkpoint held of every feed."""
@@ -402,3 +427,26 @@ class Store:
         with self._write() as (conn, ids):
             records.clear(conn)  # products and declarations, folded again below
             return rebuild(conn, ids, self.iter_entries(), membership, progress)
+
+    # -- a consignment read in bulk (node/store/consignment.py, issue 15) ------------------------
+    @contextmanager
+    def consignment(self) -> Iterator[ConsignmentReads]:
+        """The bulk reads of a whole consignment (nested containers, every pack with its lot,
+        recall, withdrawal, commissioning feed and alerts) on one verification connection and
+        in one transaction, so that its reads see one snapshot."""
+        with self.replica.connect() as conn, conn.begin():
+            yield ConsignmentReads(conn)
+
+    def earlier_declarations(
+        self, org: str, before: str | None, limit: int = 5_000
+    ) -> list[risk_reads.EarlierDeclaration]:
+        """``org``'s declarations ordered before the entry ``before`` (``None``: all) with their
+        decisions and outcomes, oldest first (risk indicators R8, R9; node/store/risk_reads.py)."""
+        with self.reader.connect() as conn:
+            order = risk_reads.order_of(conn, before) if before is not None else None
+            return risk_reads.earlier_declarations(conn, org, order, limit)
+
+    def record_order(self, entry_id: str) -> tuple[str, str, int] | None:
+        """Where a record's entry stands in the total order: ``(ts, feed, seq)``."""
+        with self.reader.connect() as conn:
+            return risk_reads.order_of(conn, entry_id)

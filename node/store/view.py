@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Connection, Row, and_, insert, select, upd
 from ledger.identifiers import DL_ROOT
 from ledger.state import ContainerState, OrderKey, PackState, Record
 from ledger.status import Status
+from node.store.customs_records import record_before
 from node.store.ids import Ids
 from node.store.models import CONTAINERS, ENTRIES, LOTS, PACKS, WITHDRAWALS
 from node.store.records import put_record
@@ -285,6 +286,10 @@ class DbStateView:
     def put_record(self, record: Record) -> None:
         """A product's or a declaration's version (ADR 0020): ``node/store/records.py``."""
         put_record(self.conn, record)
+
+    def record_of(self, kind: str, key: str, before: OrderKey) -> Record | None:
+        """A decision's predecessor (ADR 0022): ``node/store/customs_records.py``."""
+        return record_before(self.conn, kind, key, before)
 
     # -- containers ----------------------------------------------------------------------------
     def get_container(self, uri: str) -> ContainerState | None:

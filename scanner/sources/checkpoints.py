@@ -33,21 +33,40 @@ def checkpoints_online(client: NodeClient, entries: Iterable[SignedEntry]) -> li
             response = client.get(f"/api/v1/feeds/{feed}/proof?{query}")
             if response.status_code != 200:
                 continue
-            answer = response.json()
+            try:
+                answer = response.json()
+                proof = {k: answer[k] for k in ("feed", "seq", "size", "leaf", "path", "entry")}
+                other = answer.get("checkpoint")
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # not a proof: the entry stays uncovered
+            if not isinstance(other, str):
+                continue
             if note is None:
-                if not isinstance(answer.get("checkpoint"), str):
-                    break
-                note, size = answer["checkpoint"], int(answer["size"])
-            proofs.append({k: answer[k] for k in ("feed", "seq", "size", "leaf", "path", "entry")})
+                note, size = other, _size(answer)
+            elif other != note:
+                # Another checkpoint for the same size: kept, so the check sees a split view
+                # (two roots) or a second note of one checkpoint.
+                found.append({"feed": feed, "note": other, "proofs": [proof]})
+                continue
+            proofs.append(proof)
         if note is not None:
             found.append({"feed": feed, "note": note, "proofs": proofs})
     return found
 
 
+def _size(answer: Any) -> int | None:
+    size = answer.get("size")
+    return size if type(size) is int else None
+
+
 def checkpoints_of_store(store: Store, entries: Iterable[SignedEntry]) -> list[dict[str, Any]]:
     """The same from a node's store on this machine (offline)."""
-    found = []
-    for feed, held in sorted(_by_feed(entries).items()):
+    found: list[dict[str, Any]] = []
+    feeds = _by_feed(entries)
+    for fork in store.checkpoint_forks():  # a split view the store found and froze the feed for
+        if fork.feed in feeds:
+            found.append({"feed": fork.feed, "fork": f"at size {fork.size}: {fork.reason}"})
+    for feed, held in sorted(feeds.items()):
         stored = store.checkpoint(feed)
         if stored is None:
             continue

@@ -3,6 +3,7 @@ machine when the node cannot be reached (or instead of a node)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from scanner.sources.online import (
     verify_online,
 )
 from scanner.verifying import VerifyError, membership_of
+from scanner.witnessed import hold_unwitnessed, witness
 
 
 @dataclass
@@ -42,7 +44,34 @@ class Sources:
         return NodeClient(self.node, self.token, session=node_session(self.ca))
 
     def verify(self, scan: ScanData) -> Outcome:
-        """Online when there is a node; offline when there is none or it cannot be reached."""
+        """Online when there is a node; offline when there is none or it cannot be reached;
+        then the entries decided on must be in checkpoints that meet the membership's witness
+        policy (``scanner.witnessed``)."""
+        return self._witnessed(self._verify(scan))
+
+    def _witnessed(self, outcome: Outcome) -> Outcome:
+        basis = outcome.basis
+        pin = self.genesis or (self.local.pin if self.local is not None else None)
+        if basis is None or pin is None:
+            return outcome  # nothing verified entry by entry: the verdict says why already
+        membership, _, _ = membership_of(list(basis.memberships), pin)
+        if membership is None:
+            return outcome
+        try:
+            items = self.proof_checkpoints(outcome)
+        except NodeUnreachable:
+            items = []  # then nothing is covered: HOLD, saying so
+        # A replica is a snapshot: its checkpoints may be as old as it may be (--max-age).
+        accept = None if outcome.source == "online" else int(self.max_age.total_seconds())
+        found = witness(
+            membership, pin, basis.entries, items, int(time.time()), accept_age_s=accept
+        )
+        outcome.verdict = hold_unwitnessed(outcome.verdict, found)
+        outcome.witnessing = found
+        outcome.checkpoint_items = tuple(items)
+        return outcome
+
+    def _verify(self, scan: ScanData) -> Outcome:
         if self.node is not None:
             assert self.token is not None
             assert self.genesis is not None
@@ -91,6 +120,8 @@ class Sources:
         decided on, from where it was decided (a node, or a store; a bundle holds none)."""
         if outcome.basis is None:
             return []
+        if outcome.witnessing is not None:  # fetched for the verdict already
+            return [dict(item) for item in outcome.checkpoint_items]
         entries = outcome.basis.entries
         if outcome.source == "online":
             return checkpoints_online(self.client(), entries)

@@ -1,30 +1,39 @@
 """The offline source: a node's data directory or SQLite store on this machine (read through
-the ``Store`` façade), or a sync bundle; and how fresh that data is."""
+the ``Store`` façade), or a sync bundle; and how fresh that data is.
+
+Both hand the scanner the feeds' checkpoints with inclusion proofs (ADR 0024): a store its own,
+a bundle (v2) those the exporter held, proved against the tree of the bundle's own entries of
+the feed (a bundle that starts a feed midway, ``export --since``, proves none of it: import it
+into the post's store, which holds the start)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ledger.checkpoint import parse_checkpoint
 from ledger.digits import ASCII_NUMBER
 from ledger.entry import SignedEntry
 from ledger.errors import LedgerError
+from ledger.feedlog import FeedTree, feed_of_origin
 from ledger.identifiers import container_uri, pack_uri
 from ledger.kinds import Kind
 from ledger.lifecycle import fold
 from ledger.membership import Membership, SignedMembership
+from ledger.notes import parse_note
 from ledger.state import ContainerState, MemoryState
 from ledger.timefmt import parse_ts
+from ledger.witness import open_feed_checkpoint
 from node.config import ConfigError, load_config
-from node.replication.bundle_format import BundleError, read_bundle
+from node.replication.bundle_format import Bundle, BundleError, read_bundle
 from node.store import Store
 from scanner.disclosure import PackView, screen, select_provenance
 from scanner.outcome import Basis, Freshness, Outcome
 from scanner.reading import ScanData
-from scanner.sources.checkpoints import checkpoints_of_store
 from scanner.verdict import Reason
 from scanner.verifying import VerifyError, check, combine, today_iso
 
@@ -43,6 +52,9 @@ class LocalData:
     _store: Store | None = None
     _entries: list[SignedEntry] = field(default_factory=list)
     notes: list[Reason] = field(default_factory=list)
+    #: a bundle's checkpoint notes, with those of its checkpoint forks (unverified)
+    _notes: list[bytes] = field(default_factory=list)
+    _trees: dict[str, FeedTree] | None = None
 
     def provenance(self, uri: str) -> PackView:
         """The pack's provenance as a verifier is sent it online (``Store.pack_provenance``;
@@ -56,11 +68,112 @@ class LocalData:
         return screen(select_provenance(self._entries, uri), uri)
 
     def checkpoints(self, entries: Iterable[SignedEntry]) -> list[dict[str, Any]]:
-        """The store's newest checkpoints of the feeds of ``entries``, with inclusion proofs
-        (a bundle holds no checkpoints: none)."""
-        if self._store is None:
+        """For each feed of ``entries``: the checkpoint to show (the newest with the policy's
+        quorum of cosignatures that the data's tree reaches, else the newest), with an
+        inclusion proof of each entry it covers; each split view the data holds evidence of.
+        ``scanner.witnessed.witness`` verifies them all."""
+        feeds: dict[str, list[SignedEntry]] = {}
+        for entry in entries:
+            feeds.setdefault(entry.payload.feed, []).append(entry)
+        quorum = self.memberships[-1].membership.witnesses().quorum if self.memberships else 1
+        store = self._store
+        forks: list[tuple[str, str]] = []
+        trees: Callable[[str], FeedTree] = self._bundle_tree
+        if store is not None:  # its forks were verified as they were taken
+            forks = [(f.feed, f"at size {f.size}: {f.reason}") for f in store.checkpoint_forks()]
+            trees = store.feed_tree
+            pairs = {f: (store.checkpoint(f, cosigners=quorum), store.checkpoint(f)) for f in feeds}
+            notes = {f: [c.note for c in pair if c is not None] for f, pair in pairs.items()}
+        else:
+            notes = self._notes_by_feed()
+        found: list[dict[str, Any]] = [
+            {"feed": feed, "fork": why} for feed, why in forks if feed in feeds
+        ]
+        for feed, held in sorted(feeds.items()):
+            if notes.get(feed):
+                found.extend(self._items(feed, held, notes[feed], trees(feed), quorum))
+        return found
+
+    def _genesis(self) -> str | None:
+        first = self.memberships[0] if self.memberships else None
+        if self.pin or first is None or first.membership.version != 1:
+            return self.pin
+        return first.id
+
+    def _notes_by_feed(self) -> dict[str, list[bytes]]:
+        genesis = self._genesis()
+        found: dict[str, list[bytes]] = {}
+        for note in self._notes:
+            try:
+                origin = parse_checkpoint(parse_note(note).text).origin
+                feed = feed_of_origin(genesis or "", origin)
+            except LedgerError:
+                continue  # not a checkpoint of this consortium: nothing it could prove
+            found.setdefault(feed, []).append(note)
+        return found
+
+    def _bundle_tree(self, feed: str) -> FeedTree:
+        """The tree of the bundle's entries of ``feed`` from its first entry on, as far as
+        they follow one another (two entries at one position: no further). Built once per
+        bundle for every feed: a batch of scans asks again for each pack."""
+        if self._trees is None:
+            by_seq: dict[str, dict[int, set[str]]] = {}
+            for entry in self._entries:
+                by_seq.setdefault(entry.payload.feed, {}).setdefault(entry.payload.seq, set()).add(
+                    entry.id
+                )
+            self._trees = {}
+            for name, seqs in by_seq.items():
+                ids: list[str] = []
+                while len(seqs.get(len(ids), ())) == 1:
+                    ids.extend(seqs[len(ids)])
+                self._trees[name] = FeedTree(name, ids)
+        return self._trees.get(feed) or FeedTree(feed)
+
+    def _items(
+        self,
+        feed: str,
+        entries: Sequence[SignedEntry],
+        notes: Sequence[bytes],
+        tree: FeedTree,
+        quorum: int,
+    ) -> list[dict[str, Any]]:
+        """The note to show for ``feed``; or, when the notes held give two roots at one size
+        (or a root the entries held do not give), every such note, for the check to verify
+        and name as a split view."""
+        genesis = self._genesis()
+        membership = self.memberships[-1].membership if self.memberships else None
+        ranked: list[tuple[tuple[bool, bool, int], bytes, int]] = []
+        roots: dict[int, set[bytes]] = {}
+        for note in notes:
+            try:
+                cp = parse_checkpoint(parse_note(note).text)
+            except LedgerError:
+                continue
+            meets = False
+            # A note that does not verify is shown only if nothing better is held: the check
+            # then says why.
+            if membership is not None and genesis is not None:
+                with suppress(LedgerError):
+                    meets = len(open_feed_checkpoint(membership, genesis, note).cosigned) >= quorum
+            reached = cp.size <= tree.size
+            roots.setdefault(cp.size, set()).add(cp.root)
+            if reached:
+                roots[cp.size].add(tree.root_at(cp.size))
+            ranked.append(((meets and reached, reached, cp.size), note, cp.size))
+        if not ranked:
             return []
-        return checkpoints_of_store(self._store, entries)
+        split = [(note, size) for _, note, size in ranked if len(roots[size]) > 1]
+        best = max(ranked, key=lambda r: r[0])
+        items = []
+        for note, size in split or [(best[1], best[2])]:
+            proofs = [
+                {**tree.inclusion(e.payload.seq, size).to_json(), "entry": e.id}
+                for e in sorted(entries, key=lambda e: e.payload.seq)
+                if e.payload.seq < size <= tree.size
+            ]
+            items.append({"feed": feed, "note": note.decode(), "proofs": proofs})
+        return items
 
     def close(self) -> None:
         if self._store is not None:
@@ -130,7 +243,13 @@ def open_local(data: Path, *, pin: str | None = None) -> LocalData:
     except BundleError as exc:
         raise VerifyError(str(exc)) from None
     local = LocalData(
-        data, "bundle", pin, bundle.created, bundle.memberships, _entries=bundle.entries
+        data,
+        "bundle",
+        pin,
+        bundle.created,
+        bundle.memberships,
+        _entries=bundle.entries,
+        _notes=_bundle_notes(bundle),
     )
     if bundle.truncated:
         local.notes.append(
@@ -140,6 +259,14 @@ def open_local(data: Path, *, pin: str | None = None) -> LocalData:
             )
         )
     return local
+
+
+def _bundle_notes(bundle: Bundle) -> list[bytes]:
+    """The bundle's checkpoints and the notes of its checkpoint forks, all unverified: a fork's
+    notes give two roots at one size (or one the entries do not give), which the check then
+    verifies and names; a note in a fork that is not signed cannot hold a pack up but by
+    failing its own check."""
+    return [*bundle.checkpoints, *(n for fork in bundle.checkpoint_evidence for n in fork.notes)]
 
 
 def _from_store(data: Path, store: Store, pin: str | None) -> LocalData:

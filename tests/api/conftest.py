@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,30 @@ def case(n: int) -> str:
 
 def pack(serial: str, gtin: str = GTIN) -> str:
     return pack_uri(gtin, serial)
+
+
+#: Master data of GTIN (docs/spec/customs.md, "Products"): without it a scan at the border is
+#: HOLD ``unregistered_product``.
+PRODUCT: dict[str, Any] = {
+    "name": "Amoxil",
+    "commonName": "amoxicillin",
+    "form": "capsule, hard",
+    "strength": "500 mg",
+    "packSize": 16,
+    "packType": "blister pack",
+    "atc": "J01CA04",
+    "hsCode": "300410",
+    "netMassKg": "0.025",
+    "mah": "Acme Pharma",
+    "markets": ["DE"],
+}
+
+
+def register_product(node: Node, gtin: str = GTIN) -> None:
+    """The manufacturer's node ``node`` registers ``gtin``'s product (``POST /api/v1/products``)."""
+    request = {"gtin": gtin, **PRODUCT, "referencePrice": {"amount": "12.50", "currency": "EUR"}}
+    answer = node.post("/api/v1/products", request)
+    assert answer.status_code == 201, answer.get_json()
 
 
 @pytest.fixture(autouse=True)

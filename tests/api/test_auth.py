@@ -11,6 +11,7 @@ from api.auth import HINTERS, READERS, REPLICATORS, WRITERS
 from api.problems import TYPE_ROOT
 from api.route import Route
 from api.routes import ROUTES
+from ledger.kinds import Kind
 from node.tokens import CACHE_TTL_S, TokenRole, Tokens
 from tests.api.conftest import GTIN, Node, NodeFactory, sscc
 from tests.api.test_problems import assert_problem
@@ -27,6 +28,8 @@ SAMPLES = {
     "event_id": "urn:uuid:00000000-0000-4000-8000-000000000000",
     # declarations (api/declarations.py)
     "reference": "DE-2026-000123",
+    # GS1 verification messaging (api/vrs.py)
+    "lot": "L1",
 }
 AUTHENTICATED = [r for r in ROUTES if r.roles is not None]
 PUBLIC = [r for r in ROUTES if r.roles is None]
@@ -61,8 +64,15 @@ def test_the_role_sets_are_what_the_docs_say() -> None:
     assert frozenset({TokenRole.PEER, TokenRole.OPERATOR, TokenRole.AUDITOR}) == REPLICATORS
     assert frozenset({TokenRole.PEER, TokenRole.OPERATOR}) == HINTERS
     writes = [r for r in ROUTES if r.kind is not None]
-    assert len(writes) == 19  # commission, 16 actions, products, declarations (ADR 0020)
-    assert all(r.roles == WRITERS for r in writes)
+    # commission, 16 actions, products, declarations (ADR 0020), a declaration's decision and
+    # inspection outcome, and the report of a failed check (ADR 0022)
+    assert len(writes) == 22
+    reports = [r for r in writes if r.kind is Kind.CHECK]
+    assert [r.path for r in reports] == ["/api/v1/checks"]
+    # a verifier reports the failed check of the one pack it scanned; every other write is an
+    # operator's
+    assert reports[0].roles == WRITERS | {TokenRole.VERIFIER}
+    assert all(r.roles == WRITERS for r in writes if r not in reports)
 
 
 @pytest.mark.parametrize("role", list(TokenRole))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +20,18 @@ import requests
 from keys.consortium import Consortium
 from ledger.action import Action
 from ledger.feed import FeedWriter
+from ledger.feedlog import sign_feed_checkpoint
 from ledger.kinds import Kind
 from ledger.membership import MembershipChain, SignedMembership
 from ledger.openings import commit
+from ledger.witness import cosign_feed_checkpoint, open_feed_checkpoint
 from node.config import load_config
+from node.replication.witnessing import take_note
 from node.store import Store
 from tests.api.conftest import (  # noqa: F401 (fixtures)
     GTIN,
     PASSPHRASE,
+    PRODUCT,
     _no_ambient_passphrase,
     case,
     pack,
@@ -59,6 +64,13 @@ class Harvest:
     legacy: list[str] = field(default_factory=list)  # two packs a v1 entry lists together
     locked: list[str] = field(default_factory=list)  # three packs one committed entry locks
     cases: list[str] = field(default_factory=list)
+    consortium: Path | None = None
+
+    def witness(self) -> None:
+        """Cosign every feed's checkpoint now, as the other members' nodes soon would: the
+        node's feed grows as scans report failed checks (ADR 0022)."""
+        assert self.consortium is not None
+        witness_all(self.data, self.consortium)
 
     def get(self, path: str, role: str = "verifier", **headers: str) -> requests.Response:
         return requests.get(
@@ -118,6 +130,37 @@ def _replicated(
         store.close()
 
 
+#: One node of each organisation: their feed keys cosign as the witnesses' nodes would.
+WITNESS_FEEDS = ("acme/line-1", "dist/wh", "border/post", "apo/counter", "reg/office")
+
+
+def witness_all(data: Path, consortium: Path) -> None:
+    """What the other members' nodes would do (ADR 0018): every feed's checkpoint at its size,
+    signed by its key and cosigned by each other organisation, kept in the node's store, so
+    that ``medtrace scan`` finds the entries it relies on witnessed (ADR 0024)."""
+    opened = Consortium.open(consortium)
+    store = Store(load_config(data).database_url(data))
+    try:
+        versions: list[SignedMembership] = store.memberships()
+        genesis = versions[0].id
+        chain = MembershipChain(versions[0], genesis)
+        chain.extend_all(versions[1:])
+        now = int(time.time())
+        for feed in sorted(store.heads()):
+            note = sign_feed_checkpoint(
+                genesis, store.feed_tree(feed), opened.feed_key(feed, PASSPHRASE)
+            )
+            for witness in WITNESS_FEEDS:
+                if witness.split("/")[0] != feed.split("/")[0]:
+                    checkpoint = open_feed_checkpoint(chain.current, genesis, note)
+                    key = opened.feed_key(witness, PASSPHRASE)
+                    note = cosign_feed_checkpoint(checkpoint, genesis, witness, key, now)
+            taken = take_note(store, chain.current, note, now, genesis_id=genesis)
+            assert taken.status in {"taken", "held"}, taken
+    finally:
+        store.close()
+
+
 @pytest.fixture(scope="module")
 def harvest(
     template_nodes: dict[str, Path],
@@ -133,6 +176,8 @@ def harvest(
     try:
         url = running.url
         h = Harvest(url, data, load_config(data).genesis_id, tokens, [], "", [], "")
+        price = {"amount": "12.50", "currency": "EUR"}  # the border holds unregistered products
+        _ok(h.post("/api/v1/products", {"gtin": GTIN, **PRODUCT, "referencePrice": price}))
         made = _ok(
             h.post(
                 "/api/v1/commission",
@@ -180,6 +225,8 @@ def harvest(
         h.legacy = [h.serials[300], h.serials[301]]
         h.locked = h.serials[400:403]
         _replicated(data, consortium_dir, h.legacy, h.stray, h.locked)
+        h.consortium = consortium_dir
+        h.witness()
         yield h
     finally:
         running.stop()

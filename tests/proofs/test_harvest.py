@@ -166,6 +166,7 @@ def test_proof_file_tampered(harvest: Harvest, tmp_path: Path) -> None:
     proof = tmp_path / "pack.proof.json"
     text = f"(01){GTIN}(17)311231(10)L1(21){harvest.genuine}"
     runner = CliRunner()
+    harvest.witness()  # the entries scanned must be in cosigned checkpoints (ADR 0024)
     scanned = runner.invoke(
         cli,
         [

@@ -113,3 +113,34 @@ def test_checkpoint_and_proofs_of_a_node(setup: tuple[Node, Consortium]) -> None
     served = node.get("/api/v1/replication/checkpoints", TokenRole.PEER).get_json()
     assert served["checkpoints"] == [note.decode()]
     assert served["evidence"] == []
+
+
+def test_proof_without_size_uses_the_newest_checkpoint_with_its_quorum(
+    setup: tuple[Node, Consortium],
+) -> None:
+    """A newer checkpoint still waiting for its witnesses would make every scan that relies on
+    it HOLD ``too_few_cosignatures``: the default size is the newest one the policy accepts."""
+    node, consortium = setup
+    membership, genesis = consortium.membership, consortium.genesis_id
+    feed = "acme/line-1"
+    for lot in ("A1", "A2"):
+        node.post(
+            "/api/v1/commission", {"gtin": GTIN, "lot": lot, "expiry": "2028-06-30", "count": 2}
+        )
+    opened = open_feed_checkpoint(
+        membership, genesis, node.get(f"/api/v1/feeds/{feed}/checkpoint", TokenRole.VERIFIER).data
+    )
+    dist_key = consortium.feed_key("dist/wh", PASSPHRASE)
+    cosigned = cosign_feed_checkpoint(opened, genesis, "dist/wh", dist_key, int(time.time()))
+    node.post("/api/v1/replication/cosignatures", {"notes": [cosigned.decode()]})
+    node.post("/api/v1/commission", {"gtin": GTIN, "lot": "A3", "expiry": "2028-06-30", "count": 2})
+    newer = node.get(f"/api/v1/feeds/{feed}/checkpoint", TokenRole.VERIFIER).data
+    assert open_feed_checkpoint(membership, genesis, newer).checkpoint.size == 3
+
+    proof = node.get(f"/api/v1/feeds/{feed}/proof?seq=0", TokenRole.VERIFIER).get_json()
+    assert proof["size"] == 2
+    assert open_feed_checkpoint(membership, genesis, proof["checkpoint"].encode()).cosigned
+    consistency = node.get(f"/api/v1/feeds/{feed}/consistency?from=1", TokenRole.VERIFIER)
+    assert consistency.get_json()["to"] == 2
+    asked = node.get(f"/api/v1/feeds/{feed}/proof?seq=2&size=3", TokenRole.VERIFIER).get_json()
+    assert asked["size"] == 3

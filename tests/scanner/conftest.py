@@ -46,6 +46,7 @@ def shared_data(*parts: str) -> Path:
 def tell_story(world: ScanWorld) -> None:
     """Every case of docs/architecture.md §4 on its own pack."""
     delivered = [OK, OK2, DISPENSED, CLONED, STOLEN, LOCKED, DETAINED]
+    world.register_product()
     world.commission([*delivered, CUSTODY])
     world.commission([RECALLED], lot=RECALLED_LOT)
     world.commission(ROUND_TRIP, lot=ROUND_TRIP_LOT)
@@ -101,6 +102,7 @@ def fresh_story(tmp_path: Path) -> Story:
 @pytest.fixture
 def withdrawn_story(tmp_path: Path) -> Story:
     world = scan_world()
+    world.register_product()
     world.commission([OK])
     world.deliver([OK], CASE)
     world.write("reg/main", Kind.WITHDRAW, subjects=[product_uri(GTIN)])

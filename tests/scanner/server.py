@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from ledger.errors import LedgerError, RuleViolation
 from ledger.identifiers import container_uri, pack_uri
 from ledger.kinds import Kind
 from node.store import Store
+from scanner.cases import Consignment, ConsignmentCheck
 from tests.scanner.world import ScanWorld
 
 VERIFIER = "verifier-token"
@@ -40,6 +42,8 @@ class Node:
     tamper: Tamper | None = None
     memberships: Callable[[], list[dict[str, Any]]] | None = None
     status: int | None = None  # answer every request with this status instead
+    #: (a ``…/proof`` answer as the store gives it) → what the node serves instead
+    proof_tamper: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     requests: list[str] = field(default_factory=list)
     url: str = ""
 
@@ -62,6 +66,35 @@ class Node:
             return None
         return {"container": uri, "sscc": sscc, "children": sorted(state.children)}
 
+    def proof(self, feed: str, seq: int, size: int | None) -> dict[str, Any] | None:
+        """``GET /api/v1/feeds/{feed}/proof``: the entry's inclusion proof at ``size`` (default:
+        the newest checkpoint's) with the checkpoint held at that size (api/peer_endpoints.py)."""
+        tree = self.store.feed_tree(feed)
+        newest = self.store.checkpoint(feed)
+        size = size or (newest.size if newest is not None else tree.size)
+        if not 0 <= seq < size <= tree.size:
+            return None
+        (entry,) = self.store.entries(feed, seq, 1)
+        held = self.store.checkpoint(feed, size)
+        answer = {
+            **tree.inclusion(seq, size).to_json(),
+            "entry": entry.id,
+            "checkpoint": held.note.decode() if held is not None else None,
+        }
+        return self.proof_tamper(answer) if self.proof_tamper is not None else answer
+
+    def consignment(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /api/v1/scan`` of an SSCC: ``scanner.cases`` on this store (api/consignment.py)."""
+        sscc = str(body["text"]).removeprefix("(00)")
+        check = ConsignmentCheck(
+            self.store,
+            Consignment((sscc,), in_transit_ok=body.get("context") == "border"),
+            membership=self.world.membership,
+            org=self.feed.split("/", 1)[0],
+            today=datetime.now(UTC).date().isoformat(),
+        )
+        return check.result().to_json(listed=True)
+
     def act(self, kind: str, body: dict[str, Any]) -> SignedEntry:
         writer = self.world.writers[self.feed]
         head = writer.head
@@ -78,6 +111,7 @@ class Node:
             self.world.entries.pop()
             writer.head = head
             raise
+        self.world.witness(self.store, feeds=[self.feed])  # as the witnesses soon would
         return entry
 
 
@@ -103,6 +137,9 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return True
 
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+
     def do_GET(self) -> None:
         self.node.requests.append(f"GET {self.path}")
         if self.node.status is not None:
@@ -116,6 +153,14 @@ class _Handler(BaseHTTPRequestHandler):
         parts = [unquote(p) for p in self.path.split("?")[0].split("/")]
         if len(parts) == 7 and parts[1:4] == ["api", "v1", "packs"] and parts[6] == "provenance":
             self._send(200, self.node.provenance(parts[4], parts[5]))
+        elif len(parts) == 7 and parts[1:4] == ["api", "v1", "feeds"] and parts[6] == "proof":
+            query = dict(q.split("=", 1) for q in self.path.partition("?")[2].split("&") if q)
+            size = int(query["size"]) if "size" in query else None
+            answer = self.node.proof(f"{parts[4]}/{parts[5]}", int(query["seq"]), size)
+            if answer is None:
+                self._send(404, {"detail": "no such tree size"})
+            else:
+                self._send(200, answer)
         elif len(parts) == 5 and parts[1:4] == ["api", "v1", "containers"]:
             found = self.node.container(parts[4])
             if found is None:
@@ -127,10 +172,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.node.requests.append(f"POST {self.path}")
+        if self.path == "/api/v1/scan":  # a case or pallet, checked whole as a node does
+            self._send(200, self.node.consignment(json.loads(self._body() or b"{}")))
+            return
         if not self._authorised(OPERATOR):
             return
-        length = int(self.headers.get("Content-Length", "0"))
-        body = json.loads(self.rfile.read(length) or b"{}")
+        body = json.loads(self._body() or b"{}")
         kind = self.path.rsplit("/", 1)[-1]
         try:
             entry = self.node.act(kind, body)

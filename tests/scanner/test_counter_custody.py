@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 
 from medtrace.cli.main import cli
 from node.replication.pull import LocalPeer, pull
-from tests.api.conftest import GTIN, Node, NodeFactory, pack
+from tests.api.conftest import GTIN, Node, NodeFactory, pack, register_product
 from tests.scanner.conftest import Story
 from tests.scanner.server import OPERATOR, VERIFIER, open_node, serve
 from tests.scanner.world import GTIN as STORY_GTIN
@@ -92,6 +92,7 @@ def test_customs_scan_of_pack_in_transit_still_releases(make_node: NodeFactory) 
         {"gtin": GTIN, "lot": LOT, "expiry": EXPIRY, "serials": ["C1", "C2"]},
     )
     assert response.status_code == 201
+    register_product(acme)  # a border holds an unregistered product
     act(acme, "ship", [pack("C1")], body={"destination": "apo"})
     sync(border, acme)
     sync(apo, acme)
@@ -111,6 +112,7 @@ def test_dispense_from_the_command_line_needs_the_pack_in_custody(fresh_story: S
     node = open_node(world, fresh_story.data)
     try:
         node.store.ingest(world.entries[-1:], world.membership)
+        world.witness(node.store)  # the witnesses cosign the new checkpoint (ADR 0018)
         with serve(node) as running:
             args = ["scan", text, "--node", running.url, "--token", VERIFIER]
             args += ["--genesis", world.pin, "--json"]
@@ -127,4 +129,6 @@ def test_dispense_from_the_command_line_needs_the_pack_in_custody(fresh_story: S
     assert "not with ph:" in value["reasons"][0]["message"]
     assert "acme" not in value["reasons"][0]["message"]
     assert value["action"]["done"] is False
-    assert not any(r.startswith("POST") for r in running.requests)
+    # nothing is dispensed; the failed check is reported (ADR 0022)
+    assert not any(r.startswith("POST /api/v1/actions") for r in running.requests)
+    assert "POST /api/v1/checks" in running.requests

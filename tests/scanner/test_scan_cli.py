@@ -264,7 +264,9 @@ def test_no_dispense_on_hold(fresh_story: Story, live: Node) -> None:
     )
     assert result.exit_code == 1
     assert "not dispensed: the verdict is HOLD" in result.stdout
-    assert not any(r.startswith("POST") for r in live.requests)
+    # nothing is dispensed; the failed check is reported (ADR 0022)
+    assert not any(r.startswith("POST /api/v1/actions") for r in live.requests)
+    assert "POST /api/v1/checks" in live.requests
 
 
 def test_customs_detains_and_releases_a_whole_case(fresh_story: Story, live: Node) -> None:
@@ -273,8 +275,10 @@ def test_customs_detains_and_releases_a_whole_case(fresh_story: Story, live: Nod
     args = [*online(fresh_story, live), "--json", "--operator-token", OPERATOR]
     detained = run(case, *args, "--then", "detain")
     value = as_json(detained)
-    assert value["sscc"] == sscc(CASE)
-    assert value["total"] == 7
+    assert value["containers"] == [sscc(CASE)]
+    assert value["total"] == value["checked"] == 7
+    assert "POST /api/v1/scan" in live.requests  # one request, no pack asked about one by one
+    assert not any("/provenance" in r for r in live.requests)
     assert value["verdict"] == "REJECT"  # the case holds dispensed, stolen, cloned packs
     assert value["action"]["done"] is True
     after = as_json(run(text(OK), *online(fresh_story, live), "--json"))
@@ -285,11 +289,13 @@ def test_customs_detains_and_releases_a_whole_case(fresh_story: Story, live: Nod
     assert as_json(run(text(OK), *online(fresh_story, live), "--json"))["verdict"] == "RELEASE"
 
 
-def test_a_large_case_is_checked_on_a_sample(story: Story) -> None:
-    result = run(f"(00){sscc(CASE)}", "--offline", str(story.data), "--case-limit", "3", "--json")
-    value = as_json(result)
-    assert (value["checked"], value["total"]) == (3, 7)
-    assert "random sample of 3 of the 7" in value["reasons"][0]["message"]
+def test_a_case_is_checked_whole_offline(story: Story) -> None:
+    value = as_json(run(f"(00){sscc(CASE)}", "--offline", str(story.data), "--json"))
+    assert (value["kind"], value["checked"], value["total"]) == ("consignment", 7, 7)
+    assert value["source"] == "offline"
+    gone = run(f"(00){sscc(CASE)}", "--offline", str(story.data), "--case-limit", "3")
+    assert gone.exit_code == 4
+    assert "--case-limit is gone" in gone.stderr
 
 
 def test_a_refused_action_exits_4(fresh_story: Story, live: Node) -> None:

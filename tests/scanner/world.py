@@ -3,6 +3,8 @@ and entries dated in the last hour, so offline freshness behaves as it would at 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,15 +14,34 @@ from ledger import membership as ms
 from ledger.action import Action
 from ledger.entry import SignedEntry
 from ledger.feed import FeedWriter
+from ledger.feedlog import sign_feed_checkpoint
 from ledger.identifiers import container_uri, lot_uri, pack_uri
 from ledger.kinds import Kind
+from ledger.lifecycle.products import product_step
 from ledger.openings import commit
 from ledger.timefmt import format_ts
+from ledger.witness import cosign_feed_checkpoint, open_feed_checkpoint
 from node.config import NodeConfig, save_config
+from node.replication.witnessing import take_note
 from node.store import Store
-from tests.node.world import EXPIRY, GTIN, LOT, key, make_world, sscc
+from tests.node.world import EXPIRY, FEEDS, GTIN, LOT, key, make_world, sscc
 
-__all__ = ["EXPIRY", "GTIN", "LOT", "ScanWorld", "pack", "scan_world"]
+__all__ = ["EXPIRY", "GTIN", "LOT", "PRODUCT", "ScanWorld", "pack", "scan_world"]
+
+#: The master data the story's manufacturer registers for its GTIN (docs/spec/customs.md).
+PRODUCT: dict[str, Any] = {
+    "name": "Amoxil",
+    "commonName": "amoxicillin",
+    "form": "capsule, hard",
+    "strength": "500 mg",
+    "packSize": 16,
+    "packType": "blister pack",
+    "atc": "J01CA04",
+    "hsCode": "300410",
+    "netMassKg": "0.025",
+    "mah": "Acme Pharma",
+    "markets": ["DE"],
+}
 
 
 def pack(serial: str) -> str:
@@ -56,6 +77,20 @@ class ScanWorld:
         self.entries.append(entry)
         return entry
 
+    def register_product(self, gtin: str = GTIN, **changes: Any) -> SignedEntry:
+        """The GTIN owner's signed master data of ``gtin`` (its reference price sealed)."""
+        step, _ = product_step(
+            {
+                "gtin": gtin,
+                **PRODUCT,
+                **changes,
+                "referencePrice": {"amount": "12.50", "currency": "EUR"},
+            }
+        )
+        return self.write(
+            "acme/line1", step.kind, subjects=list(step.subjects), body=dict(step.body)
+        )
+
     def commission(
         self, serials: list[str], *, lot: str = LOT, expiry: str = EXPIRY
     ) -> SignedEntry:
@@ -77,14 +112,52 @@ class ScanWorld:
         self.write("ph/a", Kind.RECEIVE, subjects=[box], refs=[cross.id])
         return box
 
-    def store(self, directory: Path) -> Path:
-        """A node data directory (node.json + node.db) holding every entry written so far."""
+    def checkpoint_note(self, store: Store, feed: str, *, size: int | None = None) -> bytes:
+        """``feed``'s checkpoint at ``size`` (default: all entries held), signed by its key."""
+        tree = store.feed_tree(feed)
+        return sign_feed_checkpoint(self.pin, tree.checkpoint(self.pin, size), key(FEEDS[feed][2]))
+
+    def cosign(self, note: bytes, *, at: int, witnesses: Collection[str] | None = None) -> bytes:
+        """``note`` cosigned at ``at`` by a node of every other organisation (or ``witnesses``)."""
+        feed = open_feed_checkpoint(self.membership, self.pin, note).feed
+        writer = feed.split("/", 1)[0]
+        for witness_feed, (org, _, seed) in FEEDS.items():
+            if org == writer or (witnesses is not None and org not in witnesses):
+                continue
+            opened = open_feed_checkpoint(self.membership, self.pin, note)
+            note = cosign_feed_checkpoint(opened, self.pin, witness_feed, key(seed), at)
+        return note
+
+    def witness(
+        self,
+        store: Store,
+        *,
+        at: int | None = None,
+        witnesses: Collection[str] | None = None,
+        feeds: Collection[str] | None = None,
+    ) -> None:
+        """What the nodes' witnessing does (ADR 0018): each feed's checkpoint at its size,
+        signed by its key and cosigned at ``at`` (default: now) by the other organisations
+        (or ``witnesses``), kept in ``store``."""
+        now = int(time.time()) if at is None else at
+        for feed in sorted(feeds if feeds is not None else {e.payload.feed for e in self.entries}):
+            if store.feed_tree(feed).size == 0:
+                continue
+            note = self.cosign(self.checkpoint_note(store, feed), at=now, witnesses=witnesses)
+            taken = take_note(store, self.membership, note, now, genesis_id=self.pin)
+            assert taken.status in {"taken", "held"}, taken
+
+    def store(self, directory: Path, *, witnessed: bool = True) -> Path:
+        """A node data directory (node.json + node.db) holding every entry written so far,
+        with every feed's checkpoint cosigned now (``witnessed``)."""
         directory.mkdir(parents=True, exist_ok=True)
         with Store(directory / "node.db") as store:
             store.save_membership(self.signed)
             store.set_meta("genesis_id", self.pin)
             report = store.ingest(self.entries, self.membership)
             assert not report.rejected, report.rejected
+            if witnessed:
+                self.witness(store)
         save_config(directory, NodeConfig(name="ph", feed="ph/a", genesis_id=self.pin))
         return directory
 

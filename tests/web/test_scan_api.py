@@ -14,7 +14,7 @@ from api.web_scan import MAX_IMAGE_BYTES, image_type
 from ledger.entry import SignedEntry
 from ledger.identifiers import lot_uri
 from node.tokens import TokenRole
-from tests.api.conftest import GTIN, Node, NodeFactory, pack
+from tests.api.conftest import GTIN, Node, NodeFactory, pack, register_product
 from tests.web.conftest import (
     blank_png,
     datamatrix_image,
@@ -201,6 +201,7 @@ def test_a_printed_lot_that_differs_from_the_commissioning_is_rejected(acme: Nod
 
 
 def test_in_transit_is_held_at_the_counter_and_fine_at_the_border(acme: Node) -> None:
+    register_product(acme)  # a border holds an unregistered product
     commission(acme, "B1")
     act(acme, "ship", [pack("B1")], body={"destination": "border"})
     text = wedge_text(GTIN, "B1", LOT, EXPIRY)

@@ -1,5 +1,5 @@
-"""``medtrace product register|show`` and ``medtrace customs declare`` (ADR 0020,
-docs/spec/customs.md, docs/spec/cli.md).
+"""``medtrace product register|show`` and ``medtrace customs declare|decide|inspected`` (ADR
+0020, ADR 0022, docs/spec/customs.md, docs/spec/cli.md).
 
 A declarations file is checked here in full (the API's schema and the ledger's checks, the same
 code the node runs) before the first request is sent, so a wrong value stores nothing; then the
@@ -21,7 +21,8 @@ from api.customs_schemas import DECLARATIONS, MAX_DECLARATIONS, PRODUCT
 from api.problems import Problem
 from api.validation import check_body
 from ledger.errors import MalformedEntry
-from ledger.lifecycle.declarations import declaration_step
+from ledger.lifecycle.customs_decisions import DECISIONS, MAX_FINDINGS, MAX_NOTE, OUTCOMES
+from ledger.lifecycle.declarations import REFERENCE, declaration_step
 from ledger.lifecycle.products import product_step
 from medtrace.cli.console import AsciiIntRange, err_console, out, print_json
 from medtrace.cli.console import progress_bar as bar
@@ -193,9 +194,10 @@ def show_command(gtin: str, target: Target) -> None:
 # -- declarations ------------------------------------------------------------------------------
 
 
-@click.group("customs", short_help="Customs: lodge import declarations.")
+@click.group("customs", short_help="Customs: lodge declarations, decide, record inspections.")
 def customs_group() -> None:
-    """Customs work at a border post's node (docs/spec/customs.md)."""
+    """Customs work at a border post's node (docs/spec/customs.md): lodge import
+    declarations, decide about their consignments, record what inspections found."""
 
 
 def _declarations(value: Any) -> list[Any]:
@@ -227,7 +229,11 @@ def declare_command(source: str, batch: int, target: Target) -> None:
     with a progress bar.
 
     \b
-    With --json: {"declared": [{"reference", "entry", "packages"}], "count", "node"}.
+    Each declaration is scored by the node (indicators R1 to R11, docs/spec/risk.md): its
+    lane (green, yellow, red, blue), score and reasons are shown in a table.
+
+    \b
+    With --json: {"declared": [{"reference", "entry", "packages", "risk"}], "count", "node"}.
     \b
     Examples:
       medtrace customs declare declarations.json
@@ -252,6 +258,27 @@ def declare_command(source: str, batch: int, target: Target) -> None:
         print_json({"declared": declared, "count": len(declared), "node": api.url})
         return
     out().print(f"[green]✓[/] {len(declared)} declarations lodged at {escape(api.url)}")
+    _lanes(declared)
+
+
+#: How each lane is shown (issue 16; docs/spec/risk.md "Lanes").
+_LANE_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red", "blue": "blue"}
+
+
+def _lanes(declared: list[dict[str, Any]]) -> None:
+    """Each declaration's lane and score, and why (the reasons of every non-green lane)."""
+    scored = [d for d in declared if isinstance(d.get("risk"), dict)]
+    if not scored:
+        return
+    table = Table("reference", "lane", "score", "reasons")
+    for d in scored:
+        risk = d["risk"]
+        lane = str(risk["lane"])
+        reasons = "; ".join(f"{r['code']} {r['name']}" for r in risk.get("reasons", []))
+        style = _LANE_STYLE.get(lane, "")
+        table.add_row(escape(d["reference"]), f"[{style}]{lane}[/]", str(risk["score"]),
+                      escape(reasons) or "-")  # fmt: skip
+    out().print(table)
 
 
 def _send(
@@ -269,3 +296,106 @@ def _send(
                 raise
             declared.extend(answer.get("declared", []))
             progress.advance(task, len(chunk))
+
+
+# -- decisions and inspection outcomes (ADR 0022) ----------------------------------------------
+
+
+def _reference_path(reference: str) -> str:
+    if not REFERENCE.match(reference):
+        raise WorkError(
+            f"expected a declaration reference of 1 to 35 of A-Z 0-9 / -, found {reference!r}"
+        )
+    return f"/api/v1/declarations/{reference}"
+
+
+def _recorded(answer: dict[str, Any], what: str, target: Target, url: str) -> None:
+    if target.as_json:
+        print_json(answer | {"node": url})
+        return
+    held = f", packages held by inspect {answer['inspect'][:12]}…" if answer.get("inspect") else ""
+    out().print(
+        f"[green]✓[/] {escape(what)} of declaration {escape(str(answer['reference']))} "
+        f"recorded at {escape(url)} (entry {escape(str(answer['entry'])[:12])}…{held})"
+    )
+
+
+@customs_group.command("decide")
+@click.argument("reference")
+@click.option("--release", is_flag=True, help="Release the consignment.")
+@click.option("--hold", is_flag=True, help="Hold it for inspection.")
+@click.option("--detain", is_flag=True, help="Detain it.")
+@click.option("--seize", is_flag=True, help="Seize it (final).")
+@click.option("--note", help=f"Why, in at most {MAX_NOTE} characters (signed, replicated).")
+@node_options
+def decide_command(
+    reference: str,
+    release: bool,
+    hold: bool,
+    detain: bool,
+    seize: bool,
+    note: str | None,
+    target: Target,
+) -> None:
+    """Record a customs decision about the consignment of declaration REFERENCE, lodged at
+    this customs node: a signed entry naming the declaration, replicated to every node. A
+    hold, detention or seizure also quarantines the declared packages the ledger knows; a
+    release lets them go (refused for a recalled lot or a dispensed pack). A seizure is final.
+
+    \b
+    With --json: {"reference", "decision", "entry", "inspect", "node"}.
+    \b
+    Examples:
+      medtrace customs decide DE-2026-000123 --hold --note "seal broken"
+      medtrace customs decide DE-2026-000123 --seize --json
+    """
+    chosen = [n for n, on in zip(DECISIONS, (release, hold, detain, seize), strict=True) if on]
+    if len(chosen) != 1:
+        raise WorkError(
+            "expected one of --release, --hold, --detain or --seize, found "
+            + (", ".join(f"--{c}" for c in chosen) or "none")
+        )
+    (decision,) = chosen
+    if note is not None and not (note.strip() and len(note) <= MAX_NOTE):
+        raise WorkError(f"--note: expected a text of 1 to {MAX_NOTE} characters")
+    path = _reference_path(reference) + "/decision"
+    body = {"decision": decision} | ({"note": note} if note is not None else {})
+    api = target.connect()
+    try:
+        answer = api.post(path, body, "decision")
+    finally:
+        api.close()
+    _recorded(answer, decision.capitalize(), target, api.url)
+
+
+@customs_group.command("inspected")
+@click.argument("reference")
+@click.option(
+    "--outcome",
+    type=click.Choice(OUTCOMES),
+    required=True,
+    help="What the inspection found.",
+)
+@click.option("--findings", help=f"What was found, in at most {MAX_FINDINGS} characters.")
+@node_options
+def inspected_command(reference: str, outcome: str, findings: str | None, target: Target) -> None:
+    """Record what an inspection of the consignment of declaration REFERENCE found:
+    found_falsified, found_compliant or not_inspected (how good the targeting is, issue 16).
+
+    \b
+    With --json: {"reference", "outcome", "entry", "node"}.
+    \b
+    Examples:
+      medtrace customs inspected DE-2026-000123 --outcome found_falsified --findings "no hologram"
+      medtrace customs inspected DE-2026-000123 --outcome not_inspected --json
+    """
+    if findings is not None and not (findings.strip() and len(findings) <= MAX_FINDINGS):
+        raise WorkError(f"--findings: expected a text of 1 to {MAX_FINDINGS} characters")
+    path = _reference_path(reference) + "/inspection"
+    body = {"outcome": outcome} | ({"findings": findings} if findings is not None else {})
+    api = target.connect()
+    try:
+        answer = api.post(path, body, "inspection outcome")
+    finally:
+        api.close()
+    _recorded(answer, f"Outcome {outcome}", target, api.url)

@@ -1,0 +1,239 @@
+"""The facts the risk indicators judge a declaration on, read from this node's store (issue 16).
+
+A declaration's packages are read like a whole-consignment check (``Store.consignment``: every
+pack under its containers, with its lot, custodian and commissioning entry); its goods' products
+with their reference price where this node registered them; the consortium's members; and the
+earlier declarations of the same customs organisation with their decisions and outcomes
+(``Store.earlier_declarations``). The indicators themselves are pure (``node.risk.indicators``).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from itertools import chain
+from typing import Any
+from urllib.parse import unquote
+
+from ledger.identifiers import container_uri, pack_uri
+from ledger.membership import Membership
+from ledger.sealed import SEALED
+from node.risk.indicators import (
+    FLAGGING,
+    Facts,
+    Member,
+    PackFact,
+    PastDeclaration,
+    ProductFact,
+    address_key,
+    days_before,
+    gs1_country,
+    party_key,
+)
+from node.risk.lanes import Assessment, RiskConfig, assess
+from node.store import Store, StoredRecord
+
+#: Earlier declarations read for R8 and R9 (the newest; a window of days needs far fewer).
+HISTORY_LIMIT = 5_000
+
+
+def packages(about: tuple[str, ...]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The SSCCs and the (gtin, serial) packs a declaration names."""
+    containers: list[str] = []
+    packs: list[tuple[str, str]] = []
+    for uri in about:
+        tail = uri.split("/00/", 1)
+        if len(tail) == 2 and "/" not in tail[1]:
+            containers.append(tail[1])
+        elif "/01/" in uri and "/21/" in uri:
+            gtin, serial = uri.split("/01/", 1)[1].split("/21/", 1)
+            packs.append((gtin, unquote(serial)))
+    return containers, packs
+
+
+def members(membership: Membership) -> dict[str, Member]:
+    return {
+        org.id: Member(org.id, org.name, org.gln, org.company_prefixes, gs1_country(org.gln))
+        for org in membership.organisations.values()
+    }
+
+
+def product_fact(record: StoredRecord) -> ProductFact:
+    product = record.data
+    price: tuple[Decimal, str] | None = None
+    if record.opened is not None and "referencePrice" in record.opened:
+        raw = record.opened["referencePrice"]
+        price = (Decimal(str(raw["amount"])), str(raw["currency"]))
+    return ProductFact(
+        record.key,
+        record.entry_id,
+        str(product.get("hsCode", "")),
+        str(product.get("atc", "")),
+        Decimal(str(product.get("netMassKg", "0"))),
+        price,
+    )
+
+
+def _pack(p: Any) -> PackFact:  # a ``node.store.consignment.ConsignedPack``
+    s = p.state
+    return PackFact(
+        s.uri, s.gtin, s.serial, s.lot, s.expiry, s.status.value, s.custodian, p.commissioner,
+        s.commissioned, s.destination,
+    )  # fmt: skip
+
+
+def gather(
+    store: Store,
+    membership: Membership,
+    record: StoredRecord,
+    *,
+    observed: Mapping[str, tuple[str, str]] | None = None,
+    history: History | None = None,
+    window_days: int = 30,
+) -> Facts:
+    """The facts of declaration ``record`` at this node; ``observed`` maps a pack's URI to the
+    (lot, expiry) read off it, when a scan read them."""
+    containers, loose = packages(record.about)
+    commercial = record.opened
+    goods_gtins = [
+        str(g["gtin"]).zfill(14) for g in (commercial or {}).get("goods", []) if g.get("gtin")
+    ]
+    with store.consignment() as reads:
+        held = reads.containers(container_uri(s) for s in containers)
+        counts = reads.pack_counts(held)
+        found = list(chain.from_iterable(reads.packs(counts, loose)))
+        products = reads.products(dict.fromkeys([*(p.state.gtin for p in found), *goods_gtins]))
+    seen = {(p.state.gtin, p.state.serial) for p in found}
+    unknown = [container_uri(s) for s in containers if container_uri(s) not in held]
+    unknown += [pack_uri(g, s) for g, s in loose if (g, s) not in seen]
+    packs = [_pack(p) for p in found]
+    if observed:
+        packs = [
+            PackFact(**{**p.__dict__, "observed_lot": observed[p.uri][0],
+                        "observed_expiry": observed[p.uri][1]})
+            if p.uri in observed else p
+            for p in packs
+        ]  # fmt: skip
+    if history is None:
+        org = record.feed.split("/", 1)[0]
+        history = History(past(store.earlier_declarations(org, record.entry_id, HISTORY_LIMIT)))
+    order = history.order_of(record.entry_id) or store.record_order(record.entry_id)
+    if order is None:
+        order = (record.ts, record.feed, 0)
+    public: dict[str, Any] = {k: v for k, v in record.data.items() if k != SEALED}
+    return Facts(
+        reference=str(record.data["reference"]),
+        entry=record.entry_id,
+        ts=record.ts,
+        order=order,
+        declaration=public,
+        commercial=commercial,
+        packs=tuple(packs),
+        unknown=tuple(unknown),
+        products={gtin: product_fact(r) for gtin, r in products.items()},
+        members=members(membership),
+        history=history.relevant(commercial, order, window_days),
+    )
+
+
+def past(earlier: Iterable[Any]) -> list[PastDeclaration]:
+    """``node.store.risk_reads.EarlierDeclaration`` as the indicators see them."""
+    return [
+        PastDeclaration(
+            d.reference,
+            d.entry_id,
+            d.ts,
+            d.order,
+            bool(d.data.get("lowValue")),
+            d.opened,
+            tuple(v for v in d.verdicts if v[1] in FLAGGING),
+        )
+        for d in earlier
+    ]
+
+
+class History:
+    """Earlier declarations indexed by party (consignor, consignee, delivery address), so that a
+    declaration's facts carry only the past that R8 and R9 can use: every flagged one, the
+    low-value ones within the window, and the first one (the party is not new)."""
+
+    def __init__(self, declarations: Iterable[PastDeclaration]) -> None:
+        #: per party key: the first declaration, then the flagged ones and the low-value ones
+        #: (consignee keys only), each list in the total order
+        self._first: dict[str, PastDeclaration] = {}
+        self._flagged: dict[str, list[PastDeclaration]] = {}
+        self._low: dict[str, list[PastDeclaration]] = {}
+        self._order: dict[str, tuple[str, str, int]] = {}
+        for d in sorted(declarations, key=lambda d: d.order):
+            self._order[d.entry] = d.order
+            if d.commercial is None:
+                continue
+            for key in _keys(d.commercial):
+                self._first.setdefault(key, d)
+                if d.flags:
+                    self._flagged.setdefault(key, []).append(d)
+                if d.low_value and key.startswith("consignee"):
+                    self._low.setdefault(key, []).append(d)
+        self._low_orders = {k: [d.order for d in v] for k, v in self._low.items()}
+
+    def order_of(self, entry: str) -> tuple[str, str, int] | None:
+        return self._order.get(entry)
+
+    def relevant(
+        self, commercial: Mapping[str, Any] | None, before: tuple[str, str, int], window_days: int
+    ) -> tuple[PastDeclaration, ...]:
+        if commercial is None:
+            return ()
+        since = (days_before(before[0], window_days), "", -1)
+        chosen: dict[str, PastDeclaration] = {}
+        for key in _keys(commercial):
+            first = self._first.get(key)
+            if first is not None and first.order < before:
+                chosen.setdefault(first.entry, first)
+            for d in self._flagged.get(key, []):
+                if d.order < before:
+                    chosen.setdefault(d.entry, d)
+            low, orders = self._low.get(key, []), self._low_orders.get(key, [])
+            for d in low[bisect_left(orders, since) : bisect_left(orders, before)]:
+                chosen.setdefault(d.entry, d)
+        return tuple(sorted(chosen.values(), key=lambda d: d.order))
+
+
+def _keys(commercial: Mapping[str, Any]) -> list[str]:
+    consignee = commercial.get("consignee")
+    keys = [
+        f"consignor {party_key(commercial.get('consignor'))}",
+        f"consignee {party_key(consignee)}",
+        f"consignee {address_key(consignee)}",
+    ]
+    return list(dict.fromkeys(k for k in keys if not k.endswith(" None")))
+
+
+class Scorer:
+    """Scores declarations of this node: one at a time (the history read for each), or many in
+    a row over one ``History`` read once (``preload``; the evaluation and the benchmark)."""
+
+    def __init__(self, store: Store, membership: Membership, config: RiskConfig) -> None:
+        self.store = store
+        self.membership = membership
+        self.config = config
+        self.history: History | None = None
+
+    def preload(self, org: str, limit: int = HISTORY_LIMIT) -> None:
+        """Read ``org``'s newest ``limit`` declarations once for the declarations to score."""
+        earlier = self.store.earlier_declarations(org, None, limit=limit)
+        self.history = History(past(earlier))
+
+    def facts(self, record: StoredRecord) -> Facts:
+        return gather(
+            self.store,
+            self.membership,
+            record,
+            history=self.history,
+            window_days=self.config.settings.window_days,
+        )
+
+    def score(self, record: StoredRecord) -> Assessment:
+        """The score, lane and reasons of a declaration held at this node."""
+        return assess(self.facts(record), self.config)
