@@ -82,10 +82,9 @@ def risk_config(ctx: NodeContext) -> RiskConfig:
 
 
 def assessments(ctx: NodeContext, config: RiskConfig, references: list[str]) -> dict[str, Any]:
-    """Score, lane and reasons of declarations just lodged here (ADR 0027), the earlier
-    declarations read once for the batch."""
+    """Score, lane and reasons of declarations just lodged here (ADR 0027); the earlier
+    declarations come from this process's history, caught up with the store."""
     scorer = Scorer(ctx.store, ctx.membership, config)
-    scorer.preload(ctx.config.org)
     found: dict[str, Any] = {}
     for reference in references:
         record = ctx.store.declaration(reference, ctx.config.org)

@@ -23,6 +23,7 @@ from flask import Response
 from api.auth import PEER, VERIFIER
 from api.call import Call, json_response
 from api.context import NodeContext
+from api.failed_checks import record_failed_check
 from api.harvest import note_unknown
 from api.problems import Problem
 from api.queries import pack_view, today
@@ -154,6 +155,9 @@ def verify(ctx: NodeContext, call: Call) -> Response:
     codes = [r.code for r in verdict.reasons]
     if verdict.state is None and "unknown_pack" in codes:
         note_unknown(uri)  # serial harvesting (ADR 0012)
+    # a failed verification raises an alert at every node, whoever asked (ADR 0022); a
+    # returned pack is checked where goods are handled: a warehouse
+    record_failed_check(ctx, call.token, packs=[uri], verdict=verdict.decision.value, reasons=codes, context="warehouse", lot=lot, expiry=expiry)  # fmt: skip
     body = {
         "verificationTimestamp": _timestamp(),
         "responderGLN": _responder_gln(ctx),

@@ -9,7 +9,7 @@ pharmacy's scanner holds, checked against the CA. The rate limit is set out of r
 (``bench.nodes.UNLIMITED_RATE``) but still counted, in the node's shared counters, on every
 request.
 
-The PostgreSQL node is a separate store on a private server (``bench.postgres``), filled through
+The PostgreSQL node is a separate store on a private server (``node.localnet.postgres``), filled through
 ``NodeService.commission`` as the SQLite node is; its floor is one psycopg point lookup.
 
 ``python -m bench.production [--full]`` runs these figures alone (a fresh SQLite node too) and
@@ -36,8 +36,8 @@ from bench import served
 from bench.cpu import group_cpu_s, tree_cpu_s
 from bench.nodes import Cluster, Node, consortium
 from bench.openloop import DRAIN_S, TIMEOUT_S
-from bench.postgres import postgres_server, unavailable_reason
 from bench.progress import NoProgress, Progress
+from node.localnet.postgres import postgres_server, unavailable_reason
 
 
 @dataclass(frozen=True)
@@ -220,7 +220,12 @@ def postgres_tls(
     if unavailable_reason() is not None:  # the table and docs say these were not measured
         return {}
     progress.phase("starting PostgreSQL on loopback", 1)
-    with postgres_server(plan.pg_shared_buffers) as server:
+    settings = {
+        "shared_buffers": plan.pg_shared_buffers,
+        "max_wal_size": "4GB",
+        "max_connections": "200",
+    }
+    with postgres_server(settings) as server:
         server_url = server.url
         with psycopg.connect(_psycopg_url(server_url), autocommit=True) as admin:
             admin.execute("CREATE DATABASE bench")

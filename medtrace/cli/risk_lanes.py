@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from medtrace.cli.console import done, err, out, print_json, progress_bar
+from medtrace.cli.console import done, err, fail, out, print_json, progress_bar
 from node.risk.generator import KINDS, Generator, evaluate_set
 from node.risk.lanes import RandomSelection, RiskConfig, commitment, draw, new_seed
 
@@ -69,7 +69,7 @@ def simulate_command(
       medtrace risk simulate --keep sim/   # sim/generator.db, sim/labels.jsonl
     """
     if keep is not None and keep.exists() and any(keep.iterdir()):
-        raise click.UsageError(f"--keep: expected a new or empty directory, found files in {keep}")
+        fail(f"--keep: expected a new or empty directory, found files in {keep}")
     with tempfile.TemporaryDirectory(prefix="medtrace-risk-") as scratch:
         root = keep or Path(scratch)
         root.mkdir(parents=True, exist_ok=True)
@@ -141,11 +141,9 @@ def draw_command(
     try:
         seed = bytes.fromhex(seed_hex)
     except ValueError:
-        raise click.UsageError(f"--seed: expected hex, found {seed_hex[:20]!r}") from None
+        fail(f"--seed: expected the seed as hex, found {seed_hex[:20]!r}")
     if committed is not None and commitment(seed) != committed.lower():
-        raise click.UsageError(
-            f"--commitment: expected {commitment(seed)} (SHA-256 of the seed), found {committed}"
-        )
+        fail(f"--commitment: expected {commitment(seed)} (SHA-256 of the seed), found {committed}")
     draws = {ref: draw(seed, ref) for ref in references}
     if as_json:
         print_json({"commitment": commitment(seed), "rate": rate, "draws": {

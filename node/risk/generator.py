@@ -217,13 +217,13 @@ class Generator:
             product = self.rng.choice(PRESCRIPTION)
             packs = self.commission(product, self.rng.randint(1, 3))
             yield self.declaration(
-                reference, product=product, packages=_loose(packs), quantity=len(packs),
+                reference, product=product, packages=loose(packs), quantity=len(packs),
                 consignee=self.pharmacy(self.rng.randint(1, 300)), kind="express",
             )  # fmt: skip
         else:
             packs = self.commission(PARACETAMOL, self.rng.randint(1, 2))
             yield self.declaration(
-                reference, product=PARACETAMOL, packages=_loose(packs), quantity=len(packs),
+                reference, product=PARACETAMOL, packages=loose(packs), quantity=len(packs),
                 consignee=self.person(i), low_value=True, kind="postal",
             )  # fmt: skip
 
@@ -233,21 +233,21 @@ class Generator:
             for part in range(SPLIT_PARCELS):
                 packs = self.commission(PARACETAMOL, 2)
                 yield self.declaration(
-                    f"{reference}-{part}", product=PARACETAMOL, packages=_loose(packs),
+                    f"{reference}-{part}", product=PARACETAMOL, packages=loose(packs),
                     quantity=2, consignee=self.person(900_000 + i), low_value=True, kind="postal",
                 )  # fmt: skip
             return
         if kind == "R1":  # serials nobody commissioned
             packs = [pack_uri(product.gtin, f"X{self.rng.randrange(10**9):09d}")]
             yield self.declaration(
-                reference, product=product, packages=_loose(packs), quantity=1,
+                reference, product=product, packages=loose(packs), quantity=1,
                 consignee=self.pharmacy(self.rng.randint(1, 300)), kind="express",
             )  # fmt: skip
             return
         if kind == "R2":  # a pack sold at a counter, sent again
             packs = self.dispensed(product, 1)
             yield self.declaration(
-                reference, product=product, packages=_loose(packs), quantity=1,
+                reference, product=product, packages=loose(packs), quantity=1,
                 consignee=self.pharmacy(self.rng.randint(1, 300)), kind="express",
             )  # fmt: skip
             return
@@ -285,15 +285,15 @@ class Generator:
             "address": {"city": "Lagos", "country": "NG"},
         }
         earlier = self.declaration(
-            reference, product=AMOXICILLIN, packages=_loose(packs), quantity=1,
+            reference, product=AMOXICILLIN, packages=loose(packs), quantity=1,
             consignor=trader, consignee=consignee,
         )  # fmt: skip
-        entry = self._declare([earlier])[0]
+        entry = self.lodge([earlier])[0]
         body = {"declaration": reference, "decision": "seize"}
         self.nodes["border"].submit(record_step(Kind.DECIDE, body, entry))
         return consignee
 
-    def _declare(self, declarations: list[dict[str, Any]]) -> list[str]:
+    def lodge(self, declarations: list[dict[str, Any]]) -> list[str]:
         steps, openings = [], []
         for d in declarations:
             step, opening = declaration_step(d)
@@ -323,17 +323,17 @@ class Generator:
             pending.extend(made)
             labels.extend(Labelled(d["reference"], kind) for d in made)
             if len(pending) >= 200:
-                self._declare(pending)
+                self.lodge(pending)
                 pending = []
         if pending:
-            self._declare(pending)
+            self.lodge(pending)
         with (self.root / LABELS).open("w", encoding="utf-8") as handle:
             for label in labels:
                 handle.write(json.dumps({"reference": label.reference, "falsified": label.falsified}) + "\n")  # fmt: skip
         return labels
 
 
-def _loose(packs: list[str]) -> list[dict[str, str]]:
+def loose(packs: list[str]) -> list[dict[str, str]]:
     found = []
     for uri in packs:
         gtin, serial = uri.split("/01/", 1)[1].split("/21/", 1)

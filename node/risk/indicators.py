@@ -127,6 +127,8 @@ class Settings:
     #: R11: ATC codes (prefixes) sold without prescription; every other registered product is
     #: treated as a prescription medicine.
     otc_atc: tuple[str, ...] = ("A11", "N02BE01", "R05")
+    #: R4: members' countries where their GLN's GS1 prefix names none (e.g. 950, GS1 Global)
+    countries: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -266,29 +268,21 @@ def r3(facts: Facts, _: Settings) -> Result:
 def r4(facts: Facts, _: Settings) -> Result:
     if not facts.packs:
         return False, []
-    made = {
-        facts.members[_org(p.commissioner)].country
-        for p in facts.packs
-        if _org(p.commissioner) in facts.members
-    }
-    held = {
-        facts.members[_org(p.custodian)].country
-        for p in facts.packs
-        if _org(p.custodian) in facts.members
-    }
-    path = made | held
+    country = {org: m.country for org, m in facts.members.items()}
+    made = {country.get(_org(p.commissioner)) for p in facts.packs} - {None}
+    path = made | {country.get(_org(p.custodian)) for p in facts.packs} - {None}
+    if not made:
+        return None, [{"field": "countryOfOrigin", "found": "no country known for the "
+                       "commissioning members (GLN prefix; risk.countries)"}]  # fmt: skip
     d = facts.declaration
     evidence: list[dict[str, Any]] = []
-    if d.get("countryOfOrigin") not in made:
-        evidence.append({"field": "countryOfOrigin", "declared": d.get("countryOfOrigin"),
-                         "ledger": sorted(c for c in made if c)})  # fmt: skip
-    if d.get("countryOfDispatch") not in path:
-        evidence.append({"field": "countryOfDispatch", "declared": d.get("countryOfDispatch"),
-                         "ledger": sorted(c for c in path if c)})  # fmt: skip
+    for name, known in (("countryOfOrigin", made), ("countryOfDispatch", path)):
+        if d.get(name) not in known:
+            evidence.append({"field": name, "declared": d.get(name), "ledger": sorted(known)})
     transit = d.get("transit") or {}
-    for country in transit.get("countries", []):
-        if country not in path:
-            evidence.append({"field": "transit.countries", "declared": country})
+    for c in transit.get("countries", []):
+        if c not in path:
+            evidence.append({"field": "transit.countries", "declared": c})
     for zone in transit.get("freeZones", []):
         evidence.append({"field": "transit.freeZones", "declared": zone, "ledger": "no holder"})
     return bool(evidence), evidence

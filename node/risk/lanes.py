@@ -94,6 +94,7 @@ def _settings(raw: Mapping[str, Any]) -> Settings:
             window_parcels=int(raw.get("windowParcels", base.window_parcels)),
             short_description=int(raw.get("shortDescription", base.short_description)),
             otc_atc=tuple(str(c) for c in raw.get("otcAtc", base.otc_atc)),
+            countries={str(k): str(v) for k, v in dict(raw.get("countries", {})).items()},
         )
     except (ValueError, ArithmeticError):
         raise RiskConfigError(

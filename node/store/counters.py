@@ -23,11 +23,9 @@ step with NTP, and a few milliseconds of skew move a bucket by as little.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,7 @@ from sqlalchemy.engine import make_url
 
 from node.store.engine import open_sqlite
 from node.store.models import COUNTER_METADATA
+from node.store.thread_connections import ThreadConnections
 
 BUCKETS = ("query", "write")
 
@@ -126,9 +125,7 @@ class _Fast:
         self.is_sqlite = is_sqlite
         self.path = parsed.database or ""
         self.conninfo = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._local = threading.local()
-        self._opened: list[Any] = []
-        self._lock = threading.Lock()
+        self._connections = ThreadConnections(self._connect)
 
     def sql(self, statement: str) -> str:
         """``:name`` parameters in the driver's own style."""
@@ -144,38 +141,25 @@ class _Fast:
             # A take need not wait for its WAL record to reach the disk: after a crash the
             # buckets lose their last few hundred milliseconds of takes, nothing else.
             conn.execute("SET synchronous_commit = off")
-        with self._lock:
-            self._opened.append(conn)
         return conn
 
     def one(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
         """The first row of one statement (a write: in its own transaction)."""
-        for attempt in (1, 2):
-            conn = getattr(self._local, "conn", None)
-            if conn is None:
-                conn = self._local.conn = self._connect()
-            try:
-                if not self.is_sqlite:
-                    row: tuple[Any, ...] | None = conn.execute(sql, params).fetchone()
-                    return row
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    row = conn.execute(sql, params).fetchone()
-                finally:
-                    conn.execute("COMMIT")
-                return row
-            except psycopg.OperationalError:
-                self._local.conn = None  # the server went away: once more, connected anew
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        return self._connections.run(lambda conn: self._one(conn, sql, params))
+
+    def _one(self, conn: Any, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        if not self.is_sqlite:
+            row: tuple[Any, ...] | None = conn.execute(sql, params).fetchone()
+            return row
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(sql, params).fetchone()
+        finally:
+            conn.execute("COMMIT")
+        return row
 
     def close(self) -> None:
-        with self._lock:
-            opened, self._opened = self._opened, []
-        for conn in opened:
-            with contextlib.suppress(Exception):
-                conn.close()
+        self._connections.close()
 
 
 class Counters:

@@ -36,6 +36,7 @@ from sqlalchemy import Engine, bindparam, event, select
 from ledger.alerts import Alert, Code
 from ledger.status import Status
 from node.store.models import ALERTS, ENTRIES, FEEDS, LOTS, PACKS, WITHDRAWALS
+from node.store.thread_connections import ThreadConnections
 from node.store.view import pack_uri_of
 
 
@@ -130,30 +131,15 @@ class _Autocommit:
         self.conninfo = engine.url.set(drivername="postgresql").render_as_string(
             hide_password=False
         )
-        self._local = threading.local()
-        self._opened: list[psycopg.Connection[Any]] = []
-        self._lock = threading.Lock()
+        self._connections = ThreadConnections(
+            lambda: psycopg.connect(self.conninfo, autocommit=True)
+        )
 
     def rows(self, sql: str, params: Any) -> list[Any]:
-        for attempt in (1, 2):
-            conn = getattr(self._local, "conn", None)
-            if conn is None:
-                conn = self._local.conn = psycopg.connect(self.conninfo, autocommit=True)
-                with self._lock:
-                    self._opened.append(conn)
-            try:
-                return conn.execute(sql, params).fetchall()
-            except psycopg.OperationalError:
-                self._local.conn = None  # the server went away: once more, connected anew
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        return self._connections.run(lambda conn: conn.execute(sql, params).fetchall())
 
     def close(self) -> None:
-        with self._lock:
-            opened, self._opened = self._opened, []
-        for conn in opened:
-            conn.close()
+        self._connections.close()
 
 
 _autocommit: dict[Engine, _Autocommit] = {}

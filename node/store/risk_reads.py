@@ -36,23 +36,56 @@ def order_of(conn: Connection, entry_id: str) -> tuple[str, str, int] | None:
     return (str(row[0]), str(row[1]), int(row[2])) if row is not None else None
 
 
+Order = tuple[str, str, int]
+
+
+def _before(order: Order | None) -> Any:
+    if order is None:
+        return true()
+    ts, feed, seq = order
+    return or_(R.ts < ts, and_(R.ts == ts, R.feed < feed), and_(R.ts == ts, R.feed == feed, R.seq < seq))  # fmt: skip
+
+
+def _after(order: Order | None) -> Any:
+    if order is None:
+        return true()
+    ts, feed, seq = order
+    return or_(R.ts > ts, and_(R.ts == ts, R.feed > feed), and_(R.ts == ts, R.feed == feed, R.seq > seq))  # fmt: skip
+
+
+def verdicts_after(conn: Connection, org: str, after: Order) -> list[tuple[str, str, str, Order]]:
+    """``(reference, entry id, decision or outcome, order)`` of ``org``'s ``decide`` and
+    ``outcome`` records ordered after ``after``, oldest first."""
+    rows = conn.execute(
+        select(R.key, R.entry_id, R.kind, R.data, R.ts, R.feed, R.seq)
+        .where(
+            R.kind.in_([Kind.DECIDE.value, Kind.OUTCOME.value]),
+            R.key.like(f"{org}/%"),
+            _after(after),
+        )
+        .order_by(R.ts, R.feed, R.seq)
+    ).all()
+    found = []
+    for key, entry_id, kind, data, ts, feed, seq in rows:
+        what = json.loads(data).get("decision" if kind == Kind.DECIDE.value else "outcome")
+        found.append((str(key).split("/", 1)[1], entry_id, str(what), (ts, feed, int(seq))))
+    return found
+
+
 def earlier_declarations(
-    conn: Connection, org: str, before: tuple[str, str, int] | None, limit: int
+    conn: Connection, org: str, before: Order | None, limit: int, after: Order | None = None
 ) -> list[EarlierDeclaration]:
     """The newest versions of ``org``'s declarations ordered before ``before`` (``(ts, feed,
-    seq)``; ``None``: all), at most the ``limit`` newest, oldest first."""
-    earlier = (
-        or_(
-            R.ts < before[0],
-            and_(R.ts == before[0], R.feed < before[1]),
-            and_(R.ts == before[0], R.feed == before[1], R.seq < before[2]),
-        )
-        if before is not None
-        else true()
-    )
+    seq)``; ``None``: all) and after ``after`` (``None``: from the first), at most the ``limit``
+    newest, oldest first."""
     rows = conn.execute(
         select(R.key, R.entry_id, R.ts, R.data, R.feed, R.seq)
-        .where(R.kind == Kind.DECLARE.value, R.key.like(f"{org}/%"), earlier)
+        .where(
+            R.kind == Kind.DECLARE.value,
+            R.key.like(f"{org}/%"),
+            _before(before),
+            _after(after),
+        )
         .order_by(R.ts.desc(), R.feed.desc(), R.seq.desc())
         .limit(limit * 2)
     ).all()

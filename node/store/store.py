@@ -438,13 +438,25 @@ class Store:
             yield ConsignmentReads(conn)
 
     def earlier_declarations(
-        self, org: str, before: str | None, limit: int = 5_000
+        self,
+        org: str,
+        before: str | None,
+        limit: int = 5_000,
+        after: tuple[str, str, int] | None = None,
     ) -> list[risk_reads.EarlierDeclaration]:
-        """``org``'s declarations ordered before the entry ``before`` (``None``: all) with their
-        decisions and outcomes, oldest first (risk indicators R8, R9; node/store/risk_reads.py)."""
+        """``org``'s declarations ordered before the entry ``before`` (``None``: all) and after
+        the order ``after``, with their decisions and outcomes, oldest first (risk indicators
+        R8, R9; node/store/risk_reads.py)."""
         with self.reader.connect() as conn:
             order = risk_reads.order_of(conn, before) if before is not None else None
-            return risk_reads.earlier_declarations(conn, org, order, limit)
+            return risk_reads.earlier_declarations(conn, org, order, limit, after)
+
+    def verdicts_after(
+        self, org: str, after: tuple[str, str, int]
+    ) -> list[tuple[str, str, str, tuple[str, str, int]]]:
+        """``org``'s customs decisions and outcomes recorded after the order ``after``."""
+        with self.reader.connect() as conn:
+            return risk_reads.verdicts_after(conn, org, after)
 
     def record_order(self, entry_id: str) -> tuple[str, str, int] | None:
         """Where a record's entry stands in the total order: ``(ts, feed, seq)``."""

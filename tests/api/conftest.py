@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,6 +16,7 @@ from tests.nodes_setup import Member, init_templates, make_consortium, node_fact
 from tests.nodes_setup import Node as Node  # noqa: PLC0414 (re-exported)
 from tests.nodes_setup import NodeFactory as NodeFactory  # noqa: PLC0414 (re-exported)
 from tests.nodes_setup import init_node as init_node  # noqa: PLC0414 (re-exported)
+from tests.products import AMOXIL
 
 PREFIX = "4012345"
 GTIN = "04012345000016"
@@ -46,19 +46,7 @@ def pack(serial: str, gtin: str = GTIN) -> str:
 
 #: Master data of GTIN (docs/spec/customs.md, "Products"): without it a scan at the border is
 #: HOLD ``unregistered_product``.
-PRODUCT: dict[str, Any] = {
-    "name": "Amoxil",
-    "commonName": "amoxicillin",
-    "form": "capsule, hard",
-    "strength": "500 mg",
-    "packSize": 16,
-    "packType": "blister pack",
-    "atc": "J01CA04",
-    "hsCode": "300410",
-    "netMassKg": "0.025",
-    "mah": "Acme Pharma",
-    "markets": ["DE"],
-}
+PRODUCT = AMOXIL
 
 
 def register_product(node: Node, gtin: str = GTIN) -> None:

@@ -12,9 +12,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from ledger.kinds import Kind
+from ledger.lifecycle.customs_decisions import record_step
 from medtrace.cli.main import cli
 from node.risk.facts import Scorer
-from node.risk.generator import KINDS, LABELS, Generator, evaluate_set, read_labels
+from node.risk.generator import (
+    AMOXICILLIN,
+    KINDS,
+    LABELS,
+    Generator,
+    evaluate_set,
+    loose,
+    read_labels,
+)
 from node.risk.lanes import Lane, RandomSelection, RiskConfig, commitment
 
 SEED = bytes(range(32))
@@ -86,3 +96,53 @@ def test_simulate_prints_recall_and_rates(tmp_path: Path) -> None:
     assert set(answer) >= {"recall", "inspection_rate", "random", "kinds", "lanes"}
     assert (tmp_path / "sim" / "generator.db").is_file()
     assert (tmp_path / "sim" / LABELS).is_file()
+
+
+def test_cached_history_scores_as_the_preloaded_one(generated: Generator) -> None:
+    """One declaration at a time (the API's way: this process's history, caught up) gives the
+    lanes and reasons that scoring the whole set over one read gives."""
+    labels = read_labels(generated.root / LABELS)
+    preloaded = Scorer(generated.store, generated.membership, RiskConfig())
+    preloaded.preload("border", limit=10_000)
+    one_by_one = Scorer(generated.store, generated.membership, RiskConfig())
+    for label in labels[::7]:
+        record = generated.store.declaration(label.reference, "border")
+        assert record is not None
+        assert one_by_one.score(record).to_json() == preloaded.score(record).to_json()
+
+
+def test_cached_history_sees_a_seizure_recorded_since(generated: Generator) -> None:
+    """A consignee's earlier consignment seized after this process read its history still
+    flags the consignee's next declaration (R8)."""
+    scorer = Scorer(generated.store, generated.membership, RiskConfig())
+    consignee = generated.pharmacy(777_777)
+
+    def lodge(reference: str) -> str:
+        product = AMOXICILLIN
+        packs = generated.commission(product, 1)
+        declared = generated.declaration(
+            reference, product=product, packages=loose(packs), quantity=1, consignee=consignee,
+            kind="express",
+        )  # fmt: skip
+        return generated.lodge([declared])[0]
+
+    first = lodge("CACHE-1")
+    record = generated.store.declaration("CACHE-1", "border")
+    assert record is not None
+    assert "R8" not in {f.code for f in scorer.score(record).reasons}
+    seize = {"declaration": "CACHE-1", "decision": "seize"}
+    generated.nodes["border"].submit(record_step(Kind.DECIDE, seize, first))
+    lodge("CACHE-2")
+    again = generated.store.declaration("CACHE-2", "border")
+    assert again is not None
+    reasons = {f.code: f for f in scorer.score(again).reasons}
+    assert reasons["R8"].evidence[0]["declaration"] == "CACHE-1"
+    assert reasons["R8"].evidence[0]["found"] == "seize"
+
+
+def test_simulate_keep_refuses_a_directory_with_files(tmp_path: Path) -> None:
+    (tmp_path / "generator.db").write_text("not mine")
+    result = CliRunner().invoke(cli, ["risk", "simulate", "--keep", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "--keep: expected a new or empty directory" in result.output
+    assert (tmp_path / "generator.db").read_text() == "not mine"

@@ -341,3 +341,11 @@ def test_r8_party_history_later_seizure_does_not_count() -> None:
     later = tuple(dataclasses.replace(p, order=(TS, "border/post", 99)) for p in facts.history)
     evidence = _finding(r(facts, history=later), "R8").evidence
     assert [e["found"] for e in evidence] == ["no earlier declaration at this node"]
+
+
+def test_r4_route_without_a_known_country_is_not_evaluated() -> None:
+    """A member whose GLN prefix names no country (950: GS1 Global Office) is not a route."""
+    unknown = {k: dataclasses.replace(m, country=None) for k, m in MEMBERS.items()}
+    finding = _finding(FIRES["R4"](r(legitimate(), members=unknown)), "R4")
+    assert not finding.fired
+    assert not finding.evaluated

@@ -140,8 +140,9 @@ def test_draw_with_a_wrong_commitment_is_refused() -> None:
     result = CliRunner().invoke(
         cli, ["risk", "draw", "--seed", SEED.hex(), "--rate", "0.1", "--commitment", "0" * 64, "X"]
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "SHA-256 of the seed" in result.output
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize(
@@ -169,3 +170,12 @@ def test_seed_must_match_its_published_commitment() -> None:
 def test_unevaluated_indicators_are_listed() -> None:
     answer = assess(dataclasses.replace(legitimate(), commercial=None), RiskConfig()).to_json()
     assert {u["code"] for u in answer["unevaluated"]} == {"R3", "R5", "R6", "R7", "R8", "R11"}
+
+
+def test_member_countries_come_from_the_configuration() -> None:
+    from node.risk.facts import members  # noqa: PLC0415
+    from node.risk.generator import membership  # noqa: PLC0415
+
+    config = load_config({"indicators": {"countries": {"nord": "AT"}}})
+    found = members(membership(), config.settings.countries)
+    assert (found["nord"].country, found["sunrise"].country) == ("AT", "IN")

@@ -35,6 +35,9 @@ def test_declaration_answer_carries_lane_and_reasons(
     assert risk["reasons"][0]["code"] == "R1"
     assert risk["reasons"][0]["evidence"][0]["package"].endswith("/00/040123450000000016")
     assert all(r["rationale"] for r in risk["reasons"])
+    # as docs/spec/risk.md shows it: a first declaration from this consignor (R8) too
+    assert [r["code"] for r in risk["reasons"]] == ["R1", "R8"]
+    assert risk["score"] == 90
     shown = border.get("/api/v1/declarations/DE-2026-000123").json
     assert shown["risk"] == risk  # same input, same lane and reasons
 

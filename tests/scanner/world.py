@@ -25,23 +25,12 @@ from node.config import NodeConfig, save_config
 from node.replication.witnessing import take_note
 from node.store import Store
 from tests.node.world import EXPIRY, FEEDS, GTIN, LOT, key, make_world, sscc
+from tests.products import AMOXIL
 
 __all__ = ["EXPIRY", "GTIN", "LOT", "PRODUCT", "ScanWorld", "pack", "scan_world"]
 
 #: The master data the story's manufacturer registers for its GTIN (docs/spec/customs.md).
-PRODUCT: dict[str, Any] = {
-    "name": "Amoxil",
-    "commonName": "amoxicillin",
-    "form": "capsule, hard",
-    "strength": "500 mg",
-    "packSize": 16,
-    "packType": "blister pack",
-    "atc": "J01CA04",
-    "hsCode": "300410",
-    "netMassKg": "0.025",
-    "mah": "Acme Pharma",
-    "markets": ["DE"],
-}
+PRODUCT = AMOXIL
 
 
 def pack(serial: str) -> str:

@@ -16,6 +16,7 @@ from ledger.identifiers import lot_uri
 from tests.api.conftest import GTIN, MEMBERS, PASSPHRASE, pack
 from tests.api.test_server import Running, create_token, free_port, start
 from tests.nodes_setup import init_node, make_consortium
+from tests.products import AMOXICILLIN_ACME
 
 #: Low, so that the harvesting test reaches it quickly; each test asks with its own token.
 HARVEST_MAX_UNKNOWN = 5
@@ -26,21 +27,7 @@ RECALLED_LOT = "R2611"
 #: GS1 character set 82 has '/': a lot and a serial with one travel percent-encoded.
 SLASHED_LOT = "B/7"
 EXPIRY = "2030-12-31"  # exp=301231
-PRODUCT = {
-    "gtin": GTIN,
-    "name": "Amoxicillin Acme 500 mg hard capsules",
-    "commonName": "amoxicillin",
-    "form": "capsule, hard",
-    "strength": "500 mg",
-    "packSize": 20,
-    "packType": "blister pack",
-    "atc": "J01CA04",
-    "hsCode": "300410",
-    "netMassKg": "0.028",
-    "referencePrice": {"amount": "7.90", "currency": "EUR"},
-    "mah": "Acme Pharma GmbH",
-    "markets": ["AT", "DE"],
-}
+PRODUCT = {"gtin": GTIN, **AMOXICILLIN_ACME}
 
 
 @dataclass

@@ -183,3 +183,18 @@ def test_a_token_past_its_query_rate_is_throttled(vrs_node: VrsNode) -> None:
     refused = busy.check_connectivity(GTIN)
     assert refused.status_code == 429
     assert refused.json().get("code") != "serial_harvesting"
+
+
+def test_failed_verification_over_vrs_raises_alert(vrs_node: VrsNode) -> None:
+    """A trading partner's check that fails is a failed verification like a scan's (ADR 0022):
+    the node signs a ``check`` and every node holds a ``check_rejected`` alert about the pack."""
+    corr = str(uuid.uuid4())
+    answer = standard_answer(requestor(vrs_node).verify(GTIN, RECALLED_LOT, "RCL1", EXP, corr))
+    assert answer["data"]["verified"] is False
+    alerts = requests.get(
+        f"{vrs_node.running.url}/api/v1/alerts",
+        params={"code": "check_rejected"},
+        headers={"Authorization": f"Bearer {vrs_node.token('auditor')}"},
+        timeout=20,
+    ).json()["alerts"]
+    assert any(a["subject"].endswith(f"/01/{GTIN}/21/RCL1") for a in alerts), alerts

@@ -20,6 +20,7 @@ from node.config import load_config
 from node.store import Store
 from tests.api.conftest import GTIN, init_node, pack
 from tests.api.test_server import Running, create_token, free_port, start
+from tests.products import AMOXICILLIN_ACME
 from tests.web.browsing import NEEDS_CHROMIUM, use_token
 from tests.web.conftest import digital_link
 from tests.web.shots import shoot
@@ -34,21 +35,7 @@ SERIALS = ("DSP1", "DSP2", "DSP3", "DSP4", "DSP5")
 BARE_GTIN = with_check_digit("0401234500002")
 BARE_SERIAL = "BARE1"
 #: The product acme registers for GTIN (docs/spec/customs.md): every verdict names it.
-PRODUCT = {
-    "gtin": GTIN,
-    "name": "Amoxicillin Acme 500 mg hard capsules",
-    "commonName": "amoxicillin",
-    "form": "capsule, hard",
-    "strength": "500 mg",
-    "packSize": 20,
-    "packType": "blister pack",
-    "atc": "J01CA04",
-    "hsCode": "300410",
-    "netMassKg": "0.028",
-    "referencePrice": {"amount": "7.90", "currency": "EUR"},
-    "mah": "Acme Pharma GmbH",
-    "markets": ["AT", "DE"],
-}
+PRODUCT = {"gtin": GTIN, **AMOXICILLIN_ACME}
 
 
 @dataclass
