@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from api.actions import notify_peers
 from api.context import NodeContext
@@ -23,6 +25,7 @@ from ledger.action import Action
 from ledger.alerts import Alert
 from ledger.entry import SignedEntry
 from ledger.errors import LedgerError
+from ledger.kinds import Kind
 from ledger.lifecycle.checks import (
     COUNTRY,
     DATE,
@@ -34,7 +37,11 @@ from ledger.lifecycle.checks import (
     check_step,
 )
 from ledger.lifecycle.declarations import REFERENCE
+from ledger.timefmt import format_ts
 from node.tokens import TokenInfo
+
+#: How long the same failed check (packs, verdict, reasons, context, details) is signed once only.
+REPEAT_WINDOW = timedelta(hours=24)
 
 #: Reasons that say nothing about the goods (the code did not read, the ledger did not answer,
 #: the data is stale, no witnessed checkpoint covers it yet): a HOLD for these alone raises no
@@ -97,15 +104,32 @@ def write_failed_check(
         held = ctx.store.declaration(declaration, ctx.config.org)
         refs = [held.entry_id] if held is not None else []
     subjects = list(dict.fromkeys(packs))
+    chunks = [subjects[i : i + MAX_SUBJECTS] for i in range(0, len(subjects), MAX_SUBJECTS)]
     steps: list[Action] = [
-        check_step(subjects[i : i + MAX_SUBJECTS], body, refs)
-        for i in range(0, len(subjects), MAX_SUBJECTS)
+        check_step(chunk, body, refs) for chunk in chunks if not _reported_lately(ctx, chunk, body)
     ]
+    if not steps:
+        return []
     entries = ctx.service.submit_many(steps)
     alerts: list[Alert] = [a for e in entries for a in alerts_of(e)]
     ctx.store.keep_alerts(alerts)
     notify_peers(ctx)
     return entries
+
+
+def _reported_lately(ctx: NodeContext, subjects: Sequence[str], body: Mapping[str, Any]) -> bool:
+    """Whether this node's feed signed the same failed check (the same packs, verdict, reasons,
+    context and details) within ``REPEAT_WINDOW``: a pack rescanned at the counter, or asked
+    about again and again, raises one alert, not one per scan, and cannot fill the ledger."""
+    since = format_ts(datetime.now(UTC) - REPEAT_WINDOW)
+    for entry in ctx.store.entries_naming(subjects[0]):
+        p = entry.payload
+        if p.kind is not Kind.CHECK or p.feed != ctx.feed or p.ts < since:
+            continue
+        shown = {k: v for k, v in p.body.items() if k != "commitment"}
+        if shown == dict(body) and set(entry.about) == set(subjects):
+            return True
+    return False
 
 
 def _fitting(pattern: re.Pattern[str], value: str | None) -> str | None:

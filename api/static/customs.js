@@ -121,12 +121,31 @@
       const check = h("button", { type: "button", class: "button button--quiet", "data-reference": each.reference }, "Check");
       check.addEventListener("click", () => checkConsignment(each.reference));
       const packages = `${each.packages} package${each.packages === 1 ? "" : "s"}`;
-      list.prepend(h("li", { class: "declared__item" },
+      list.prepend(h("li", { class: "declared__item", "data-reference": each.reference },
         h("span", { class: "mono declared__reference" }, each.reference),
+        laneBadge(each.risk),
         h("span", { class: "declared__meta" }, `${packages} · entry `, h("code", { title: each.entry }, shortId(each.entry))),
-        check));
+        check,
+        laneReasons(each.risk)));
     }
     $("declared-block").hidden = list.children.length === 0;
+  }
+
+  // The risk lane the node gave the declaration (docs/spec/risk.md): green release, yellow
+  // documents, red physical inspection, blue post-clearance audit; every other lane says why.
+  const LANE_WORDS = { green: "Green: release", yellow: "Yellow: check documents", red: "Red: inspect", blue: "Blue: audit later" };
+
+  function laneBadge(risk) {
+    if (!risk) return h("span", { class: "lane lane--none" }, "no lane");
+    return h("span", { class: `lane lane--${risk.lane}`, "data-lane": risk.lane, title: `score ${risk.score}` },
+      LANE_WORDS[risk.lane] || risk.lane);
+  }
+
+  function laneReasons(risk) {
+    const reasons = (risk && risk.reasons) || [];
+    if (!reasons.length) return null;
+    return h("p", { class: "lane-reasons" }, ...reasons.map((r) =>
+      h("span", { class: "lane-reason" }, h("code", {}, r.code), ` ${r.rationale || r.name}`)));
   }
 
   function initDeclare() {

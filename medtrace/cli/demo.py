@@ -31,7 +31,7 @@ from node.localnet.processes import (
 )
 from node.localnet.running import RunningNode, running_nodes
 
-PHASES = 10
+PHASES = 11
 _MARKER = "report.json"
 _COLOURS = {"RELEASE": "bold green", "HOLD": "bold yellow", "REJECT": "bold red"}
 

@@ -74,8 +74,32 @@ def register_product(actor: Actor, gtin: str) -> str:
     return str(answer["product"]["product"]["name"])
 
 
-def declare(actor: Actor, *, sscc: str, gtin: str, quantity: int) -> str:
-    """Lodge the pallet's import declaration at ``actor`` (the customs post); its reference.
+@dataclass(frozen=True)
+class Lane:
+    """The risk lane customs' node gave a declaration (docs/spec/risk.md)."""
+
+    reference: str
+    lane: str
+    score: int
+    codes: list[str]
+
+    @classmethod
+    def of(cls, declared: dict[str, Any]) -> Lane:
+        risk = declared.get("risk") or {}
+        return cls(
+            str(declared["reference"]),
+            str(risk.get("lane", "—")),
+            int(risk.get("score", 0)),
+            [f"{r['code']} {r['name']}" for r in risk.get("reasons", [])],
+        )
+
+    def note(self) -> str:
+        why = f": {', '.join(self.codes)}" if self.codes else ""
+        return f"{self.reference}: {self.lane} lane, score {self.score}{why}"
+
+
+def declare(actor: Actor, *, sscc: str, gtin: str, quantity: int) -> Lane:
+    """Lodge the pallet's import declaration at ``actor`` (the customs post); its lane.
     Consignor and consignee name the ledger's organisations by their ids, so the node can
     compare the declaration with who holds the packs."""
     declaration = {
@@ -108,8 +132,50 @@ def declare(actor: Actor, *, sscc: str, gtin: str, quantity: int) -> str:
         ],
         "packages": [{"sscc": sscc}],
     }
-    _http(actor).call("POST", "/api/v1/declarations", body={"declarations": [declaration]})
-    return DECLARATION
+    answer = _http(actor).call("POST", "/api/v1/declarations", body={"declarations": [declaration]})
+    return Lane.of(answer["declared"][0])
+
+
+def declare_parcels(actor: Actor, *, gtin: str, serials: list[str]) -> list[Lane]:
+    """Low-value postal parcels of one pack each, sent by the pharmacy's web shop to private
+    buyers across the border, lodged at ``actor`` (the customs post); their lanes."""
+    parcels = [
+        {
+            "reference": f"DEMO-PARCEL-{n:04d}",
+            "consignor": {
+                "name": "Market Square Pharmacy",
+                "id": "pharmacy",
+                "address": {"city": "Kehl", "country": "DE"},
+            },
+            "consignee": {
+                "name": f"Buyer {n}",
+                "addressType": "private",
+                "address": {"street": f"Rue {n}", "city": "Strasbourg", "postcode": "67000",
+                            "country": "FR"},
+            },
+            "declarant": {"name": "Demo Post", "address": {"city": "Kehl", "country": "DE"}},
+            "countryOfOrigin": "FR",
+            "countryOfDispatch": "FR",
+            "transportMode": 5,
+            "officeOfEntry": "DE004711",
+            "consignmentType": "postal",
+            "lowValue": True,
+            "goods": [
+                {
+                    "hsCode": PRODUCT["hsCode"],
+                    "description": f"{PRODUCT['name']} {PRODUCT['strength']} tablets, 20 per pack",
+                    "gtin": gtin,
+                    "quantity": 1,
+                    "netMassKg": PRODUCT["netMassKg"],
+                    "value": {"amount": "3.20", "currency": "EUR"},
+                }
+            ],
+            "packages": [{"gtin": gtin, "serial": serial}],
+        }
+        for n, serial in enumerate(serials, start=1)
+    ]  # fmt: skip
+    answer = _http(actor).call("POST", "/api/v1/declarations", body={"declarations": parcels})
+    return [Lane.of(d) for d in answer["declared"]]
 
 
 def verify_consignment(actor: Actor, body: dict[str, Any]) -> Consignment:

@@ -26,6 +26,7 @@ from medtrace.demo.customs import (
     Consignment,
     decide_declaration,
     declare,
+    declare_parcels,
     failed_check_alerts,
     register_product,
     report_failed_scan,
@@ -48,6 +49,7 @@ CASE_SIZE = 100
 CONSIGNMENT_STEP = "consignment verified at the border (every pack)"
 RECHECK_STEP = "pallet re-checked after the recall and the clone"
 REGULATOR_STEP = "regulator's alerts for every failed check"
+PARCEL_CLONE_STEP = "parcel with a dispensed pack's serial scored"
 
 
 def sscc(serial: int, prefix: str = COMPANY_PREFIX) -> str:
@@ -239,8 +241,9 @@ def play(story: Story) -> Iterator[str]:
     story.converge()
 
     yield "customs"
-    reference = declare(a["customs"], sscc=sscc(900_000), gtin=GTIN, quantity=PACKS + CASE_SIZE)
-    story.record(Step("import declaration lodged", "customs", note=f"{reference}: the pallet"))
+    lane = declare(a["customs"], sscc=sscc(900_000), gtin=GTIN, quantity=PACKS + CASE_SIZE)
+    reference = lane.reference
+    story.record(Step("import declaration lodged", "customs", note=lane.note()))
     cleared = story.consignment(
         CONSIGNMENT_STEP, "customs", {"declaration": reference, "context": "border"}
     )
@@ -279,6 +282,16 @@ def play(story: Story) -> Iterator[str]:
     a["pharmacy-branch"].sync()
     story.converge()
     story.scan("scan of the cloned serial", "pharmacy", cloned)
+
+    yield "parcels"
+    # The pharmacy's web shop posts single packs across the border; one parcel holds a pack
+    # whose serial was already dispensed (the clone's): customs' risk lanes should stop it.
+    lanes = declare_parcels(
+        a["customs"], gtin=GTIN, serials=[*batch.serials[20:23], batch.serials[0]]
+    )
+    for n, parcel in enumerate(lanes, start=1):
+        name = PARCEL_CLONE_STEP if n == len(lanes) else "low-value parcel scored"
+        story.record(Step(name, "customs", verdict=None, reasons=[parcel.lane], note=parcel.note()))
 
     yield "recall"
     story.act("recall lot", "regulator", Kind.RECALL, subjects=[lot_uri(GTIN, RECALLED_LOT)])
@@ -348,6 +361,8 @@ def unexpected(steps: Sequence[Step], regulator_alerts: Mapping[str, list[str]])
         if not codes
     ]
     for step in steps:
+        if step.name == PARCEL_CLONE_STEP and step.reasons != ["red"]:
+            wrong.append(f"{step.name}: expected the red lane, found {step.reasons}")
         if step.name == RECHECK_STEP and not {"recalled", "already_dispensed"} <= set(step.reasons):
             wrong.append(
                 f"{step.name}: expected recalled and dispensed packs counted, found {step.reasons}"

@@ -61,6 +61,19 @@ def test_reject_at_the_web_scan_raises_an_alert_everywhere(make_node: NodeFactor
         assert alert.evidence == (check.id,)
 
 
+def test_rescanning_a_failed_pack_raises_one_alert(make_node: NodeFactory) -> None:
+    """The same failed check (pack, verdict, reasons, context, printed lot) is signed once a
+    day: a pharmacist rescanning, or a token asking again and again, cannot fill the ledger
+    with alerts. Another failure of the same pack is a new check."""
+    _acme, apo, _reg = _commissioned(make_node)
+    for _ in range(3):
+        assert _scan(apo, f"(01){GTIN}(17)301231(10)WRONG(21)F1").json["verdict"] == "REJECT"
+    assert len(_checks(apo)) == 1
+    assert _scan(apo, f"(01){GTIN}(17)301231(10)OTHER(21)F1").json["verdict"] == "REJECT"
+    assert len(_checks(apo)) == 2
+    assert len(apo.ctx.store.alerts(code=Code.CHECK_REJECTED.value)) == 2
+
+
 def test_release_raises_no_alert(make_node: NodeFactory) -> None:
     acme, _apo, _reg = _commissioned(make_node)
     scanned = _scan(acme, f"(01){GTIN}(17)301231(10)L1(21)F1")

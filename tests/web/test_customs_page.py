@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -193,6 +194,11 @@ def test_a_declaration_file_is_lodged_and_listed(
     expect(item).to_have_count(1)
     expect(item).to_contain_text(REFERENCE)
     expect(item).to_contain_text("1 package · entry")
+    # the risk lane the node gave it, and why (docs/spec/risk.md): a consignor new here is R8
+    lane = item.locator(".lane")
+    expect(lane).to_have_attribute("data-lane", re.compile("green|yellow|red|blue"))
+    if lane.get_attribute("data-lane") != "green":
+        expect(item.locator(".lane-reason").first).to_contain_text("R")
     assert _lodged(border, REFERENCE) == 200
     shoot(page, border.shots, "customs-declared.png")
     assert console == []
