@@ -197,6 +197,17 @@ DECLARATIONS: Schema = {
         }
     },
 }
+#: The lane a declaration got where its commercial fields are read (docs/spec/risk.md).
+_RISK: Schema = {
+    "type": ["object", "null"],
+    "properties": {
+        "score": {"type": "integer"},
+        "lane": {"type": "string", "enum": ["green", "yellow", "red", "blue"]},
+        "reasons": {"type": "array", "items": {"type": "object"}},
+        "unevaluated": {"type": "array", "items": {"type": "object"}},
+        "random": {"type": "object"},
+    },
+}
 DECLARED: Schema = {
     "type": "object",
     "properties": {
@@ -204,7 +215,12 @@ DECLARED: Schema = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"reference": {"type": "string"}, "entry": {"type": "string"}},
+                "properties": {
+                    "reference": {"type": "string"},
+                    "entry": {"type": "string"},
+                    "packages": {"type": "integer"},
+                    "risk": _RISK,
+                },
             },
         }
     },
@@ -220,5 +236,10 @@ DECLARATION_SHOWN: Schema = {
         "packages": {"type": "array", "items": {"type": "string"}},
         "sealed": {"type": "object"},
         "commercial": {"description": "The clear sealed fields; null where not held."},
+        "decisions": {"type": "array", "items": {"type": "object"}},
+        "decision": {"type": ["object", "null"]},
+        "outcomes": {"type": "array", "items": {"type": "object"}},
+        "outcome": {"type": ["object", "null"]},
+        "risk": _RISK,
     },
 }

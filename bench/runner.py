@@ -21,6 +21,7 @@ from bench import (
     nodes,
     production,
     proofs,
+    risk,
     served,
     verify,
     witnessing,
@@ -182,6 +183,7 @@ def served_phases(plan: Plan, root: Path, progress: Progress) -> dict[str, Any]:
         measured = production.sqlite_tls(lone, keys_file, plan.production, progress)
         measured |= production.postgres_tls(cluster, root, plan.production, progress)
         measured |= consignment.measure(cluster, progress)  # whole pallets (issue 15)
+        measured |= risk.measure(root / "risk", progress)  # low-value parcels scored (issue 16)
         del cluster.nodes["verify"]
 
         # Four nodes, every one a peer of every other.

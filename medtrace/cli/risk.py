@@ -374,3 +374,6 @@ from medtrace.cli.risk_lanes import draw_command, seed_command, simulate_command
 
 for _command in (simulate_command, seed_command, draw_command):
     risk_group.add_command(_command)
+from medtrace.cli.risk_report import report_command  # noqa: E402  (issue 16 item 3)
+
+risk_group.add_command(report_command)

@@ -162,6 +162,7 @@ def past(earlier: Iterable[Any]) -> list[PastDeclaration]:
             bool(d.data.get("lowValue")),
             d.opened,
             tuple(v for v in d.verdicts if v[1] in FLAGGING),
+            dict(zip((v[0] for v in d.verdicts), d.verdict_orders, strict=False)),
         )
         for d in earlier
     ]
@@ -218,7 +219,9 @@ class History:
             return
         self.verdicts.add(entry)
         for i, d in enumerate(self._by_reference.get(reference, [])):
-            flagged = dataclasses.replace(d, flags=(*d.flags, (entry, what)))
+            flagged = dataclasses.replace(
+                d, flags=(*d.flags, (entry, what)), flag_orders={**d.flag_orders, entry: order}
+            )
             self._by_reference[reference][i] = flagged
             for key in _keys(d.commercial or {}):
                 self._flagged.setdefault(key, {})[d.entry] = flagged

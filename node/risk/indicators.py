@@ -98,6 +98,9 @@ class PastDeclaration:
     low_value: bool
     commercial: Mapping[str, Any] | None
     flags: tuple[tuple[str, str], ...] = ()  # (entry id, decision or outcome) in FLAGGING
+    #: each flag's entry id → its order, where known: a flag recorded after the declaration
+    #: being scored is no part of its history (the same input gives the same lane, ever after)
+    flag_orders: Mapping[str, tuple[str, str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -375,6 +378,7 @@ def r8(facts: Facts, _: Settings) -> Result:
             evidence.extend(
                 {"party": role, "declaration": past.reference, "entry": entry, "found": what}
                 for entry, what in past.flags
+                if past.flag_orders.get(entry, facts.order) <= facts.order
             )
         if role == "consignor" and not seen:
             evidence.append({"party": role, "found": "no earlier declaration at this node"})

@@ -29,6 +29,8 @@ class EarlierDeclaration:
     opened: dict[str, Any] | None
     #: (entry id, decision or outcome) of every ``decide`` and ``outcome`` record about it
     verdicts: tuple[tuple[str, str], ...]
+    #: the order of each of ``verdicts``, alike: a score must not see what came after it
+    verdict_orders: tuple[tuple[str, str, int], ...] = ()
 
 
 def order_of(conn: Connection, entry_id: str) -> tuple[str, str, int] | None:
@@ -94,16 +96,18 @@ def earlier_declarations(
         newest.setdefault(row[0], row)
     keys = list(newest)[:limit]
     verdicts: dict[str, list[tuple[str, str]]] = {k: [] for k in keys}
+    verdict_orders: dict[str, list[tuple[str, str, int]]] = {k: [] for k in keys}
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        for key, entry_id, kind, data in conn.execute(
-            select(R.key, R.entry_id, R.kind, R.data)
+        for key, entry_id, kind, data, v_ts, v_feed, v_seq in conn.execute(
+            select(R.key, R.entry_id, R.kind, R.data, R.ts, R.feed, R.seq)
             .where(R.kind.in_([Kind.DECIDE.value, Kind.OUTCOME.value]), R.key.in_(chunk))
             .order_by(R.ts, R.feed, R.seq)
         ):
             body = json.loads(data)
             what = body.get("decision" if kind == Kind.DECIDE.value else "outcome")
             verdicts[key].append((entry_id, str(what)))
+            verdict_orders[key].append((v_ts, v_feed, int(v_seq)))
     bodies = {k: json.loads(newest[k][3]) for k in keys}
     digests = [str(b.get(SEALED, {}).get("digest", "")) for b in bodies.values()]
     openings: dict[str, Any] = {}
@@ -125,6 +129,7 @@ def earlier_declarations(
                 body,
                 fields,
                 tuple(verdicts[key]),
+                tuple(verdict_orders[key]),
             )
         )
     return found

@@ -83,3 +83,25 @@ def test_customs_declare_shows_the_lane(
     as_json = sites["border"].run("customs", "declare", str(source), "--json")
     (declared,) = json.loads(as_json.stdout)["declared"]
     assert declared["risk"]["lane"] == "red"
+
+
+def test_r8_ignores_what_was_decided_after_the_declaration(
+    make_node: NodeFactory,  # noqa: F811
+    declaration_request: dict[str, Any],  # noqa: F811
+) -> None:
+    """A seizure recorded later about the same consignor is no part of an earlier
+    declaration's history: its lane, asked for again, is the lane it got when lodged."""
+    border = make_node("border")
+    first = dict(declaration_request, reference="R8-FIRST")
+    second = dict(declaration_request, reference="R8-SECOND")
+    assert border.post("/api/v1/declarations", {"declarations": [first]}).status_code == 201
+    lodged = border.post("/api/v1/declarations", {"declarations": [second]})
+    assert lodged.status_code == 201, lodged.json
+    (declared,) = lodged.json["declared"]
+    seized = border.post("/api/v1/declarations/R8-FIRST/decision", {"decision": "seize"})
+    assert seized.status_code == 201, seized.json
+    assert border.get("/api/v1/declarations/R8-SECOND").json["risk"] == declared["risk"]
+    later = dict(declaration_request, reference="R8-THIRD")
+    (third,) = border.post("/api/v1/declarations", {"declarations": [later]}).json["declared"]
+    r8 = next(r for r in third["risk"]["reasons"] if r["code"] == "R8")
+    assert any(e.get("found") == "seize" for e in r8["evidence"]), r8
