@@ -13,7 +13,11 @@ list of valid serials. So, for a ``verifier`` token (issue 14):
   and an entry whose signed bytes list other packs (a v1 commissioning) is left out of
   ``entries`` (its id stays in ``evidence``: an id names nothing).
 
-Operators and auditors see every alert as the node holds it.
+Operators see every alert as the node holds it. Auditors see every alert too (an alert names
+the pack that failed a check: evidence of the failure, the auditor's business, not a list of
+valid serials to copy), but its evidence entries as a verifier does: no sidecar, the leaves of
+the pack asked about only (``?subject=``), no entry whose signed bytes list other packs, since
+a commitment's sidecar is every pack of a batch (issue 14, ADR 0019).
 """
 
 from __future__ import annotations
@@ -23,11 +27,15 @@ from collections.abc import Iterable, Sequence
 
 from ledger.alerts import Alert
 from ledger.entry import SignedEntry
+from ledger.epcis.normalise import subject_type
+from ledger.identifiers import SubjectType
 from node.tokens import TokenInfo, TokenRole
 from scanner.disclosure import disclose, names_other_packs
 
 #: Who is shown alerts about the packs it asked about only.
 SCOPED_ROLES = frozenset({TokenRole.VERIFIER})
+#: Who is shown evidence entries with the asked pack's leaves only (never a sidecar).
+SCOPED_EVIDENCE_ROLES = frozenset({TokenRole.VERIFIER, TokenRole.AUDITOR})
 #: A pack's Digital Link or EPC URN anywhere in a text.
 _PACK = re.compile(
     r"https?://[^\s\"'<>]*?/01/[0-9]{14}/21/[^\s\"'<>,;)]+|urn:epc:id:sgtin:[0-9A-Za-z.%\-_!*:;=&+,'()]+"
@@ -55,12 +63,27 @@ def scope_alerts(
 def scope_entries(
     entries: Iterable[SignedEntry], token: TokenInfo | None, asked: str | None
 ) -> list[SignedEntry]:
-    """Evidence entries as ``token`` may see them: for a verifier, the asked pack's leaves
-    only, and no entry whose signed bytes list other packs."""
-    if not scoped(token):
+    """Evidence entries as ``token`` may see them: for a verifier or an auditor, the asked
+    pack's leaves only, and no entry whose signed bytes list other packs."""
+    if token is None or token.role not in SCOPED_EVIDENCE_ROLES:
         return list(entries)
     allowed = {asked} if asked else set()
-    return [disclose(e, allowed) for e in entries if not names_other_packs(e, allowed)]
+    if scoped(token):
+        return [disclose(e, allowed) for e in entries if not names_other_packs(e, allowed)]
+    # An auditor sees every alert, so an entry about one pack (the alert's) is shown whole;
+    # an entry listing several packs in its signed bytes is a list of serials and is not.
+    shown = []
+    for entry in entries:
+        own = allowed | _one_pack(entry)
+        if not names_other_packs(entry, own):
+            shown.append(disclose(entry, own))
+    return shown
 
 
-__all__ = ["SCOPED_ROLES", "scope_alerts", "scope_entries", "scoped"]
+def _one_pack(entry: SignedEntry) -> set[str]:
+    """The pack ``entry`` is about when its subjects name exactly one (else none)."""
+    packs = {s for s in entry.payload.subjects if subject_type(s) is SubjectType.PACK}
+    return packs if len(packs) == 1 else set()
+
+
+__all__ = ["SCOPED_EVIDENCE_ROLES", "SCOPED_ROLES", "scope_alerts", "scope_entries", "scoped"]

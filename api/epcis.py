@@ -37,7 +37,7 @@ from api.body import read_body
 from api.call import Call
 from api.context import NodeContext, node_context
 from api.epcis_index import event_index
-from api.epcis_scope import check_scope, may_ask_anything, named_epc
+from api.epcis_scope import check_scope, may_ask_anything, named_epc, named_instances
 from api.harvest import note_unknown
 from api.problems import Problem
 from api.refusals import refused
@@ -62,6 +62,7 @@ from ledger.errors import (
 )
 from ledger.kinds import Kind
 from ledger.timefmt import now_ts
+from node.tokens import TokenRole
 from scanner.disclosure import disclose, redact_event
 
 #: Events one capture may carry (advertised as GS1-EPCIS-Capture-Limit).
@@ -381,7 +382,18 @@ def _run(
     records, token = query.page(candidates)
     if epc is not None and not known:
         note_unknown(epc)  # serial harvesting (ADR 0012), as a 404 on /api/v1/packs
-    return _answer(records, token, shown)
+    return _answer(_as_seen_by(call, records, named_instances(params)), token, shown)
+
+
+def _as_seen_by(call: Call, records: Sequence[Record], asked: set[str]) -> Sequence[Record]:
+    """``records`` as ``call``'s token may see them: an auditor audits across events (the
+    filters ran on whole events) but learns no serial it did not name, so each event's EPC
+    lists are cut to ``asked`` (issue 14); operators see whole lists."""
+    if call.token is None or call.token.role is not TokenRole.AUDITOR:
+        return records
+    return [
+        Record.of(replace(r.source, event=redact_event(r.source.event, asked))) for r in records
+    ]
 
 
 def _records_naming(ctx: NodeContext, epc: str) -> list[Record]:
@@ -424,7 +436,7 @@ def event_by_id(ctx: NodeContext, call: Call) -> Response:
         raise Problem(
             "not-found", f"no event {event_id!r} is known at this node", headers=version_headers()
         )
-    return _answer(found, None, {})
+    return _answer(_as_seen_by(call, found, set()), None, {})
 
 
 def context_document(ctx: NodeContext, call: Call) -> Response:

@@ -9,7 +9,8 @@ whole ledger (issue 13, finding 1). So for a token whose role is not in ``LEDGER
 container (SSCC), as an EPC URN or a GS1 Digital Link, through ``/epcis/epcs/{epc}/events`` or
 one ``MATCH_epc`` / ``MATCH_anyEPC``, and ask for at most ``VERIFIER_PAGE_MAX`` events a page;
 anything else is 403 ``query-too-broad``, saying so. Operators and auditors keep the full
-query language.
+query language; an auditor's answers show of each event's EPC lists only the EPCs the query
+names by instance (``named_instances``; issue 14, ADR 0019), operators' the whole lists.
 
 ``named_epc`` is also what the serial-harvesting guard counts: a query of one EPC that no event
 names asked about something this node does not know, like a 404 on ``/api/v1/packs``.
@@ -69,6 +70,12 @@ def named_epc(params: Mapping[str, Sequence[str]]) -> str | None:
     return epcs.pop() if len(epcs) == 1 else None
 
 
+def named_instances(params: Mapping[str, Sequence[str]]) -> set[str]:
+    """Every pack or container the query names by instance (canonical Digital Links): what an
+    auditor's answer may show of each event's EPC lists (patterns and classes name none)."""
+    return {canonical(value) or value for _, value in _named(params) if _instance(value)}
+
+
 def may_ask_anything(token: TokenInfo | None) -> bool:
     """Whether ``token`` keeps EPCIS's whole query language (operators and auditors)."""
     return token is None or token.role in LEDGER_READERS
@@ -100,4 +107,11 @@ def check_scope(
         raise _too_broad(f"perPage={per_page[0]}", "perPage")
 
 
-__all__ = ["ALLOWED", "VERIFIER_PAGE_MAX", "check_scope", "may_ask_anything", "named_epc"]
+__all__ = [
+    "ALLOWED",
+    "VERIFIER_PAGE_MAX",
+    "check_scope",
+    "may_ask_anything",
+    "named_epc",
+    "named_instances",
+]

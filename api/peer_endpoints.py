@@ -14,6 +14,7 @@ from api.context import NodeContext
 from api.problems import Problem
 from node.replication import witnessing
 from node.replication.protocol import FROM_PARAM, LIMIT_PARAM
+from node.tokens import TokenRole
 
 
 def feeds(ctx: NodeContext, call: Call) -> Response:
@@ -33,6 +34,10 @@ def feeds(ctx: NodeContext, call: Call) -> Response:
 def entries(ctx: NodeContext, call: Call) -> Response:
     feed = f"{call.text('org')}/{call.text('site')}"
     found = ctx.store.entries(feed, call.number(FROM_PARAM), call.number(LIMIT_PARAM))
+    if call.token is not None and call.token.role is TokenRole.AUDITOR:
+        # An auditor checks signatures and roots; a sidecar is every pack's serial and salt,
+        # which only replication (peers) and the node's operators need (issue 14, ADR 0019).
+        found = [e.with_opening(None) for e in found]
     return json_response({"feed": feed, "entries": [e.to_wire() for e in found]})
 
 

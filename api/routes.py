@@ -24,6 +24,7 @@ from api.auth import (
 )
 from api.checkpoint_routes import checkpoint_routes
 from api.customs_routes import customs_routes
+from api.risk_routes import risk_routes
 from api.route import Guard, Param, Route
 from api.scan_schemas import SCAN_REQUEST, SCAN_RESULT, SCAN_UPLOAD
 from api.schemas import (
@@ -463,6 +464,7 @@ def _routes() -> tuple[Route, ...]:
         *feeds,
         *checkpoint_routes(),
         *customs_routes(),
+        *risk_routes(),
         *vrs_routes(),
         *public,
         *epcis_routes,

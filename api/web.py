@@ -1,6 +1,7 @@
 """The node's web pages: ``/scan`` for pharmacists and customs officers, ``/alerts`` for
 regulators, ``/network`` for operators and regulators (every peer, its lag and the digest
 agreement), ``/customs`` for the customs officer (declarations, whole consignments, decisions),
+``/risk`` for regulators (selections and outcomes per week, a chart),
 and ``/docs``, the API's interactive reference (docs/spec/web.md).
 
 The pages are plain HTML from ``api/templates`` with small hand-written CSS and JavaScript from
@@ -39,6 +40,7 @@ UNDOCUMENTED_RULES = frozenset(
         "/alerts",
         "/network",
         "/customs",
+        "/risk",
         "/docs",
         "/docs/ui/<path:filename>",
         f"{STATIC_URL}/<path:filename>",
@@ -113,6 +115,11 @@ def customs_page() -> str:
     return render_template("customs.html", page="customs", node=ctx.name, feed=ctx.feed)
 
 
+def risk_page() -> str:
+    ctx = node_context()
+    return render_template("risk.html", page="risk", node=ctx.name, feed=ctx.feed)
+
+
 def docs_page() -> str:
     ctx = node_context()
     version = (SWAGGER_UI_DIR / "VERSION").read_text(encoding="utf-8").strip()
@@ -144,6 +151,7 @@ def blueprint() -> Blueprint:
         ("/alerts", alerts_page),
         ("/network", network_page),
         ("/customs", customs_page),
+        ("/risk", risk_page),
         ("/docs", docs_page),
         ("/docs/ui/<path:filename>", swagger_ui_file),
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence, Set
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -239,15 +239,20 @@ def select_provenance(entries: Iterable[SignedEntry], uri: str) -> list[SignedEn
     return sorted(chosen.values(), key=lambda e: e.payload.order_key)
 
 
-def redact_event(event: dict[str, Any], asked: str) -> dict[str, Any]:
-    """A captured EPCIS event cut to the one EPC ``asked`` (a canonical Digital Link): its EPC
-    lists keep ``asked`` alone, its quantity lists are emptied. A redaction of the captured
-    document, not a proof: the redacted event no longer hashes to its ``eventID``."""
+def redact_event(event: dict[str, Any], asked: str | Set[str]) -> dict[str, Any]:
+    """A captured EPCIS event cut to the EPCs ``asked`` (canonical Digital Links; one for a
+    verifier, those an auditor's query names): its EPC lists keep those alone, its quantity
+    lists are emptied. A redaction of the captured document, not a proof: the redacted event
+    no longer hashes to its ``eventID``."""
+    wanted = {asked} if isinstance(asked, str) else asked
     shown = dict(event)
     for key in EPC_LISTS:
         value = shown.get(key)
         if isinstance(value, list):
-            shown[key] = [v for v in value if ledger_subject(v) == asked]
+            shown[key] = [v for v in value if ledger_subject(v) in wanted]
+    parent = shown.get("parentID")
+    if isinstance(parent, str) and _is_pack(parent) and ledger_subject(parent) not in wanted:
+        del shown["parentID"]  # a pack as a parent is another pack's serial too
     for key in QUANTITY_LISTS:
         if isinstance(shown.get(key), list):
             shown[key] = []

@@ -24,7 +24,16 @@ from node.unlock import AppError, passphrase_handover
 #: as ``medtrace node run …``: only such a process may start itself again.
 _NODE_RUN = ["node", "run"]
 #: What the banner lists: the pages and documents a person opens first.
-_BANNER_PATHS = ("/scan", "/alerts", "/network", "/customs", "/docs", "/openapi.json", "/healthz")
+_BANNER_PATHS = (
+    "/scan",
+    "/alerts",
+    "/network",
+    "/customs",
+    "/risk",
+    "/docs",
+    "/openapi.json",
+    "/healthz",
+)
 
 
 def serve(

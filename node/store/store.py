@@ -47,6 +47,7 @@ from node.store import (
     projection_reads,
     records,
     risk_reads,
+    risk_summary,
 )
 from node.store.checkpoints import CheckpointFork, FeedTrees, StoredCheckpoint
 from node.store.consignment import ConsignmentReads
@@ -462,3 +463,9 @@ class Store:
         """Where a record's entry stands in the total order: ``(ts, feed, seq)``."""
         with self.reader.connect() as conn:
             return risk_reads.order_of(conn, entry_id)
+
+    def customs_records_since(self, since: str) -> list[risk_summary.Signed]:
+        """Declarations lodged, decisions and outcomes signed at or after ``since`` (the chart
+        of selections and outcomes over time; node/store/risk_summary.py)."""
+        with self.reader.connect() as conn:
+            return risk_summary.customs_records_since(conn, since)

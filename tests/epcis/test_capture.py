@@ -51,7 +51,7 @@ def post(node: Node, doc: Any, *, behaviour: str | None = None, role: str = "ope
     return node.client.post("/epcis/capture", data=data, headers=headers)
 
 
-def query(node: Node, path: str = "/epcis/events", role: str = "auditor") -> Any:
+def query(node: Node, path: str = "/epcis/events", role: str = "operator") -> Any:
     response = node.get(path, role)
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.mimetype == "application/ld+json"
@@ -409,7 +409,7 @@ def test_pages_follow_the_link_header_to_the_end(maker: Node) -> None:
     seen: list[str] = []
     path: str | None = "/epcis/events?perPage=2"
     while path is not None:
-        response = maker.get(path, "auditor")
+        response = maker.get(path, "operator")
         seen += document_hashes(jsontext.loads(response.get_data()))
         link = response.headers.get("Link")
         path = link[link.index("/epcis") : link.index(">")] if link else None

@@ -14,7 +14,7 @@ from ledger.alerts import Code
 from tests.api.conftest import Node
 
 STATIC = Path(__file__).resolve().parents[2] / "api" / "static"
-PAGES = ("/scan", "/alerts", "/customs", "/network", "/docs")
+PAGES = ("/scan", "/alerts", "/customs", "/risk", "/network", "/docs")
 #: Where a page's own files come from: the node's static folder, and Swagger UI's under /docs.
 OWN_FILES = ("/static/", "/docs/ui/")
 
