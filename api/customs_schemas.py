@@ -177,9 +177,20 @@ DECLARATION: Schema = {
                     "sscc": {"type": "string", "format": "sscc"},
                     "gtin": {"type": "string", "format": "gtin"},
                     "serial": {"type": "string", "format": "gs1-cset82"},
+                    "lot": {"type": "string", "format": "gs1-cset82"},
+                    "expiry": {"type": "string", "format": "date"},
                 },
-                "oneOf": [{"required": ["sscc"]}, {"required": ["gtin", "serial"]}],
-                "x-oneOf-message": "expected a package as {'sscc'} or {'gtin', 'serial'}",
+                "oneOf": [
+                    {
+                        "required": ["sscc"],
+                        "not": {"anyOf": [{"required": ["lot"]}, {"required": ["expiry"]}]},
+                    },
+                    {"required": ["gtin", "serial"]},
+                ],
+                "x-oneOf-message": (
+                    "expected a package as {'sscc'} or {'gtin', 'serial'} "
+                    "(with 'lot' and 'expiry' if known)"
+                ),
             },
         },
     },

@@ -13,11 +13,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from ledger.action import Action
 from ledger.errors import IdentifierError, MalformedEntry
-from ledger.identifiers import SubjectType, container_uri, pack_uri, parse_subject
+from ledger.identifiers import (
+    SubjectType,
+    check_cset82,
+    container_uri,
+    pack_uri,
+    parse_subject,
+)
 from ledger.kinds import Kind
 from ledger.lifecycle.products import check_countries, check_decimal, check_hs, check_money
 from ledger.lifecycle.step import Step
@@ -52,6 +59,10 @@ PUBLIC_FIELDS = (
     "lowValue",
 )
 SEALED_FIELDS = ("consignee", "consignor", "declarant", "goods")
+#: A sealed field present only when a declared pack states its lot or expiry: what the packing
+#: list says is printed on each pack, which risk indicator R1 compares with the commissioning.
+MARKS = "marks"
+_ISO_DATE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
 def _bad(path: str, expected: str, found: Any) -> MalformedEntry:
@@ -96,24 +107,54 @@ def _goods(value: Any) -> list[dict[str, Any]]:
     return list(value)
 
 
-def _subjects(packages: Any) -> list[str]:
+def _marks(package: Mapping[str, Any], path: str) -> dict[str, str]:
+    """The lot and expiry a declared pack states (either, both or neither)."""
+    marks: dict[str, str] = {}
+    if "lot" in package:
+        lot = package["lot"]
+        if not isinstance(lot, str):
+            raise _bad(f"{path}.lot", "a lot of 1 to 20 GS1 AI characters", lot)
+        marks["lot"] = check_cset82(lot, "lot")
+    if "expiry" in package:
+        expiry = package["expiry"]
+        try:
+            if not (isinstance(expiry, str) and _ISO_DATE.match(expiry)):
+                raise ValueError
+            date.fromisoformat(expiry)
+        except ValueError:
+            raise _bad(f"{path}.expiry", "an expiry date as YYYY-MM-DD", expiry) from None
+        marks["expiry"] = expiry
+    return marks
+
+
+def _subjects(packages: Any) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """The declared packages as subjects, and the lot and expiry stated per pack URI."""
     if not (isinstance(packages, list) and packages):
         raise _bad("$.packages", "a non-empty list of packages (SSCCs or GTIN + serial)", packages)
     subjects = []
+    marks: dict[str, dict[str, str]] = {}
     for i, package in enumerate(packages):
         path = f"$.packages[{i}]"
         try:
             if isinstance(package, dict) and package.keys() == {"sscc"}:
                 subjects.append(container_uri(str(package["sscc"])))
-            elif isinstance(package, dict) and package.keys() == {"gtin", "serial"}:
-                subjects.append(pack_uri(str(package["gtin"]), str(package["serial"])))
+            elif isinstance(package, dict) and {"gtin", "serial"} <= package.keys() <= {
+                "gtin", "serial", "lot", "expiry"
+            }:  # fmt: skip
+                uri = pack_uri(str(package["gtin"]), str(package["serial"]))
+                subjects.append(uri)
+                if stated := _marks(package, path):
+                    marks[uri] = stated
             else:
-                raise _bad(path, "{'sscc'} or {'gtin', 'serial'}", package)
+                raise _bad(
+                    path, "{'sscc'} or {'gtin', 'serial'} (with 'lot' and 'expiry' if known)",
+                    package,
+                )  # fmt: skip
         except IdentifierError as exc:
             raise MalformedEntry(f"{path}: {exc}") from None
     if len(set(subjects)) != len(subjects):
         raise MalformedEntry("$.packages: expected each package once, found one listed twice")
-    return subjects
+    return subjects, marks
 
 
 def check_public(declaration: Any, path: str = "$") -> dict[str, Any]:
@@ -179,7 +220,9 @@ def declaration_step(
         "declarant": _party(request.get("declarant"), "$.declarant"),
         "goods": _goods(request.get("goods")),
     }
-    subjects = _subjects(request.get("packages"))
+    subjects, marks = _subjects(request.get("packages"))
+    if marks:
+        fields[MARKS] = marks  # sealed: what the packing list says is commercial
     opening = seal(fields, salt)
     public |= {"goodsItems": len(fields["goods"]), "packages": len(subjects)}
     body = {"declaration": public, SEALED: opening.seal()}

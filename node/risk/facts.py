@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ledger.identifiers import container_uri, pack_uri
+from ledger.lifecycle.declarations import MARKS
 from ledger.membership import Membership
 from ledger.sealed import SEALED
 from node.risk.indicators import (
@@ -54,6 +55,12 @@ def packages(about: tuple[str, ...]) -> tuple[list[str], list[tuple[str, str]]]:
             gtin, serial = uri.split("/01/", 1)[1].split("/21/", 1)
             packs.append((gtin, unquote(serial)))
     return containers, packs
+
+
+def _stated(commercial: Mapping[str, Any] | None) -> dict[str, tuple[str | None, str | None]]:
+    """The lot and expiry the declaration states per pack (its sealed ``marks``), as read."""
+    marks = (commercial or {}).get(MARKS) or {}
+    return {uri: (m.get("lot"), m.get("expiry")) for uri, m in marks.items()}
 
 
 def members(
@@ -102,7 +109,7 @@ def gather(
     membership: Membership,
     record: StoredRecord,
     *,
-    observed: Mapping[str, tuple[str, str]] | None = None,
+    observed: Mapping[str, tuple[str | None, str | None]] | None = None,
     history: History | None = None,
     settings: Settings | None = None,
 ) -> Facts:
@@ -123,6 +130,7 @@ def gather(
     unknown = [container_uri(s) for s in containers if container_uri(s) not in held]
     unknown += [pack_uri(g, s) for g, s in loose if (g, s) not in seen]
     packs = [_pack(p) for p in found]
+    observed = {**_stated(commercial), **(observed or {})}
     if observed:
         packs = [
             PackFact(**{**p.__dict__, "observed_lot": observed[p.uri][0],
