@@ -217,6 +217,26 @@ _RISK: Schema = {
         "reasons": {"type": "array", "items": {"type": "object"}},
         "unevaluated": {"type": "array", "items": {"type": "object"}},
         "random": {"type": "object"},
+        "learned": {
+            "description": "Only where risk.model is configured (docs/spec/risk.md).",
+            "type": "object",
+            "properties": {
+                "score": {"type": "number", "minimum": 0, "maximum": 1},
+                "model": {"type": "string"},
+                "contributions": {
+                    "type": "array",
+                    "maxItems": 5,
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "feature": {"type": "string"},
+                            "value": {"type": "string"},
+                            "contribution": {"type": "number"},
+                        },
+                    },
+                },
+            },
+        },
     },
 }
 DECLARED: Schema = {

@@ -9,6 +9,7 @@ regulator node; the clear commercial fields only where they are held (the node t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Response
@@ -25,8 +26,13 @@ from ledger.kinds import Kind, Role
 from ledger.lifecycle.declarations import REFERENCE, declaration_step
 from ledger.sealed import SEALED, Opening
 from node.risk.facts import Scorer
-from node.risk.lanes import RiskConfig, RiskConfigError, load_config
+from node.risk.indicators import Finding
+from node.risk.kcs import RiskInputError
+from node.risk.lanes import Learned, RiskConfig, RiskConfigError, load_config
 from node.store import StoredRecord
+
+#: What scores a declaration's learned score (``risk.model``), or ``None`` without a model.
+LearnedScore = Callable[[StoredRecord, Sequence[Finding]], Learned] | None
 
 #: Organisations whose nodes answer declaration queries.
 DECLARATION_READERS = frozenset({Role.CUSTOMS, Role.REGULATOR})
@@ -54,6 +60,7 @@ def declare(ctx: NodeContext, call: Call) -> Response:
         steps.append(step)
         openings.append(opening)
     risk = risk_config(ctx)  # a broken risk configuration refuses before anything is stored
+    learned = learned_model(ctx, risk)  # so does a risk.model that is missing or broken
     ctx.store.keep_openings(Kind.DECLARE.value, openings)
     try:
         entries = ctx.service.submit_many(steps)
@@ -61,7 +68,7 @@ def declare(ctx: NodeContext, call: Call) -> Response:
         ctx.store.drop_openings(openings)
         raise
     notify_peers(ctx)
-    lanes = assessments(ctx, risk, list(seen))  # issue 16: score and lane of each
+    lanes = assessments(ctx, risk, list(seen), learned)  # issue 16: score and lane of each
     return json_response(
         {
             "declared": [
@@ -81,10 +88,29 @@ def risk_config(ctx: NodeContext) -> RiskConfig:
         raise Problem("internal", f"this node's risk configuration is not usable: {exc}") from None
 
 
-def assessments(ctx: NodeContext, config: RiskConfig, references: list[str]) -> dict[str, Any]:
-    """Score, lane and reasons of declarations just lodged here (ADR 0027); the earlier
-    declarations come from this process's history, caught up with the store."""
-    scorer = Scorer(ctx.store, ctx.membership, config)
+def learned_model(ctx: NodeContext, config: RiskConfig) -> LearnedScore:
+    """The learned score of ``risk.model`` (docs/spec/risk.md "The learned score at the
+    node"), loaded once per process; a model that is missing or broken is the configuration's
+    one-line refusal."""
+    if config.model is None:
+        return None
+    from node.risk.declared import learned_score, load_model  # noqa: PLC0415 (numpy, LightGBM)
+
+    try:
+        return learned_score(load_model(config.model, ctx.data))
+    except RiskInputError as exc:
+        raise Problem(
+            "internal", f"this node's risk configuration is not usable: risk.model: {exc}"
+        ) from None
+
+
+def assessments(
+    ctx: NodeContext, config: RiskConfig, references: list[str], learned: LearnedScore = None
+) -> dict[str, Any]:
+    """Score, lane and reasons of declarations just lodged here (ADR 0027), with the learned
+    score where a model is configured; the earlier declarations come from this process's
+    history, caught up with the store."""
+    scorer = Scorer(ctx.store, ctx.membership, config, learned)
     found: dict[str, Any] = {}
     for reference in references:
         record = ctx.store.declaration(reference, ctx.config.org)
@@ -136,4 +162,6 @@ def show(ctx: NodeContext, call: Call) -> Response:
 
 
 def _risk(ctx: NodeContext, record: StoredRecord) -> dict[str, Any]:
-    return Scorer(ctx.store, ctx.membership, risk_config(ctx)).score(record).to_json()
+    config = risk_config(ctx)
+    learned = learned_model(ctx, config)
+    return Scorer(ctx.store, ctx.membership, config, learned).score(record).to_json()

@@ -33,12 +33,13 @@ def feeds(ctx: NodeContext, call: Call) -> Response:
 
 def entries(ctx: NodeContext, call: Call) -> Response:
     feed = f"{call.text('org')}/{call.text('site')}"
-    found = ctx.store.entries(feed, call.number(FROM_PARAM), call.number(LIMIT_PARAM))
-    if call.token is not None and call.token.role is TokenRole.AUDITOR:
-        # An auditor checks signatures and roots; a sidecar is every pack's serial and salt,
-        # which only replication (peers) and the node's operators need (issue 14, ADR 0019).
-        found = [e.with_opening(None) for e in found]
-    return json_response({"feed": feed, "entries": [e.to_wire() for e in found]})
+    # An auditor checks signatures and roots; a sidecar is every pack's serial and salt,
+    # which only replication (peers) and the node's operators need (issue 14, ADR 0019).
+    auditor = call.token is not None and call.token.role is TokenRole.AUDITOR
+    found = ctx.store.entries_wire(
+        feed, call.number(FROM_PARAM), call.number(LIMIT_PARAM), sidecars=not auditor
+    )
+    return json_response({"feed": feed, "entries": found})
 
 
 def membership(ctx: NodeContext, call: Call) -> Response:

@@ -26,6 +26,7 @@ from flask import Response
 from api.alert_filters import alert_filter, filter_alerts, filter_local
 from api.alert_scope import scope_alerts, scope_entries
 from api.call import Call, json_response
+from api.cases import foreign_alerts
 from api.context import NodeContext
 from api.harvest import note_unknown
 from api.problems import Problem
@@ -41,6 +42,8 @@ from scanner.disclosure import PackView, screen
 
 #: Who reads node-local alerts (``serial_harvesting``): the auditor, not the users they name.
 LOCAL_ALERT_READERS = frozenset({TokenRole.AUDITOR})
+#: Who sees the cases imported from other consortia (``foreign_case``): not a scanner.
+FOREIGN_CASE_READERS = frozenset({TokenRole.OPERATOR, TokenRole.AUDITOR})
 #: Who gets a pack's provenance about that pack only (its leaves, never another pack's).
 PER_PACK_ROLES = frozenset({TokenRole.VERIFIER, TokenRole.AUDITOR})
 #: Who may list a container's members, at its custodian's, destination's or a regulator's node.
@@ -236,12 +239,18 @@ def alerts(ctx: NodeContext, call: Call) -> Response:
         if call.token is not None and call.token.role in LOCAL_ALERT_READERS
         else []
     )
+    # Cases imported from other consortia (ADR 0029): operators and auditors, after the rest.
+    foreign = (
+        foreign_alerts(ctx, asked, call.opt_text("code"), wanted)
+        if call.token is not None and call.token.role in FOREIGN_CASE_READERS
+        else []
+    )
     limit = call.number("limit")
     shown = found[-limit:]  # the most recent ``limit``, oldest first
     wires = _evidence(ctx, shown, call.token, asked)
     return json_response(
         {
-            "count": len(found) + len(local),
+            "count": len(found) + len(local) + len(foreign),
             "alerts": [
                 *(
                     {
@@ -251,6 +260,7 @@ def alerts(ctx: NodeContext, call: Call) -> Response:
                     for a in shown
                 ),
                 *(a.to_json() for a in local),
+                *foreign,
             ][-limit:],
         }
     )

@@ -22,6 +22,7 @@ from api.auth import (
     VERIFIER,
     WRITERS,
 )
+from api.cases import case_routes
 from api.checkpoint_routes import checkpoint_routes
 from api.customs_routes import customs_routes
 from api.risk_routes import risk_routes
@@ -466,6 +467,7 @@ def _routes() -> tuple[Route, ...]:
         *customs_routes(),
         *risk_routes(),
         *vrs_routes(),
+        *case_routes(),
         *public,
         *epcis_routes,
     )

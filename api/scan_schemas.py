@@ -92,6 +92,28 @@ PACK_RESULT = {
             "description": "What the person scanning should know that did not change the "
             "verdict (an unregistered product at a counter).",
         },
+        "ledger_country": {
+            "type": "string",
+            "description": "A pack of a foreign root only (docs/spec/cross-border.md): the "
+            "ISO 3166-1 alpha-2 country whose consortium's ledger answered.",
+        },
+        "answered_by": {
+            "type": "object",
+            "description": "A pack of a foreign root only: which ledger answered.",
+            "properties": {
+                "consortium": {"type": "string"},
+                "genesis": {"type": "string"},
+                "url": {"type": "string"},
+                "membership_version": {"type": ["integer", "null"]},
+            },
+        },
+        "checkpoint_age_s": {
+            "type": ["integer", "null"],
+            "description": "A pack of a foreign root only: seconds since the newest "
+            "cosignature of the checkpoints the verdict rests on.",
+        },
+        "asked_at": {"type": ["string", "null"]},
+        "checkpoints": {"type": "object"},
         "scan": {
             "type": "object",
             "properties": {

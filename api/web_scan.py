@@ -8,7 +8,8 @@ Digital Link URI). A code that cannot be read, or whose syntax is wrong, is a **
 a falsification. A code that reads is looked up in this node's store and its provenance is
 verified by ``scanner.verifying.decide_at`` against the node's pinned membership, exactly as a
 remote scanner would verify what the node returns; at a pharmacy's counter the pack must also
-be in the pharmacy's custody. The route is rate-limited like the other verification queries (a
+be in the pharmacy's custody. A pack whose GTIN the membership routes to a foreign root is asked of
+that consortium's ledger and verified here instead (``api.cross_border``, ADR 0028). The route is rate-limited like the other verification queries (a
 scan endpoint is a serial oracle too).
 """
 
@@ -25,6 +26,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from api.call import Call, json_response
 from api.consignment import consignment_scan
 from api.context import NodeContext
+from api.cross_border import foreign_scan
 from api.failed_checks import record_failed_check
 from api.harvest import note_unknown
 from api.problems import Problem
@@ -32,6 +34,7 @@ from api.queries import alert_json, pack_view, per_pack, today
 from ledger.entry import SignedEntry
 from ledger.errors import IdentifierError
 from ledger.identifiers import gtin14, pack_uri
+from ledger.membership import ForeignRoot
 from scanner.decode_slots import DecodersBusy
 from scanner.outcome import timeline_json as step_rows
 from scanner.reading import ScanData, ScanError, read_image, read_text
@@ -223,6 +226,17 @@ def verdict_json(
     }
 
 
+def _foreign(
+    ctx: NodeContext, call: Call, data: ScanData, gtin: str, root: ForeignRoot, context: str
+) -> Response:
+    verdict, fields = foreign_scan(ctx, data, root, context=context)
+    if verdict.state is None and any(r.code == "unknown_pack" for r in verdict.reasons):
+        note_unknown(verdict.pack)  # serial harvesting through this node (ADR 0012)
+    failed = [r.code for r in verdict.reasons]
+    record_failed_check(ctx, call.token, packs=[verdict.pack], verdict=verdict.decision.value, reasons=failed, context=context, lot=data.lot, expiry=data.expiry)  # fmt: skip
+    return json_response(verdict_json(ctx, data, gtin, verdict, context) | fields)
+
+
 def scan(ctx: NodeContext, call: Call) -> Response:
     if (whole := consignment_scan(ctx, call)) is not None:  # an SSCC or a declaration: every pack
         return whole
@@ -238,6 +252,9 @@ def scan(ctx: NodeContext, call: Call) -> Response:
             extra={"hint": "the code does not read: rescan it", "scan_error": "syntax"},
         ) from None
     scanned = Scanned(gtin, data.serial, data.lot, data.expiry)
+    root = ctx.membership.foreign_root_for_gtin(gtin)
+    if root is not None:  # another consortium's pack: asked of its ledger (ADR 0028)
+        return _foreign(ctx, call, data, gtin, root, req.context)
     withheld: list[str] = []
     if per_pack(call.token):  # a verifier decides on what a remote scanner would be sent
         view = pack_view(ctx, uri)

@@ -13,11 +13,13 @@ _SIDECARS = ("", "-wal", "-shm", "-journal")
 @dataclass(frozen=True)
 class TimedRun:
     """One timed run: ``count`` items (packs, rows, entries) written in ``seconds``, leaving a
-    database of ``db_bytes``."""
+    database of ``db_bytes``; ``cpu_seconds``, when measured, is the process's CPU time over the
+    same span (SQLite's work included), which other processes on the machine disturb less."""
 
     seconds: float
     count: int
     db_bytes: int = 0
+    cpu_seconds: float = 0.0
 
     @property
     def per_s(self) -> float:

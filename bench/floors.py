@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, process_time
 
 from bench.consortium import GTIN, key
 from bench.files import TimedRun, remove_sqlite, sqlite_bytes
@@ -62,17 +62,17 @@ def sqlite_floor_once(path: Path, rows: Sequence[Row]) -> TimedRun:
         for statement in PACKS_DDL:
             conn.execute(statement)
         gc.collect()
-        start = perf_counter()
+        start, cpu = perf_counter(), process_time()
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(_INSERT, rows)
         conn.execute("COMMIT")
-        seconds = perf_counter() - start
+        seconds, cpu = perf_counter() - start, process_time() - cpu
         stored = conn.execute("SELECT count(*) FROM packs").fetchone()[0]
     if stored != len(rows):
         raise RuntimeError(f"expected {len(rows)} rows in the floor table, found {stored}")
     size = sqlite_bytes(path)
     remove_sqlite(path)
-    return TimedRun(seconds, len(rows), size)
+    return TimedRun(seconds, len(rows), size, cpu)
 
 
 def ed25519_floor(verifications: int, *, repeats: int = 3, message_bytes: int = 300) -> float:

@@ -17,6 +17,7 @@ from typing import Any
 from bench import (
     commission,
     consignment,
+    crossborder,
     floors,
     nodes,
     production,
@@ -184,6 +185,7 @@ def served_phases(plan: Plan, root: Path, progress: Progress) -> dict[str, Any]:
         measured |= production.postgres_tls(cluster, root, plan.production, progress)
         measured |= consignment.measure(cluster, progress)  # whole pallets (issue 15)
         measured |= risk.measure(root / "risk", progress)  # low-value parcels scored (issue 16)
+        measured |= crossborder.measure(root / "crossborder", progress)  # issue 17
         del cluster.nodes["verify"]
 
         # Four nodes, every one a peer of every other.

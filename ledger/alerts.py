@@ -49,6 +49,9 @@ class Code(StrEnum):
     CHECK_HELD = "check_held"
     #: A customs decision about a consignment already seized (ADR 0022): seizure is final.
     DECISION_AFTER_SEIZURE = "decision_after_seizure"
+    #: A case another consortium's authority sent, verified against its pinned foreign root and
+    #: imported (ADR 0029, docs/spec/cases.md): kept by the importing node only.
+    FOREIGN_CASE = "foreign_case"
 
 
 LEVEL: dict[Code, Level] = {
@@ -77,6 +80,7 @@ LEVEL: dict[Code, Level] = {
     Code.CHECK_REJECTED: Level.CRITICAL,
     Code.CHECK_HELD: Level.WARNING,
     Code.DECISION_AFTER_SEIZURE: Level.WARNING,
+    Code.FOREIGN_CASE: Level.CRITICAL,
 }
 
 #: Raised by a node about what it saw (the requests it served, the time an entry arrived), not

@@ -42,16 +42,17 @@ class MerkleTree:
     """The tree over ``leaf_hashes`` (already hashed with ``leaf_hash``), with its levels kept."""
 
     def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
-        if any(len(value) != HASH_SIZE for value in leaf_hashes):
+        if leaf_hashes and set(map(len, leaf_hashes)) != {HASH_SIZE}:
             for index, value in enumerate(leaf_hashes):
                 _check_hash(value, f"leaf hash {index}")
         level = list(leaf_hashes)
         self._levels: list[list[bytes]] = [level]
         sha256 = hashlib.sha256  # node_hash inlined: a commissioning builds 1,000s of nodes
         while len(level) > 1:
+            pairs = iter(level)  # (0, 1), (2, 3), …: an odd last hash is left for a higher level
             level = [
-                sha256(b"\x01" + level[i] + level[i + 1]).digest()
-                for i in range(0, len(level) - 1, 2)
+                sha256(b"\x01" + left + right).digest()
+                for left, right in zip(pairs, pairs, strict=False)
             ]
             self._levels.append(level)
         self.size = len(leaf_hashes)

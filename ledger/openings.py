@@ -21,8 +21,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 from urllib.parse import quote
 
@@ -152,21 +155,27 @@ class _Leaves:
         """The leaf data of ``value`` (its identifiers checked by ``check``)."""
         return self.domain + salt + self._head + _field(value) + self._tail
 
-    def hashed(
-        self, values: Sequence[str], salts: Sequence[bytes]
-    ) -> list[tuple[bytes, str, bytes]]:
-        """``(leaf hash, value, salt)`` of each value: ``data`` and ``_leaf_hash`` inlined,
-        since a commissioning hashes every pack of its chunk."""
-        sha256, head, tail = hashlib.sha256, b"\x00" + self.domain, self._head
-        end, lengths = self._tail, _LENGTHS
-        rows: list[tuple[bytes, str, bytes]] = []
-        append = rows.append
-        for value, salt in zip(values, salts, strict=True):
-            raw = value.encode("ascii")
-            size = len(raw)
-            prefix = lengths[size] if size < 256 else size.to_bytes(2, "big")
-            append((sha256(head + salt + tail + prefix + raw + end).digest(), value, salt))
-        return rows
+    def hashed(self, values: Sequence[str], salts: Sequence[bytes]) -> list[bytes]:
+        """The leaf hash of each value, ``data`` and ``_leaf_hash`` inlined: a commissioning
+        hashes every pack of its chunk. The values (ASCII, one line each) are encoded in one
+        call and cut apart again."""
+        if len(values) != len(salts):
+            raise OpeningInvalid(f"expected one salt per value, found {len(salts)} salts")
+        raws = "\n".join(values).encode("ascii").split(b"\n")
+        if len(raws) != len(values):  # a value with a line break: encoded one by one
+            raws = [value.encode("ascii") for value in values]
+        sha256, join = hashlib.sha256, b"".join
+        head, tail, end, lengths = b"\x00" + self.domain, self._head, self._tail, _LENGTHS
+        try:
+            return [
+                sha256(join((head, salt, tail, lengths[len(raw)], raw, end))).digest()
+                for raw, salt in zip(raws, salts, strict=True)
+            ]
+        except IndexError:  # a value of 256 bytes or more: its length computed, not looked up
+            return [
+                sha256(join((head, salt, tail, len(raw).to_bytes(2, "big"), raw, end))).digest()
+                for raw, salt in zip(raws, salts, strict=True)
+            ]
 
     def subject(self, value: str) -> str:
         if self.kind is Kind.COMMISSION:
@@ -217,7 +226,7 @@ def open_sidecar(
     leaves.check_all(sidecar.values)
     if any(len(salt) != SALT_SIZE for salt in sidecar.salts):
         raise OpeningInvalid(f"expected {SALT_SIZE}-byte salts beside the entry")
-    hashes = [h for h, _, _ in leaves.hashed(sidecar.values, sidecar.salts)]
+    hashes = leaves.hashed(sidecar.values, sidecar.salts)
     if hashes != sorted(hashes) or len(set(hashes)) != len(hashes):
         raise OpeningInvalid("expected the sidecar's leaves in strictly increasing hash order")
     if len(hashes) != commitment.size:
@@ -336,8 +345,14 @@ def commit(
         serials = body.get("serials")
         if not isinstance(serials, list) or not serials:
             raise MalformedEntry("commission body: expected a non-empty list of serial strings")
-        values = [str(s) for s in serials]
-        _check_serials(values)
+        try:  # strings already (as JSON gives them): the joined batch is checked at once
+            joined = "\n".join(serials)
+        except TypeError:
+            values = [str(s) for s in serials]
+            _check_serials(values)
+        else:
+            values = list(serials)
+            _check_serials(values, joined)
         kept_subjects = tuple(subjects)
         new_body = {k: v for k, v in body.items() if k != "serials"}
     elif kind in _AGGREGATION:
@@ -359,16 +374,29 @@ def commit(
         raise MalformedEntry(f"{kind.value}: expected each pack once, found one named twice")
     leaves = _Leaves(kind, kept_subjects, new_body)
     if draw is None:  # one read of the CSPRNG for the whole entry, cut into salts
-        pool = os.urandom(SALT_SIZE * len(values))
-        salts = [pool[i : i + SALT_SIZE] for i in range(0, len(pool), SALT_SIZE)]
+        salts = _cut_salts(os.urandom(SALT_SIZE * len(values)))
     else:
         salts = [next(draw) for _ in values]
-    rows = leaves.hashed(values, salts)
-    rows.sort()
-    tree = MerkleTree([h for h, _, _ in rows])
+    hashes = leaves.hashed(values, salts)
+    order = sorted(range(len(hashes)), key=hashes.__getitem__)  # leaf order: by hash
+    if len(order) > 1:  # one C call per list (``itemgetter`` of a single index is no tuple)
+        pick = itemgetter(*order)
+        tree = MerkleTree(pick(hashes))
+        sidecar = Sidecar(pick(values), pick(salts))
+    else:
+        tree, sidecar = MerkleTree(hashes), Sidecar(tuple(values), tuple(salts))
     new_body[COMMITMENT] = Commitment(tree.root, tree.size).to_json()
-    sidecar = Sidecar(tuple(v for _, v, _ in rows), tuple(s for _, _, s in rows))
     return kept_subjects, new_body, sidecar
+
+
+def _cut_salts(pool: bytes) -> list[bytes]:
+    """``pool`` cut into ``SALT_SIZE``-byte salts, in one ``struct`` call for the chunk."""
+    return list(_salts_struct(len(pool) // SALT_SIZE).unpack(pool))
+
+
+@lru_cache(maxsize=8)
+def _salts_struct(count: int) -> struct.Struct:
+    return struct.Struct(f"{SALT_SIZE}s" * count)
 
 
 #: A newline-joined batch of valid serials (GS1 AI character set 82, 1 to 20 each).
@@ -377,10 +405,13 @@ _SERIAL_LINES = re.compile(
 )
 
 
-def _check_serials(serials: Sequence[str]) -> None:
-    """``check_cset82`` for every serial: one regular expression over the batch, and the
-    per-serial check (with its message) only when that fails."""
-    if _SERIAL_LINES.fullmatch("\n".join(serials)) is None:
+def _check_serials(serials: Sequence[str], joined: str | None = None) -> None:
+    """``check_cset82`` for every serial: one regular expression over the batch (``joined``,
+    if given, is ``serials`` joined by newlines), and the per-serial check (with its message)
+    only when that fails."""
+    if joined is None:
+        joined = "\n".join(serials)
+    if _SERIAL_LINES.fullmatch(joined) is None:
         for serial in serials:
             check_cset82(serial, "serial")
 

@@ -7,11 +7,12 @@ its database, loading only the rows an entry touches.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ledger.alerts import Alert
+from ledger.identifiers import pack_uris
 from ledger.status import Status
 
 OrderKey = tuple[str, str, int]
@@ -34,6 +35,27 @@ class PackState:
     changed_feed: str | None = None
     changed_ts: str | None = None
     last: OrderKey | None = None  # order key of the last entry applied
+
+    def made(self, uri: str, serial: str) -> PackState:
+        """A pack like this one but for its URI and serial: the packs one commissioning makes
+        differ in nothing else."""
+        return PackState(
+            uri,
+            self.gtin,
+            serial,
+            self.lot,
+            self.expiry,
+            self.commissioned,
+            self.custodian,
+            self.status,
+            self.destination,
+            self.container,
+            self.prior,
+            self.changed_by,
+            self.changed_feed,
+            self.changed_ts,
+            self.last,
+        )
 
 
 @dataclass(slots=True)
@@ -65,7 +87,26 @@ class Record:
 
 class StateView(Protocol):
     def get_packs(self, uris: Collection[str]) -> dict[str, PackState]: ...
+    def existing_packs(
+        self, gtin: str, serials: Sequence[str], *, strict: bool
+    ) -> dict[str, PackState]:
+        """``get_packs`` of the packs a commissioning is about to create (``pack_uris``): those
+        already there.
+
+        When ``strict`` (one found refuses the whole write), a view may answer from the packs it
+        holds in memory and leave the others to its storage's uniqueness check when the rows
+        are written, provided a conflict there refuses the whole write as well and the write
+        is then made again asking in full, so that its refusal names the serial
+        (``node.store``: UNIQUE(gtin, serial), ``PacksTaken``)."""
+        ...
+
     def put_packs(self, states: Iterable[PackState]) -> None: ...
+    def put_made_packs(self, template: PackState, serials: Sequence[str]) -> None:
+        """The new packs of one commissioning: ``template.made(uri, serial)`` of each serial of
+        ``template.gtin`` (a view may keep them as the template and the serials until it writes
+        them)."""
+        ...
+
     def get_container(self, uri: str) -> ContainerState | None: ...
     def put_container(self, state: ContainerState) -> None: ...
     def recall_of(self, gtin: str, lot: str) -> str | None: ...
@@ -90,9 +131,18 @@ class MemoryState:
     def get_packs(self, uris: Collection[str]) -> dict[str, PackState]:
         return {uri: self.packs[uri] for uri in uris if uri in self.packs}
 
+    def existing_packs(
+        self, gtin: str, serials: Sequence[str], *, strict: bool
+    ) -> dict[str, PackState]:
+        return self.get_packs(pack_uris(gtin, serials))
+
     def put_packs(self, states: Iterable[PackState]) -> None:
         for state in states:
             self.packs[state.uri] = state
+
+    def put_made_packs(self, template: PackState, serials: Sequence[str]) -> None:
+        for uri, serial in zip(pack_uris(template.gtin, serials), serials, strict=True):
+            self.packs[uri] = template.made(uri, serial)
 
     def get_container(self, uri: str) -> ContainerState | None:
         return self.containers.get(uri)

@@ -41,7 +41,7 @@ _JSON_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
 }
 
 
-def _check_types(settings: NodeConfig | PeerConfig, where: str) -> None:
+def _check_types(settings: NodeConfig | PeerConfig | ForeignConfig, where: str) -> None:
     for setting in fields(settings):
         if str(setting.type) not in _JSON_TYPES:
             continue  # peers and extra: checked on their own, or free-form
@@ -85,6 +85,22 @@ class PeerConfig:
 
 
 @dataclass(frozen=True)
+class ForeignConfig:
+    """How this node asks a foreign root's ledger (docs/spec/cross-border.md): ``genesis`` the
+    root's genesis id (pinned in the membership), ``token`` a verifier token that consortium's
+    node issued to this node, ``url`` its base URL when not the root's endpoint (empty: the
+    endpoint), ``ca`` the CA certificate its TLS certificate chains to (relative to DATA; empty:
+    the system's CAs), ``resolver`` a GS1 Digital Link resolver asked for the service
+    (``linkType=gs1:verificationService``) when neither ``url`` nor the endpoint names one."""
+
+    genesis: str
+    token: str
+    url: str = ""
+    ca: str = ""
+    resolver: str = ""
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     name: str  # a short label for logs and the demo report, e.g. "pharmacy"
     feed: str  # the feed this node signs, e.g. "pharmacy/counter"
@@ -108,6 +124,8 @@ class NodeConfig:
     tls: bool = False
     # "auto": granian; "granian" or "gunicorn" to choose (ADR 0013, ADR 0015)
     server: str = "auto"
+    # Foreign roots this node asks (ADR 0028): the verifier token each consortium issued to it.
+    foreign: tuple[ForeignConfig, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -120,7 +138,13 @@ class NodeConfig:
     def to_json(self) -> dict[str, Any]:
         value = asdict(self)
         value["peers"] = [asdict(p) for p in self.peers]
+        value["foreign"] = [asdict(f) for f in self.foreign]
+        if not self.foreign:
+            del value["foreign"]  # node.json files written before issue 17 keep their shape
         return value
+
+    def foreign_for(self, genesis: str) -> ForeignConfig | None:
+        return next((f for f in self.foreign if f.genesis == genesis), None)
 
     @classmethod
     def from_json(cls, obj: Any) -> NodeConfig:
@@ -130,10 +154,16 @@ class NodeConfig:
             raise ConfigError(f"expected peers to be a list, found {_json_kind(peers_json)}")
         for index, peer in enumerate(peers_json):
             _check_members(PeerConfig, peer, f"peers[{index}] to be a peer object")
+        foreign_json = obj.get("foreign", [])
+        if not isinstance(foreign_json, list):
+            raise ConfigError(f"expected foreign to be a list, found {_json_kind(foreign_json)}")
+        for index, item in enumerate(foreign_json):
+            _check_members(ForeignConfig, item, f"foreign[{index}] to be a foreign ledger object")
         try:
             peers = tuple(PeerConfig(**p) for p in obj.get("peers", ()))
-            settings = {k: v for k, v in obj.items() if k != "peers"}
-            config = cls(peers=peers, **settings)
+            foreign = tuple(ForeignConfig(**f) for f in foreign_json)
+            settings = {k: v for k, v in obj.items() if k not in ("peers", "foreign")}
+            config = cls(peers=peers, foreign=foreign, **settings)
         except (TypeError, AttributeError) as exc:
             raise ConfigError(
                 f"expected a node configuration object, found an error: {exc}"
@@ -146,6 +176,8 @@ class NodeConfig:
             )
         for index, peer in enumerate(config.peers):
             _check_types(peer, f"peers[{index}].")
+        for index, item in enumerate(config.foreign):
+            _check_types(item, f"foreign[{index}].")
         return config
 
 

@@ -8,6 +8,7 @@ sent (the writer falls back to the stored head).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.exc import IntegrityError
 
+from ledger import cases
 from ledger.action import Action
 from ledger.alerts import Code
 from ledger.entry import SignedEntry
@@ -54,6 +56,7 @@ class NodeService:
         self.membership = membership
         self.feed = feed
         self._writer = FeedWriter(feed, key, store.head(feed))
+        self._key = key
         self._lock = threading.Lock()
         #: Called once, before this process signs its first entry: a node restored from an old
         #: backup learns its own feed's newer entries from its peers first, so it never signs at
@@ -64,6 +67,17 @@ class NodeService:
     @property
     def org(self) -> str:
         return self.feed.split("/", 1)[0]
+
+    def sign_case(self, content: Mapping[str, Any]) -> dict[str, Any]:
+        """A case file (ADR 0029): ``content`` with ``exporter`` (this feed, and the position
+        whose key signs: the feed's next) and ``signature``, the feed key's Ed25519 signature
+        over ``ledger.cases.signing_bytes``. The key never leaves the service."""
+        head = self.store.head(self.feed)
+        position = head.payload.seq + 1 if head is not None else 0
+        doc = {k: v for k, v in content.items() if k != "signature"}
+        doc["exporter"] = {"feed": self.feed, "position": position}
+        signature = self._key.sign(cases.signing_bytes(doc))
+        return {**doc, "signature": base64.b64encode(signature).decode("ascii")}
 
     def submit(self, action: Action) -> SignedEntry:
         """Sign and store one entry, the rules applied strictly (``RuleViolation`` if broken)."""

@@ -63,6 +63,9 @@ class Outcome:
     basis: Basis | None = None  # not in the JSON: for --export-proof
     witnessing: Witnessing | None = None  # the checkpoints checked (scanner/witnessed.py)
     checkpoint_items: tuple[Mapping[str, Any], ...] = ()  # as fetched, for --export-proof
+    #: A pack of a foreign root verified by the node (docs/spec/cross-border.md): which
+    #: country's ledger answered (``ledger_country``, ``answered_by``, ``checkpoint_age_s``).
+    foreign: Mapping[str, Any] | None = None
 
     @property
     def decision(self) -> Decision:
@@ -99,7 +102,7 @@ class Outcome:
             },
             "scan": self.scan.to_json(),
             "where": self.where,
-        }
+        } | ({} if self.foreign is None else {"foreign": dict(self.foreign)})
 
 
 def timeline_json(entries: Sequence[SignedEntry]) -> list[dict[str, Any]]:

@@ -124,9 +124,11 @@
       list.prepend(h("li", { class: "declared__item", "data-reference": each.reference },
         h("span", { class: "mono declared__reference" }, each.reference),
         laneBadge(each.risk),
+        learnedBadge(each.risk),
         h("span", { class: "declared__meta" }, `${packages} · entry `, h("code", { title: each.entry }, shortId(each.entry))),
         check,
-        laneReasons(each.risk)));
+        laneReasons(each.risk),
+        learnedReasons(each.risk)));
     }
     $("declared-block").hidden = list.children.length === 0;
   }
@@ -146,6 +148,26 @@
     if (!reasons.length) return null;
     return h("p", { class: "lane-reasons" }, ...reasons.map((r) =>
       h("span", { class: "lane-reason" }, h("code", {}, r.code), ` ${r.rationale || r.name}`)));
+  }
+
+  // The learned score beside the lane, where the node has a model (risk.model, docs/spec/risk.md):
+  // the probability that an inspection finds the declaration falsified, never without the
+  // features that moved it most.
+  function learnedBadge(risk) {
+    const learned = risk && risk.learned;
+    if (!learned) return null;
+    return h("span", { class: "learned", "data-score": String(learned.score), title: `model ${learned.model}` },
+      `learned score ${learned.score.toFixed(2)}`);
+  }
+
+  function learnedReasons(risk) {
+    const learned = risk && risk.learned;
+    if (!learned || !(learned.contributions || []).length) return null;
+    return h("p", { class: "learned-reasons" }, "Learned score, largest contributions: ",
+      ...learned.contributions.map((c) => h("span", { class: "learned-reason" },
+        h("code", {}, c.feature), ` ${c.value} `,
+        h("span", { class: c.contribution > 0 ? "learned-up" : "learned-down" },
+          `${c.contribution > 0 ? "+" : ""}${c.contribution.toFixed(2)}`))));
   }
 
   function initDeclare() {

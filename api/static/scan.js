@@ -174,6 +174,11 @@
       ...fact("Status", status),
       ...fact("Custodian", result.custodian, true),
       ...fact("Read as", read),
+      /* a pack of another country's consortium: whose ledger answered, how fresh (ADR 0028) */
+      ...fact("Answered by", result.answered_by
+        ? `the ledger of ${result.ledger_country}: ${result.answered_by.consortium}` : ""),
+      ...fact("Checkpoint", typeof result.checkpoint_age_s === "number"
+        ? `cosigned ${result.checkpoint_age_s} s ago` : ""),
       ...(result.scan.notes || []).flatMap((note) => fact("Reader's note", sentence(note))),
     );
 

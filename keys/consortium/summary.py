@@ -32,6 +32,7 @@ def consortium_summary(
         "organisations": [
             _organisation(org) for org in sorted(m.organisations.values(), key=lambda o: o.id)
         ],
+        "foreign_roots": [root.to_json() for root in m.foreign_roots],
     }
 
 

@@ -9,12 +9,14 @@ a rotation and verification does not depend on the wall clock.
 This package is the public entry point (node, api, scanner, keys and the tests all read the
 membership through it): ``organisations`` has who writes, ``document`` one version of the
 document, ``versions`` the signed versions and their chain, ``keys`` how keys are written, ``policy``
-the witness policy (who cosigns checkpoints).
+the witness policy (who cosigns checkpoints), ``foreign`` the other consortia pinned as
+foreign roots.
 """
 
 from __future__ import annotations
 
 from ledger.membership.document import Membership, genesis
+from ledger.membership.foreign import ForeignRoot, foreign_root
 from ledger.membership.keys import raw_public
 from ledger.membership.organisations import FeedKey, FeedSpec, Organisation, organisation
 from ledger.membership.policy import WitnessPolicy, default_policy
@@ -23,12 +25,14 @@ from ledger.membership.versions import MembershipChain, SignedMembership, sign_m
 __all__ = [
     "FeedKey",
     "FeedSpec",
+    "ForeignRoot",
     "Membership",
     "MembershipChain",
     "Organisation",
     "SignedMembership",
     "WitnessPolicy",
     "default_policy",
+    "foreign_root",
     "genesis",
     "organisation",
     "raw_public",

@@ -23,6 +23,7 @@ from ledger.errors import (
 )
 from ledger.identifiers import check_company_prefix, check_gln, gtin_in_prefixes
 from ledger.kinds import RECORD_KINDS, ROLE_KINDS, Kind, Role
+from ledger.membership.foreign import ForeignRoot, check_foreign_roots, foreign_root_from_json
 from ledger.membership.keys import b64, public_key_bytes
 from ledger.membership.organisations import FeedKey, FeedSpec, Organisation, close_keys
 from ledger.membership.policy import WitnessPolicy, default_policy, policy_from_json
@@ -43,6 +44,9 @@ class Membership:
     organisations: Mapping[str, Organisation]
     #: ``None``: the field is absent (the default policy, ``witnesses``); the bytes keep it so.
     witness_policy: WitnessPolicy | None = None
+    #: Other consortia pinned by governance decision (ADR 0028), sorted by genesis; the field
+    #: is written only when non-empty, so documents without it keep their bytes and ids.
+    foreign_roots: tuple[ForeignRoot, ...] = ()
 
     # -- lookups -------------------------------------------------------------------------------
     def feed(self, feed_id: str) -> FeedSpec:
@@ -99,11 +103,41 @@ class Membership:
             policy.check(self.organisations)
         return self.next_version(witness_policy=policy)
 
+    def foreign_root_for_genesis(self, genesis_id: str) -> ForeignRoot | None:
+        """The foreign root pinning ``genesis_id``, if this version pins it."""
+        return next((r for r in self.foreign_roots if r.genesis == genesis_id), None)
+
+    def foreign_root_for_gtin(self, gtin: str) -> ForeignRoot | None:
+        """The foreign root answering for ``gtin`` by its company prefix (at most one: prefixes
+        never overlap); ``None`` for a GTIN of this consortium or of no pinned one. A malformed
+        GTIN is an ``IdentifierError``."""
+        return next((r for r in self.foreign_roots if r.answers_for(gtin)), None)
+
+    def with_foreign_root(self, root: ForeignRoot) -> Membership:
+        """The next version pinning ``root`` (replacing a root of the same genesis: a changed
+        endpoint, name or prefixes)."""
+        roots = {r.genesis: r for r in self.foreign_roots} | {root.genesis: root}
+        return self._with_roots(tuple(roots[g] for g in sorted(roots)))
+
+    def without_foreign_root(self, genesis_id: str) -> Membership:
+        """The next version no longer trusting the consortium of ``genesis_id``."""
+        if self.foreign_root_for_genesis(genesis_id) is None:
+            raise MembershipError(
+                f"expected a pinned foreign root, found no root with genesis {genesis_id!r}"
+            )
+        return self._with_roots(tuple(r for r in self.foreign_roots if r.genesis != genesis_id))
+
+    def _with_roots(self, roots: tuple[ForeignRoot, ...]) -> Membership:
+        check_foreign_roots(roots, _own_prefixes(self.organisations))
+        return self.next_version(foreign_roots=roots)
+
     # -- encoding ------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         optional: dict[str, Any] = {}
         if self.witness_policy is not None:
             optional["witness_policy"] = self.witness_policy.to_json()
+        if self.foreign_roots:
+            optional["foreign_roots"] = [r.to_json() for r in self.foreign_roots]
         return optional | {
             "type": DOC_TYPE,
             "consortium": self.consortium,
@@ -173,7 +207,9 @@ class Membership:
             raise MembershipError(
                 f"expected a new organisation id, found {org.id!r} already listed"
             )
-        return self.next_version(organisations={**self.organisations, org.id: org})
+        organisations = {**self.organisations, org.id: org}
+        check_foreign_roots(self.foreign_roots, _own_prefixes(organisations))
+        return self.next_version(organisations=organisations)
 
     def without_organisation(self, org_id: str, feed_sizes: Mapping[str, int]) -> Membership:
         """Revoke every feed of ``org_id`` from the positions in ``feed_sizes`` (default 0)."""
@@ -243,6 +279,13 @@ def _membership_from_json(obj: Any) -> Membership:
     if "witness_policy" in obj:
         policy = policy_from_json(obj["witness_policy"])
         policy.check(organisations)
+    roots: tuple[ForeignRoot, ...] = ()
+    if "foreign_roots" in obj:
+        raw_roots = obj["foreign_roots"]
+        if not (isinstance(raw_roots, list) and raw_roots):
+            raise MembershipError("foreign_roots: expected a non-empty list when present")
+        roots = tuple(foreign_root_from_json(raw) for raw in raw_roots)
+        check_foreign_roots(roots, _own_prefixes(organisations))
     return Membership(
         consortium=str(obj["consortium"]),
         version=_whole(obj["version"], "version"),
@@ -251,7 +294,12 @@ def _membership_from_json(obj: Any) -> Membership:
         governance=governance,
         organisations=organisations,
         witness_policy=policy,
+        foreign_roots=roots,
     )
+
+
+def _own_prefixes(organisations: Mapping[str, Organisation]) -> dict[str, tuple[str, ...]]:
+    return {org.id: org.company_prefixes for org in organisations.values()}
 
 
 def _whole(value: Any, what: str) -> int:

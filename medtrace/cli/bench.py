@@ -13,6 +13,7 @@ from rich.table import Table
 
 from bench.attacks import run as attack_run
 from bench.consignment import table_rows as consignment_rows
+from bench.crossborder import table_rows as crossborder_rows
 from bench.risk import table_rows as risk_rows
 from bench.runner import FULL, QUICK, Results, run
 from medtrace.cli.console import console, print_json, progress_bar
@@ -103,6 +104,8 @@ def _table(results: Results, quick: bool) -> Table:
     for row in consignment_rows(r.production):  # whole consignments beside a bare read
         table.add_row(*row)
     for row in risk_rows(r.production):  # parcels scored beside a bare declaration read
+        table.add_row(*row)
+    for row in crossborder_rows(r.production):  # another country's pack beside one's own
         table.add_row(*row)
     table.add_row(
         f"one pack's provenance, verifier (batch of {r.packs:,})",

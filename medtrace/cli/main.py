@@ -29,7 +29,9 @@ def _ledger() -> click.Command:
 
 def _node() -> click.Command:
     from medtrace.cli.node import node_group  # noqa: PLC0415
+    from medtrace.cli.node_foreign import foreign_group  # noqa: PLC0415
 
+    node_group.add_command(foreign_group)  # node.py is at the module size limit
     return node_group
 
 
@@ -55,6 +57,12 @@ def _proof() -> click.Command:
     from medtrace.cli.proof import proof_group  # noqa: PLC0415
 
     return proof_group
+
+
+def _case() -> click.Command:
+    from medtrace.cli.case import case_group  # noqa: PLC0415
+
+    return case_group
 
 
 def _labels() -> click.Command:
@@ -148,6 +156,7 @@ _COMMANDS: dict[str, tuple[Callable[[], click.Command], str]] = {
     "demo": (_demo, "Run the end-to-end demo and write a report."),
     "scan": (_scan, "Read a pack's code and verify it: RELEASE, HOLD or REJECT."),
     "labels": (_labels, "Make pack labels: GS1 DataMatrix and Digital Link QR."),
+    "case": (_case, "Cases between authorities: export, verify offline, import."),
     "proof": (_proof, "Verify a pack's proof file offline with nothing but the genesis id."),
     "bench": (_bench, "Measure throughput beside raw SQLite and Ed25519 floors."),
     "soak": (_soak, "Run the demo network under steady load: 0 errors, flat memory."),

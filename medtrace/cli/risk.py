@@ -18,14 +18,17 @@ from rich.table import Table
 from medtrace.cli.console import (
     AsciiIntRange,
     CleanErrorGroup,
-    FilePath,
     done,
     err,
+    existing_data_dir,
+    fail,
     out,
     print_json,
     progress_bar,
 )
-from node.risk import features, kcs, metrics
+from node.risk import declared_features, kcs, metrics
+from node.risk.declared_features import NodeDeclarations
+from node.risk.explain import reasons
 from node.risk.kcs import Label, RiskInputError
 
 if TYPE_CHECKING:
@@ -44,9 +47,11 @@ class _RiskGroup(CleanErrorGroup):
 _FORMAT = click.option(
     "--format",
     "data_format",
-    type=click.Choice([kcs.FORMAT]),
+    type=click.Choice([kcs.FORMAT, declared_features.FORMAT]),
     required=True,
-    help="The declarations' file format: kcs (Korea Customs Service import declarations, 22 columns).",
+    help="The declarations' format: kcs (Korea Customs Service import declarations, a CSV "
+    "of 22 columns) or medtrace (a customs node's data directory: its own declarations "
+    "with their recorded inspection outcomes).",
 )
 _JSON = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object as the last line."
@@ -70,16 +75,41 @@ def _step(message: str, hidden: bool) -> Iterator[None]:
         yield
 
 
-def _read(paths: tuple[Path, ...], hidden: bool) -> kcs.Declarations:
+def _data(paths: tuple[Path, ...], data_format: str) -> None:
+    """Each --data is what the format reads: a file (kcs) or a node's data directory."""
+    for path in paths:
+        if data_format == declared_features.FORMAT:
+            existing_data_dir(path)
+        elif not path.exists():
+            fail(f"{path}: expected a file, found nothing there")
+        elif path.is_dir():
+            fail(f"{path}: expected a file, found a directory")
+
+
+def _read(
+    paths: tuple[Path, ...], hidden: bool, data_format: str = kcs.FORMAT
+) -> kcs.Declarations | NodeDeclarations:
+    _data(paths, data_format)
+    if data_format == declared_features.FORMAT:
+        from medtrace.cli.risk_report import node_declarations  # noqa: PLC0415
+
+        return node_declarations(paths, hidden)
     names = ", ".join(path.name for path in paths)
     with _step(f"reading {escape(names)}", hidden):
         return kcs.read(list(paths))
 
 
+_DATA_HELP = (
+    "A CSV of declarations with outcomes (kcs), or a customs node's data directory "
+    "(medtrace); repeat for several (read in order)."
+)
+
+
 @click.group("risk", cls=_RiskGroup)
 def risk_group() -> None:
-    """The learned risk score: train it on past declarations and their inspection outcomes,
-    measure it, explain a score feature by feature. The rule indicators and lanes: measure them
+    """The learned risk score: train it on past declarations and their inspection outcomes
+    (a KCS file, or a customs node's own declarations: --format medtrace), measure it, explain
+    a score feature by feature. The rule indicators and lanes: measure them
     on a generated set (simulate), commit to and replay the random selection (seed, draw), and
     count how often each one's selections found something in a customs node's recorded
     inspection outcomes (report)."""
@@ -92,8 +122,8 @@ def risk_group() -> None:
     "data",
     multiple=True,
     required=True,
-    type=FilePath(exists=True),
-    help="A CSV of declarations with outcomes; repeat for several files (read in order).",
+    type=click.Path(path_type=Path),
+    help=_DATA_HELP,
 )
 @click.option(
     "--out",
@@ -107,7 +137,8 @@ def risk_group() -> None:
     type=click.Choice([label.value for label in Label]),
     default=Label.FRAUD.value,
     show_default=True,
-    help="What to find: fraud (Fraud = 1) or critical (Critical Fraud = 2).",
+    help="What to find: fraud (Fraud = 1; medtrace: found_falsified) or critical (Critical "
+    "Fraud = 2; kcs only).",
 )
 @_JSON
 def train_command(
@@ -118,17 +149,29 @@ def train_command(
 
     Same files, same model: the seeds and threads are fixed.
 
-    Example: medtrace risk train --format kcs --data ../shared/testdata/kcs-customs-declarations/train.csv --out risk-model
+    With --format medtrace, --data is a customs node's data directory (read offline, nothing
+    written): each declaration with an inspection outcome (found_falsified = 1,
+    found_compliant = 0) is a training row, its rule indicators R1 to R11 as they fired when it
+    was lodged among its features; declarations without one are left out.
+
+    \b
+    Examples:
+      medtrace risk train --format kcs --data ../shared/testdata/kcs-customs-declarations/train.csv --out risk-model
+      medtrace risk train --format medtrace --data nodes/border --out node-model
     """
     from node.risk import model  # noqa: PLC0415 (LightGBM loads only when a model is used)
 
     model.check_out(out_dir)
-    declarations = _read(data, as_json)
+    if data_format == declared_features.FORMAT and label != Label.FRAUD.value:
+        fail("--label: expected fraud with --format medtrace (found_falsified or found_compliant)")
+    declarations = _read(data, as_json, data_format)
+    if isinstance(declarations, NodeDeclarations):
+        declarations = declarations.labelled()
     started = time.monotonic()
     with _step("fitting the encodings and encoding the training rows", as_json):
-        training = model.prepare(declarations, Label(label))
+        training = model.prepare(declarations, Label(label), data_format=data_format)
     with progress_bar(label="boosting", hidden=as_json, target=err()) as bar:
-        task = bar.add_task("rounds", total=model.ROUNDS)
+        task = bar.add_task("rounds", total=model.SCHEMAS[data_format].rounds)
         booster = model.boost(
             training, on_round=lambda done, total: bar.update(task, completed=done, total=total)
         )
@@ -166,13 +209,16 @@ def train_command(
 
 
 def _scored(
-    model_dir: Path, data: tuple[Path, ...], data_format: str, hidden: bool
-) -> tuple[Model, kcs.Declarations, npt.NDArray[np.float64]]:
+    model_dir: Path, data: tuple[Path, ...], data_format: str, hidden: bool, labelled: bool
+) -> tuple[Model, kcs.Declarations | NodeDeclarations, npt.NDArray[np.float64]]:
     from node.risk import model  # noqa: PLC0415 (LightGBM loads only when a model is used)
 
+    _data(data, data_format)
     with _step(f"checking the model in {escape(str(model_dir))}", hidden):
         loaded = model.load(model_dir, data_format=data_format)
-    declarations = _read(data, hidden)
+    declarations = _read(data, hidden, data_format)
+    if labelled and isinstance(declarations, NodeDeclarations):
+        declarations = declarations.labelled()
     with _step("encoding the declarations", hidden):
         x = loaded.matrix(declarations)
     return loaded, declarations, x
@@ -186,8 +232,9 @@ def _scored(
     "data",
     multiple=True,
     required=True,
-    type=FilePath(exists=True),
-    help="A CSV of declarations with outcomes to score (repeat for several files).",
+    type=click.Path(path_type=Path),
+    help="A CSV of declarations with outcomes (kcs), or a customs node's data directory "
+    "(medtrace), to score; repeat for several.",
 )
 @click.option(
     "--show",
@@ -204,20 +251,27 @@ def evaluate_command(
     rows by score, the precision (share of inspected rows that were fraud) and the recall
     (share of all fraud rows inspected).
 
-    Example: medtrace risk evaluate --format kcs --model risk-model --data ../shared/testdata/kcs-customs-declarations/valid.csv --json
+    With --format medtrace, the rows are the node's declarations with an inspection outcome
+    (found_falsified is fraud); "row" numbers a declaration among all of the node's, in ledger
+    order, as explain --row does.
+
+    \b
+    Examples:
+      medtrace risk evaluate --format kcs --model risk-model --data ../shared/testdata/kcs-customs-declarations/valid.csv --json
+      medtrace risk evaluate --format medtrace --model node-model --data nodes/border --json
     """
-    loaded, declarations, x = _scored(model_dir, data, data_format, as_json)
+    loaded, declarations, x = _scored(model_dir, data, data_format, as_json, labelled=True)
     y = declarations.labels(loaded.label)
     with _step("scoring", as_json):
         scores = loaded.scores(x)
         result = metrics.evaluate(scores, y)
-    top = [
+    top: list[dict[str, Any]] = [
         {
-            "row": int(i) + 1,
-            "declaration": declarations.text["Declaration ID"][i],
+            "row": declarations.row_number(int(i)),
+            "declaration": declarations.name(int(i)),
             "probability": round(1.0 / (1.0 + math.exp(-float(scores[i]))), 6),
             "outcome": int(y[i]),
-            "reasons": _reasons(loaded, x[i], loaded.contributions(x[i : i + 1])[0])[:3],
+            "reasons": reasons(loaded, x[i], loaded.contributions(x[i : i + 1])[0])[:3],
         }
         for i in metrics.ranking(scores)[:show]
     ]
@@ -266,45 +320,6 @@ def evaluate_command(
         out().print(rows)
 
 
-def _reasons(
-    loaded: Model, row: npt.NDArray[np.float64], contributions: npt.NDArray[np.float64]
-) -> list[dict[str, Any]]:
-    """Every feature of one row with its value and contribution, the largest first."""
-    names = loaded.manifest["features"]
-    ranked = sorted(range(len(names)), key=lambda j: (-abs(contributions[j]), j))
-    return [
-        {
-            "feature": names[j],
-            "value": _shown(names[j], row, names, loaded.encodings),
-            "contribution": round(float(contributions[j]), 6),
-        }
-        for j in ranked
-    ]
-
-
-def _shown(
-    name: str, row: npt.NDArray[np.float64], names: list[str], encodings: features.Encodings
-) -> str:
-    """A feature's value as a reader knows it: a category's own text, a history rate with the
-    training rows behind it, a number rounded."""
-    value = float(row[names.index(name)])
-    if math.isnan(value):
-        return "(not seen in training)" if name in encodings.vocabulary else "(empty)"
-    if name in encodings.vocabulary:
-        text = encodings.vocabulary[name][int(value)]
-        return text or "(empty)"
-    if name.endswith("_rate") and f"{name.removesuffix('_rate')}_count" in names:
-        rows = int(row[names.index(f"{name.removesuffix('_rate')}_count")])
-        if rows == 0:
-            return f"{value:.3f} (none in training: the overall rate)"
-        m = encodings.smoothing
-        frauds = round(value * (rows + m) - encodings.prior * m)
-        return f"{value:.3f} ({frauds:,} of {rows:,} in training)"
-    if name.endswith("_count") or name in ("departure_is_origin", "seller_named", "weekday"):
-        return f"{int(value):,}"
-    return f"{value:.4g}"
-
-
 @risk_group.command("explain", short_help="One row's score, feature by feature.")
 @_FORMAT
 @_MODEL
@@ -312,14 +327,16 @@ def _shown(
     "--data",
     "data",
     required=True,
-    type=FilePath(exists=True),
-    help="A CSV of declarations (outcome columns optional).",
+    type=click.Path(path_type=Path),
+    help="A CSV of declarations, outcome columns optional (kcs), or a customs node's data "
+    "directory (medtrace).",
 )
 @click.option(
     "--row",
     required=True,
     type=AsciiIntRange(min=1),
-    help="Which declared item: its data row, 1 = the line after the header.",
+    help="Which declared item: its data row, 1 = the line after the header (kcs); the node's "
+    "Nth declaration in ledger order (medtrace).",
 )
 @click.option(
     "--top", default=12, show_default=True, type=AsciiIntRange(min=1), help="Features to list."
@@ -331,18 +348,21 @@ def explain_command(
     """Show one row's score and every feature's contribution to it (LightGBM's SHAP values):
     the bias plus the contributions add up to the raw score, the log-odds of fraud.
 
-    Example: medtrace risk explain --format kcs --model risk-model --data ../shared/testdata/kcs-customs-declarations/valid.csv --row 42
+    \b
+    Examples:
+      medtrace risk explain --format kcs --model risk-model --data ../shared/testdata/kcs-customs-declarations/valid.csv --row 42
+      medtrace risk explain --format medtrace --model node-model --data nodes/border --row 3
     """
-    loaded, declarations, x = _scored(model_dir, (data,), data_format, as_json)
+    loaded, declarations, x = _scored(model_dir, (data,), data_format, as_json, labelled=False)
     if row > len(declarations):
         raise RiskInputError(f"--row: expected 1 to {len(declarations)}, found {row}")
     contributions = loaded.contributions(x[row - 1 : row])[0]
     names = loaded.manifest["features"]
     raw = float(loaded.scores(x[row - 1 : row])[0])
     bias = float(contributions[-1])
-    listed = _reasons(loaded, x[row - 1], contributions)
+    listed = reasons(loaded, x[row - 1], contributions)
     probability = 1.0 / (1.0 + math.exp(-raw))
-    declaration = declarations.text["Declaration ID"][row - 1]
+    declaration = declarations.name(row - 1)
     summary: dict[str, Any] = {
         "row": row,
         "declaration": declaration,

@@ -51,12 +51,19 @@ _RATE = click.FloatRange(0.0, 1.0)
 @click.option(
     "--keep",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Keep the ledger (generator.db) and labels (labels.jsonl) in this directory.",
+    help="Keep the ledger (generator.db), labels (labels.jsonl) and a node.json in this "
+    "directory: a customs node's data directory for `medtrace risk report` and `train`.",
+)
+@click.option(
+    "--outcomes",
+    is_flag=True,
+    help="After scoring, record an inspection outcome on every declaration (found_falsified "
+    "on the falsified, found_compliant on the others): data to train the learned score on.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object as the last line.")
 def simulate_command(
     count: int, falsified: float, random_rate: float, data_seed: int, keep: Path | None,
-    as_json: bool,
+    outcomes: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Build a ledger of legitimate flows and falsified declarations of every kind R1 to R11 in
     a scratch node store, score every declaration with the default lanes, and print the recall
@@ -66,7 +73,8 @@ def simulate_command(
     Examples:
       medtrace risk simulate
       medtrace risk simulate --declarations 2000 --falsified 0.08 --json
-      medtrace risk simulate --keep sim/   # sim/generator.db, sim/labels.jsonl
+      medtrace risk simulate --keep sim/   # sim/generator.db, sim/labels.jsonl, sim/node.json
+      medtrace risk simulate --declarations 3000 --falsified 0.1 --outcomes --keep sim/
     """
     if keep is not None and keep.exists() and any(keep.iterdir()):
         fail(f"--keep: expected a new or empty directory, found files in {keep}")
@@ -85,6 +93,10 @@ def simulate_command(
                     generator.store, generator.membership, labels, config,
                     progress=lambda n: bar.advance(task, n),
                 )  # fmt: skip
+            if outcomes:
+                generator.record_outcomes(labels)
+            if keep is not None:
+                generator.node_json()
         finally:
             generator.close()
     if as_json:

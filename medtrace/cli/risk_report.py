@@ -4,12 +4,16 @@ store (docs/spec/risk.md "The report")."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from ledger.errors import LedgerError
+from ledger.membership import Membership
 from medtrace.cli.console import (
     DirectoryPath,
     err,
@@ -20,11 +24,45 @@ from medtrace.cli.console import (
     print_json,
     progress_bar,
 )
-from node.config import ConfigError, load_config
-from node.risk.lanes import RiskConfigError
+from node.config import ConfigError, NodeConfig, load_config
+from node.risk.declared import declarations, read_store
+from node.risk.declared_features import NodeDeclarations
+from node.risk.lanes import RiskConfig, RiskConfigError
 from node.risk.lanes import load_config as load_risk_config
 from node.risk.report import RiskReport, Tally, risk_report
 from node.store import Store
+
+
+@contextmanager
+def customs_node(data: Path) -> Iterator[tuple[NodeConfig, RiskConfig, Store, Membership]]:
+    """A customs node's data directory opened offline: its configuration, its ``risk`` section,
+    its store and its verified membership; every refusal is one line."""
+    existing_data_dir(data)
+    try:
+        config = load_config(data)
+        risk = load_risk_config(config.extra.get("risk"))
+    except (ConfigError, RiskConfigError) as exc:
+        fail(str(exc))
+    with Store(existing_store_url(config.database_url(data))) as store:
+        try:
+            membership = store.membership_chain(config.genesis_id).current
+        except LedgerError as exc:
+            fail(f"{data}: expected the node's verified membership, found: {exc}")
+        yield config, risk, store, membership
+
+
+def node_declarations(paths: Sequence[Path], hidden: bool) -> NodeDeclarations:
+    """The declarations of customs nodes' data directories (``--format medtrace``), in order,
+    each with its rule indicators as when lodged and its inspection outcome."""
+    parts = []
+    for data in paths:
+        spinner = err().status(f"reading the declarations of {escape(str(data))}")
+        with (
+            customs_node(data) as (config, risk, store, membership),
+            nullcontext() if hidden else spinner,
+        ):
+            parts.append(read_store(store, membership, config.org, risk))
+    return declarations(parts)
 
 
 def _rate(t: Tally) -> str:
@@ -78,22 +116,14 @@ def report_command(data: Path, as_json: bool) -> None:
       medtrace risk report --data nodes/border
       medtrace risk report --data nodes/border --json
     """
-    existing_data_dir(data)
-    try:
-        config = load_config(data)
-        risk = load_risk_config(config.extra.get("risk"))
-    except (ConfigError, RiskConfigError) as exc:
-        fail(str(exc))
-    with Store(existing_store_url(config.database_url(data))) as store:
-        try:
-            membership = store.membership_chain(config.genesis_id).current
-        except LedgerError as exc:
-            fail(f"{data}: expected the node's verified membership, found: {exc}")
-        with progress_bar(hidden=as_json, target=err()) as bar:
-            task = bar.add_task("scoring", total=None)
-            report = risk_report(
-                store, membership, config.org, risk, progress=lambda n: bar.advance(task, n)
-            )
+    with (
+        customs_node(data) as (config, risk, store, membership),
+        progress_bar(hidden=as_json, target=err()) as bar,
+    ):
+        task = bar.add_task("scoring", total=None)
+        report = risk_report(
+            store, membership, config.org, risk, progress=lambda n: bar.advance(task, n)
+        )
     if as_json:
         print_json(report.to_json())
         return

@@ -284,6 +284,10 @@ def scan_command(
     a customs or regulator node; a verifier token gets counts), with a progress bar. Offline
     the same check runs on a node's data directory.
 
+    A pack of another country's consortium (its GTIN under a foreign root the node's
+    membership pins) is verified by the node against that consortium's ledger; the output says
+    which country's ledger answered and how old its checkpoint was (no --export-proof for it).
+
     Without --node, --offline or --decode-only it verifies at the node of your profile
     (medtrace profile set), with the profile's token, CA and pinned genesis; options override
     them, and the profile's token and CA go to the profile's node only.

@@ -3,7 +3,7 @@ panel, the decoded fields, and the table and counts of a batch."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -64,6 +64,8 @@ def verdict_panel(outcome: Outcome) -> Panel:
     parts.append(Text(_source_line(outcome), style="dim"))
     if outcome.witnessing is not None:
         parts.append(Text(_checkpoint_line(outcome.witnessing), style="dim"))
+    if outcome.foreign is not None:
+        parts.append(Text(_foreign_line(outcome.foreign), style="dim"))
     return Panel(Group(*parts), border_style=style, title="medtrace scan", expand=False)
 
 
@@ -79,6 +81,17 @@ def _source_line(outcome: Outcome) -> str:
     age = "" if f.age_s is None else f", {_age(f.age_s)} old"
     stale = " (STALE)" if f.stale else ""
     return f"offline: {f.source} {outcome.where}, data as of {f.as_of or '—'}{age}{stale}"
+
+
+def _foreign_line(foreign: Mapping[str, Any]) -> str:
+    """Which country's ledger answered a foreign root's pack, verified by the node."""
+    by = foreign.get("answered_by") or {}
+    age = foreign.get("checkpoint_age_s")
+    cosigned = "" if not isinstance(age, int) else f", its checkpoint cosigned {_age(age)} ago"
+    return (
+        f"ledger of {foreign.get('ledger_country', '?')}: {by.get('consortium', '?')} at "
+        f"{by.get('url', '?')}, verified by the node{cosigned}"
+    )
 
 
 def _checkpoint_line(found: Witnessing) -> str:

@@ -36,6 +36,7 @@ from node.replication.deadline import READ_TIMEOUT_S
 from node.replication.http_peer import HttpPeer
 from node.replication.peer_state import PeerState, iso
 from node.replication.pull import (
+    FeedClaims,
     PeerError,
     PullResult,
     adopt_memberships,
@@ -114,6 +115,8 @@ class Replicator:
             for name, s in self._peers.items()
         }
         self._state_lock = threading.Lock()
+        #: the feeds the peers' threads are streaming: one fetches a feed, the others wait
+        self._claims = FeedClaims()
         #: held while extending the membership chain (peers' threads adopt versions)
         self._membership_lock = threading.Lock()
         self._stop = threading.Event()
@@ -258,6 +261,7 @@ class Replicator:
                     heads=heads,
                     result=result,
                     cancelled=self._stop.is_set,
+                    claims=self._claims,
                 )
                 if state.config.name in heads and not self._stop.is_set():
                     # checkpoints: take, cosign as a witness, send back (docs/spec/proofs.md)

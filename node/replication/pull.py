@@ -30,6 +30,7 @@ from typing import Protocol, runtime_checkable
 from ledger.entry import SignedEntry
 from ledger.errors import MembershipChainError
 from ledger.membership import Membership, MembershipChain, SignedMembership
+from node.replication.fetching import FeedClaims, Peer, PeerError, fetch_run, no_claim, probe
 from node.replication.protocol import PAGE_MAX
 from node.store import FeedHead, IngestReport, Store
 
@@ -38,18 +39,6 @@ INGEST_CHUNK = 5 * PAGE_MAX
 
 #: A child of the node's JSON logger (``node.logs``): structured fields go in ``extra["fields"]``.
 log = logging.getLogger("medtrace.node.replication")
-
-
-class PeerError(Exception):
-    """A peer failed or misbehaved: unreachable, an error status, or an answer outside the
-    protocol. The round goes on with the other peers."""
-
-
-class Peer(Protocol):
-    name: str
-
-    def heads(self) -> dict[str, FeedHead]: ...
-    def entries(self, feed: str, from_seq: int, limit: int) -> list[SignedEntry]: ...
 
 
 @runtime_checkable
@@ -161,15 +150,18 @@ def pull_round(
     heads: Mapping[str, tuple[Peer, dict[str, FeedHead]]] | None = None,
     result: PullResult | None = None,
     cancelled: Callable[[], bool] | None = None,
+    claims: FeedClaims | None = None,
 ) -> PullResult:
     """One round of anti-entropy with ``peers``; ``heads`` if they were already read.
 
     ``cancelled`` is asked before each request and each ingest: when it says so, the round
-    ends there (what was already ingested stays; ``result.cancelled`` is set).
+    ends there (what was already ingested stays; ``result.cancelled`` is set). ``claims``:
+    shared by the pullers of ``store`` on other threads, so that a feed one of them is
+    streaming is not fetched again by the others (``FeedClaims``).
     """
     result = result if result is not None else PullResult()
     try:
-        return _pull_round(peers, store, membership, page, heads, result, cancelled)
+        return _pull_round(peers, store, membership, page, heads, result, cancelled, claims)
     except _Cancelled:
         result.cancelled = True
         return result
@@ -187,6 +179,7 @@ def _pull_round(
     heads: Mapping[str, tuple[Peer, dict[str, FeedHead]]] | None,
     result: PullResult,
     cancelled: Callable[[], bool] | None,
+    claims: FeedClaims | None,
 ) -> PullResult:
     def check() -> None:
         if cancelled is not None and cancelled():
@@ -219,6 +212,23 @@ def _pull_round(
                             evidence.append((name, found))
             except PeerError as exc:
                 _failed(result, peer, exc)
+        if len(plan) == 1 and not evidence:
+            # One feed to fetch: its pages are ingested as they come, the next one fetched
+            # meanwhile; nothing of another feed can sort between them.
+            ((feed, candidates),) = plan.items()
+            _stream_feed(
+                feed,
+                candidates,
+                ours.get(feed),
+                store,
+                membership,
+                page,
+                result,
+                check,
+                spent,
+                claims,
+            )
+            continue  # the next pass compares heads with what is held now
         fetched: list[tuple[str, SignedEntry]] = list(evidence)
         for feed, candidates in sorted(plan.items()):
             mine = ours.get(feed)
@@ -227,13 +237,13 @@ def _pull_round(
                     continue
                 spent.add((peer.name, feed))
                 try:
-                    run, probe = _fetch_run(peer, store, feed, mine, theirs.size, page, check)
+                    run, probed = fetch_run(peer, store, feed, mine, theirs.size, page, check)
                 except PeerError as exc:
                     _failed(result, peer, exc)
                     continue
                 fetched.extend((peer.name, e) for e in run)
-                if probe is not None:
-                    fetched.append((peer.name, probe))
+                if probed is not None:
+                    fetched.append((peer.name, probed))
                 else:
                     break  # the store decides; if it refuses, the next round asks another peer
         if not fetched:
@@ -243,6 +253,56 @@ def _pull_round(
         _ingest(store, membership, fetched, result, check)
     _take_fork_evidence(advertised, store, membership, result, check)
     return result
+
+
+def _stream_feed(
+    feed: str,
+    candidates: list[tuple[Peer, FeedHead]],
+    mine: FeedHead | None,
+    store: Store,
+    membership: Membership,
+    page: int,
+    result: PullResult,
+    check: Callable[[], None],
+    spent: set[tuple[str, str]],
+    claims: FeedClaims | None,
+) -> None:
+    """``feed`` from the first candidate (most advertised first) that serves it, each page
+    ingested once it is fetched and linked, the next page fetched meanwhile; a peer whose
+    chain does not continue ours gives its entry at our head instead (fork evidence or a
+    forgery, for the store to tell), and the next candidate is asked. ``mine``: our head as
+    the round saw it."""
+    with claims.hold(feed, check) if claims is not None else no_claim() as progressed:
+        progress = False
+        probes: list[tuple[str, SignedEntry]] = []
+        for peer, theirs in sorted(candidates, key=lambda c: -c[1].size):
+            if peer.name in result.errors:
+                continue
+            spent.add((peer.name, feed))
+            if claims is not None or progress:  # another puller, or we, may have moved it
+                mine = store.heads().get(feed)
+            if mine is not None and (mine.frozen_at is not None or theirs.size <= mine.size):
+                continue  # the next round compares heads with what is held now
+
+            def ingest(batch: list[SignedEntry], name: str = peer.name) -> None:
+                nonlocal progress
+                progress = True
+                result.fetched[name] = result.fetched.get(name, 0) + len(batch)
+                _ingest(store, membership, [(name, e) for e in batch], result, check)
+                progressed()
+
+            try:
+                probed = fetch_run(peer, store, feed, mine, theirs.size, page, check, ingest)[1]
+            except PeerError as exc:
+                _failed(result, peer, exc)
+                continue
+            if probed is None:
+                break  # the store decided; if it refused, the next round asks another peer
+            probes.append((peer.name, probed))
+        if probes:
+            for name, _entry in probes:
+                result.fetched[name] = result.fetched.get(name, 0) + 1
+            _ingest(store, membership, probes, result, check)
 
 
 def _take_fork_evidence(
@@ -295,73 +355,11 @@ def _differing_entry(
         held = store.entries(feed, position, 1)
         if held and held[0].id == theirs.head:
             return None
-    got = _probe(peer, feed, position)
+    got = probe(peer, feed, position)
     held = store.entries(feed, position, 1)
     if held and held[0].id == got.id:
         return None  # its heads were stale or lied; the entry itself is ours
     return got
-
-
-def _fetch_run(
-    peer: Peer,
-    store: Store,
-    feed: str,
-    mine: FeedHead | None,
-    target: int,
-    page: int,
-    check: Callable[[], None],
-) -> tuple[list[SignedEntry], SignedEntry | None]:
-    """Entries ``[our size, target)`` of ``feed`` from ``peer``, linked to our head; and, if
-    the peer's chain does not continue ours, its entry at our head position (fork evidence or a
-    forgery, for the store to tell)."""
-    start = mine.size if mine is not None else 0
-    prev = mine.head if mine is not None else None
-    run: list[SignedEntry] = []
-    seq = start
-    while seq < target:
-        check()
-        batch = peer.entries(feed, seq, min(page, target - seq))
-        if not batch:
-            raise _silent(peer, feed, seq, target)
-        _check_page(peer, feed, seq, batch)
-        for entry in batch:
-            if entry.payload.prev != prev:
-                if entry.payload.seq == start and start > 0:
-                    return [], _probe(peer, feed, start - 1)
-                raise PeerError(
-                    f"peer {peer.name}: feed {feed} #{entry.payload.seq}: expected prev "
-                    f"{prev}, found {entry.payload.prev} (the page is not one chain)"
-                )
-            prev = entry.id
-            run.append(entry)
-        seq += len(batch)
-    return run, None
-
-
-def _probe(peer: Peer, feed: str, seq: int) -> SignedEntry:
-    got = peer.entries(feed, seq, 1)
-    if not got:
-        raise _silent(peer, feed, seq, seq + 1)
-    _check_page(peer, feed, seq, got)
-    return got[0]
-
-
-def _silent(peer: Peer, feed: str, seq: int, size: int) -> PeerError:
-    """Feeds only grow: a peer that advertised ``size`` and serves nothing at ``seq`` lies."""
-    return PeerError(
-        f"peer {peer.name}: feed {feed}: advertised {size} entries, served none from #{seq}"
-    )
-
-
-def _check_page(peer: Peer, feed: str, from_seq: int, batch: Sequence[SignedEntry]) -> None:
-    """The page must be entries of ``feed`` from ``from_seq`` on, without gaps (``HttpPeer``
-    checks the same; this covers any ``Peer``)."""
-    for offset, entry in enumerate(batch):
-        if entry.payload.feed != feed or entry.payload.seq != from_seq + offset:
-            raise PeerError(
-                f"peer {peer.name}: expected {feed} #{from_seq + offset}, found "
-                f"{entry.payload.feed} #{entry.payload.seq}"
-            )
 
 
 def _ingest(
@@ -444,3 +442,20 @@ def adopt_memberships(
             store.save_membership(signed)
         adopted.append(signed)
     return adopted
+
+
+__all__ = [
+    "INGEST_CHUNK",
+    "FeedClaims",
+    "ForkEvidencePeer",
+    "LocalPeer",
+    "Peer",
+    "PeerError",
+    "PullResult",
+    "adopt_memberships",
+    "merge_reports",
+    "pull",
+    "pull_many",
+    "pull_round",
+    "read_heads",
+]

@@ -13,7 +13,7 @@ import dataclasses
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from itertools import chain
 from typing import Any
@@ -26,6 +26,7 @@ from ledger.sealed import SEALED
 from node.risk.indicators import (
     FLAGGING,
     Facts,
+    Finding,
     Member,
     PackFact,
     PastDeclaration,
@@ -33,10 +34,11 @@ from node.risk.indicators import (
     Settings,
     address_key,
     days_before,
+    evaluate,
     gs1_country,
     party_key,
 )
-from node.risk.lanes import Assessment, RiskConfig, assess
+from node.risk.lanes import Assessment, Learned, RiskConfig, assessed
 from node.store import Store, StoredRecord
 
 #: Earlier declarations read for R8 and R9 (the newest; a window of days needs far fewer).
@@ -296,12 +298,21 @@ def _keys(commercial: Mapping[str, Any]) -> list[str]:
 
 class Scorer:
     """Scores declarations of this node: one at a time (the history read for each), or many in
-    a row over one ``History`` read once (``preload``; the evaluation and the benchmark)."""
+    a row over one ``History`` read once (``preload``; the evaluation and the benchmark).
+    ``learned`` (``node.risk.declared.learned_score``) adds the learned score of a declaration,
+    given its record and the rules' findings."""
 
-    def __init__(self, store: Store, membership: Membership, config: RiskConfig) -> None:
+    def __init__(
+        self,
+        store: Store,
+        membership: Membership,
+        config: RiskConfig,
+        learned: Callable[[StoredRecord, Sequence[Finding]], Learned] | None = None,
+    ) -> None:
         self.store = store
         self.membership = membership
         self.config = config
+        self.learned = learned
         self.history: History | None = None
 
     def preload(self, org: str, limit: int = HISTORY_LIMIT) -> None:
@@ -320,4 +331,7 @@ class Scorer:
 
     def score(self, record: StoredRecord) -> Assessment:
         """The score, lane and reasons of a declaration held at this node."""
-        return assess(self.facts(record), self.config)
+        facts = self.facts(record)
+        findings = evaluate(facts, self.config.settings, self.config.weights)
+        learned = self.learned(record, findings) if self.learned is not None else None
+        return assessed(facts.reference, findings, self.config, learned)

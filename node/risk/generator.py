@@ -31,6 +31,8 @@ from ledger.kinds import Kind, Role
 from ledger.lifecycle.customs_decisions import record_step
 from ledger.lifecycle.declarations import declaration_step
 from ledger.lifecycle.products import product_step
+from ledger.membership.versions import sign_membership
+from node.config import NodeConfig, save_config
 from node.risk.facts import Scorer
 from node.risk.lanes import Lane, RiskConfig
 from node.service import NodeService
@@ -331,6 +333,31 @@ class Generator:
             for label in labels:
                 handle.write(json.dumps({"reference": label.reference, "falsified": label.falsified}) + "\n")  # fmt: skip
         return labels
+
+    def record_outcomes(self, labels: list[Labelled]) -> int:
+        """An inspection outcome on every labelled declaration, signed after all of them:
+        ``found_falsified`` on the falsified, ``found_compliant`` on the others."""
+        steps = []
+        for label in labels:
+            record = self.store.declaration(label.reference, "border")
+            if record is not None:
+                found = "found_falsified" if label.falsified else "found_compliant"
+                body = {"declaration": label.reference, "outcome": found}
+                steps.append(record_step(Kind.OUTCOME, body, record.entry_id))
+        for start in range(0, len(steps), 200):
+            self.nodes["border"].submit_many(steps[start : start + 200])
+        return len(steps)
+
+    def node_json(self) -> Path:
+        """Make ``root`` a customs node's data directory (``border``'s node.json beside the
+        store, its signed membership in it) that ``medtrace risk report|train --data`` read."""
+        if not (self.root / "node.json").exists():
+            signed = sign_membership(self.membership, {"gov-1": _key(1)})
+            self.store.save_membership(signed)
+            config = NodeConfig(name="border", feed=CUSTOMS_FEED, genesis_id=signed.id,
+                                database=str((self.root / DATABASE).resolve()))  # fmt: skip
+            save_config(self.root, config)
+        return self.root
 
 
 def loose(packs: list[str]) -> list[dict[str, str]]:

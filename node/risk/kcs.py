@@ -69,6 +69,14 @@ class Declarations:
     def __len__(self) -> int:
         return len(self.text["Declaration ID"])
 
+    def name(self, i: int) -> str:
+        """Row ``i``'s declaration id."""
+        return self.text["Declaration ID"][i]
+
+    def row_number(self, i: int) -> int:
+        """Row ``i``'s number in the file, 1 = the line after the header."""
+        return i + 1
+
     def labels(self, label: Label) -> npt.NDArray[np.int8]:
         """The 0/1 target for ``label``; refused when the files carry no outcomes."""
         if self.fraud is None or self.critical is None:

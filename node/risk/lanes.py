@@ -61,6 +61,29 @@ class RiskConfig:
     weights: Mapping[str, int] = field(default_factory=dict)
     settings: Settings = field(default_factory=Settings)
     random: RandomSelection = field(default_factory=RandomSelection)
+    #: ``risk.model``: a model directory of ``medtrace risk train --format medtrace`` (relative
+    #: to the node's data directory); ``None``: no learned score
+    model: str | None = None
+    #: ``risk.learnedRed``: a learned score at or above it makes the lane red (reason ``ML``)
+    learned_red: float | None = None
+
+
+@dataclass(frozen=True)
+class Learned:
+    """The learned score of a declaration (docs/spec/risk.md "The learned score at the node"):
+    the probability that an inspection finds it falsified, the model that gave it and the
+    features that moved it most."""
+
+    score: float
+    model: str
+    contributions: tuple[Mapping[str, Any], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "model": self.model,
+            "contributions": [dict(c) for c in self.contributions],
+        }
 
 
 def commitment(seed: bytes) -> str:
@@ -139,6 +162,23 @@ def load_config(raw: Mapping[str, Any] | None) -> RiskConfig:
         c not in BY_CODE or not isinstance(w, int) or w < 0 for c, w in weights.items()
     ):
         raise RiskConfigError("risk.weights: expected {code: whole number >= 0} for R1 to R11")
+    model = raw.get("model")
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise RiskConfigError(
+            "risk.model: expected the path of a model directory made by "
+            "`medtrace risk train --format medtrace`"
+        )
+    learned_red = raw.get("learnedRed")
+    if learned_red is not None:
+        if isinstance(learned_red, bool) or not isinstance(learned_red, int | float):
+            learned_red = -1
+        if not 0 < learned_red <= 1:
+            raise RiskConfigError(
+                f"risk.learnedRed: expected a probability above 0 and at most 1, found "
+                f"{raw.get('learnedRed')!r}"
+            )
+        if model is None:
+            raise RiskConfigError("risk.learnedRed: expected risk.model beside it")
     return RiskConfig(
         red=red,
         yellow=yellow,
@@ -147,6 +187,8 @@ def load_config(raw: Mapping[str, Any] | None) -> RiskConfig:
         weights=dict(weights),
         settings=_settings(raw.get("indicators", {})),
         random=_random(raw.get("random", {})),
+        model=model,
+        learned_red=None if learned_red is None else float(learned_red),
     )
 
 
@@ -160,9 +202,23 @@ class Assessment:
     selected: bool
     draw: float | None
     config: RiskConfig
+    learned: Learned | None = None
+    #: the learned score reached ``risk.learnedRed``: the lane is red, reason ``ML``
+    learned_red: bool = False
 
     def to_json(self) -> dict[str, Any]:
         reasons = [_reason(f) for f in self.reasons]
+        if self.learned_red and self.learned is not None:
+            reasons.append(
+                {
+                    "code": "ML",
+                    "name": "learned_score",
+                    "weight": 0,
+                    "rationale": "The score learned from past inspection outcomes reached risk.learnedRed.",
+                    "evidence": [{"score": self.learned.score, "threshold": self.config.learned_red,
+                                  "model": self.learned.model}],
+                }
+            )  # fmt: skip
         if self.selected:
             reasons.append(
                 {
@@ -174,7 +230,7 @@ class Assessment:
                                   "commitment": self.config.random.commitment}],
                 }
             )  # fmt: skip
-        return {
+        answer: dict[str, Any] = {
             "score": self.score,
             "lane": self.lane.value,
             "reasons": reasons if self.lane is not Lane.GREEN or self.reasons else [],
@@ -188,6 +244,9 @@ class Assessment:
                 "commitment": self.config.random.commitment or None,
             },
         }
+        if self.learned is not None:  # only where risk.model is configured
+            answer["learned"] = self.learned.to_json()
+        return answer
 
 
 def _reason(f: Finding) -> dict[str, Any]:
@@ -215,14 +274,30 @@ def assess(facts: Facts, config: RiskConfig) -> Assessment:
     return assessed(facts.reference, findings, config)
 
 
-def assessed(reference: str, findings: Sequence[Finding], config: RiskConfig) -> Assessment:
+def assessed(
+    reference: str,
+    findings: Sequence[Finding],
+    config: RiskConfig,
+    learned: Learned | None = None,
+) -> Assessment:
+    """The lane of the rules' findings; then red when the learned score reaches
+    ``risk.learnedRed``; then the random draw, which only raises a green lane."""
     reasons = tuple(f for f in findings if f.fired)
     unevaluated = tuple(f for f in findings if not f.evaluated)
     score = sum(f.weight for f in reasons)
     lane = lane_of(score, {f.code for f in reasons}, config)
+    learned_red = (
+        learned is not None
+        and config.learned_red is not None
+        and learned.score >= config.learned_red
+    )
+    if learned_red:
+        lane = Lane.RED
     selection = config.random
     value = selection.draw(reference) if selection.seed else None
     selected = selection.selects(reference)
     if selected and lane is Lane.GREEN:
         lane = selection.lane
-    return Assessment(reference, score, lane, reasons, unevaluated, selected, value, config)
+    return Assessment(
+        reference, score, lane, reasons, unevaluated, selected, value, config, learned, learned_red
+    )

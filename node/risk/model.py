@@ -26,7 +26,7 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
-from node.risk import features
+from node.risk import declared_features, features
 from node.risk.kcs import FORMAT, Declarations, Label, RiskInputError
 
 MANIFEST = "model.json"
@@ -55,6 +55,52 @@ PARAMS: dict[str, Any] = {
     "verbose": -1,
 }
 ROUNDS = 400
+#: A customs node's own inspected declarations are hundreds to a few thousand, and a kind of
+#: falsification may have a dozen of them: smaller leaves, fewer rounds (ADR 0025, addendum).
+NODE_PARAMS: dict[str, Any] = {**PARAMS, "num_leaves": 15, "min_data_in_leaf": 5}
+NODE_ROUNDS = 200
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The columns of one input format: their names, which are categories, how encodings are
+    fitted and rows encoded, and which features an explanation shows as whole numbers."""
+
+    format: str
+    feature_names: Callable[[], list[str]]
+    categorical_names: Callable[[], list[str]]
+    fit: Callable[[Any, npt.NDArray[np.int8]], Any]
+    matrix: Callable[..., npt.NDArray[np.float64]]
+    encodings: Callable[[dict[str, Any]], Any]
+    integers: frozenset[str]
+    params: dict[str, Any]
+    rounds: int
+
+
+SCHEMAS: dict[str, Schema] = {
+    FORMAT: Schema(
+        FORMAT,
+        features.feature_names,
+        features.categorical_names,
+        features.fit,
+        features.matrix,
+        features.Encodings.from_json,
+        frozenset({"departure_is_origin", "seller_named", "weekday"}),
+        PARAMS,
+        ROUNDS,
+    ),
+    declared_features.FORMAT: Schema(
+        declared_features.FORMAT,
+        declared_features.feature_names,
+        declared_features.categorical_names,
+        declared_features.fit,
+        declared_features.matrix,
+        declared_features.Encodings.from_json,
+        declared_features.INTEGERS,
+        NODE_PARAMS,
+        NODE_ROUNDS,
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -62,15 +108,18 @@ class Model:
     """A loaded, checked model: score declarations, explain a score."""
 
     booster: lgb.Booster
-    encodings: features.Encodings
+    encodings: Any  # features.Encodings or declared_features.Encodings, by the format
     manifest: dict[str, Any]
+    schema: Schema = SCHEMAS[FORMAT]
+    #: SHA-256 of model.json: names the model (its files' digests are in it)
+    digest: str = ""
 
     @property
     def label(self) -> Label:
         return Label(self.manifest["label"])
 
-    def matrix(self, d: Declarations) -> npt.NDArray[np.float64]:
-        return features.matrix(d, self.encodings)
+    def matrix(self, d: Any) -> npt.NDArray[np.float64]:
+        return self.schema.matrix(d, self.encodings)
 
     def scores(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Raw scores (log-odds of fraud), one per row; higher is riskier."""
@@ -113,35 +162,42 @@ def check_out(out: Path) -> None:
 class Training:
     """Training rows encoded, ready to boost: the slow, silent step before the rounds."""
 
-    declarations: Declarations
+    declarations: Any  # kcs.Declarations or declared_features.NodeDeclarations
     label: Label
     y: npt.NDArray[np.int8]
-    encodings: features.Encodings
+    encodings: Any
     x: npt.NDArray[np.float64]
     started: float
+    schema: Schema = SCHEMAS[FORMAT]
 
 
-def prepare(d: Declarations, label: Label = Label.FRAUD) -> Training:
+def prepare(
+    d: Declarations | declared_features.NodeDeclarations,
+    label: Label = Label.FRAUD,
+    *,
+    data_format: str = FORMAT,
+) -> Training:
     """Fit the encodings on ``d`` and encode its rows (their history rates out-of-fold)."""
+    schema = SCHEMAS[data_format]
     y = d.labels(label)
     if y.min() == y.max():
         raise RiskInputError(
             f"expected both outcomes of {label.value!r} in the training data, found one"
         )
     started = time.monotonic()
-    enc = features.fit(d, y)
-    return Training(d, label, y, enc, features.matrix(d, enc, out_of_fold=y), started)
+    enc = schema.fit(d, y)
+    return Training(d, label, y, enc, schema.matrix(d, enc, out_of_fold=y), started, schema)
 
 
 def boost(
-    t: Training, *, rounds: int = ROUNDS, on_round: Callable[[int, int], None] | None = None
+    t: Training, *, rounds: int | None = None, on_round: Callable[[int, int], None] | None = None
 ) -> lgb.Booster:
     """The booster of ``t``; ``on_round(done, total)`` is called after each round."""
     dataset = lgb.Dataset(
         t.x,
         t.y,
-        feature_name=features.feature_names(),
-        categorical_feature=features.categorical_names(),
+        feature_name=t.schema.feature_names(),
+        categorical_feature=t.schema.categorical_names(),
         free_raw_data=True,
     )
     callbacks = []
@@ -152,20 +208,26 @@ def boost(
             report(env.iteration + 1, env.end_iteration)
 
         callbacks.append(step)
-    return lgb.train(PARAMS, dataset, num_boost_round=rounds, callbacks=callbacks)
+    return lgb.train(
+        t.schema.params,
+        dataset,
+        num_boost_round=t.schema.rounds if rounds is None else rounds,
+        callbacks=callbacks,
+    )
 
 
 def train(
-    d: Declarations,
+    d: Declarations | declared_features.NodeDeclarations,
     out: Path,
     *,
     label: Label = Label.FRAUD,
-    rounds: int = ROUNDS,
+    rounds: int | None = None,
     sources: list[str] | None = None,
+    data_format: str = FORMAT,
 ) -> dict[str, Any]:
     """``prepare``, ``boost`` and ``save`` in one call; returns the manifest."""
     check_out(out)
-    t = prepare(d, label)
+    t = prepare(d, label, data_format=data_format)
     return save(t, boost(t, rounds=rounds), out, sources=sources)
 
 
@@ -181,11 +243,11 @@ def save(
     manifest: dict[str, Any] = {
         "kind": KIND,
         "version": VERSION,
-        "format": FORMAT,
+        "format": t.schema.format,
         "label": t.label.value,
-        "features": features.feature_names(),
-        "categorical": features.categorical_names(),
-        "params": PARAMS,
+        "features": t.schema.feature_names(),
+        "categorical": t.schema.categorical_names(),
+        "params": t.schema.params,
         "rounds": booster.current_iteration(),
         "training": {
             "rows": len(t.declarations),
@@ -225,12 +287,13 @@ def _read(path: Path) -> bytes:
         raise RiskInputError(f"{path}: expected a readable model file ({exc.strerror})") from None
 
 
-def _manifest(directory: Path) -> dict[str, Any]:
+def _manifest(directory: Path) -> tuple[dict[str, Any], str]:
     if not directory.is_dir():
         found = "a file" if directory.exists() else "nothing there"
         raise RiskInputError(f"{directory}: expected a risk model directory, found {found}")
+    raw = _read(directory / MANIFEST)
     try:
-        manifest = json.loads(_read(directory / MANIFEST))
+        manifest = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise RiskInputError(
             f"{directory / MANIFEST}: expected a JSON manifest, found other bytes"
@@ -241,17 +304,18 @@ def _manifest(directory: Path) -> dict[str, Any]:
         raise RiskInputError(
             f"{directory / MANIFEST}: expected manifest version {VERSION}, found {manifest.get('version')!r}"
         )
-    return manifest
+    return manifest, _sha256(raw)
 
 
 def load(directory: Path, *, data_format: str = FORMAT) -> Model:
     """The model in ``directory``, once every file matches the manifest."""
-    manifest = _manifest(directory)
+    manifest, digest = _manifest(directory)
     if manifest.get("format") != data_format:
         raise RiskInputError(
             f"{directory}: expected a model of --format {data_format}, found one of {manifest.get('format')!r}"
         )
-    if manifest.get("features") != features.feature_names():
+    schema = SCHEMAS[data_format]
+    if manifest.get("features") != schema.feature_names():
         raise RiskInputError(
             f"{directory}: expected this version's feature list; train the model again"
         )
@@ -270,7 +334,7 @@ def load(directory: Path, *, data_format: str = FORMAT) -> Model:
             )
     try:
         booster = lgb.Booster(model_str=read[BOOSTER].decode())
-        encodings = features.Encodings.from_json(json.loads(read[ENCODINGS]))
+        encodings = schema.encodings(json.loads(read[ENCODINGS]))
         Label(manifest["label"])
     except (lgb.basic.LightGBMError, ValueError, KeyError, TypeError, AttributeError):
         raise RiskInputError(
@@ -280,4 +344,6 @@ def load(directory: Path, *, data_format: str = FORMAT) -> Model:
         raise RiskInputError(
             f"{directory / BOOSTER}: expected {len(manifest['features'])} features, found {booster.num_feature()}"
         )
-    return Model(booster=booster, encodings=encodings, manifest=manifest)
+    return Model(
+        booster=booster, encodings=encodings, manifest=manifest, schema=schema, digest=digest
+    )

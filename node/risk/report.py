@@ -13,7 +13,7 @@ The hit rate is hits over inspected: what weights can be tuned on.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from ledger.membership import Membership
 from node.risk.facts import History, Scorer, past
 from node.risk.indicators import BY_CODE
 from node.risk.lanes import Assessment, Lane, RiskConfig
-from node.store import Store
+from node.store import Store, StoredRecord
 
 INSPECTED = frozenset({"found_falsified", "found_compliant"})
 FOUND = "found_falsified"
@@ -97,6 +97,41 @@ def newest_outcome(verdicts: Iterable[tuple[str, str]]) -> str | None:
     return found
 
 
+def replay(
+    store: Store,
+    membership: Membership,
+    org: str,
+    config: RiskConfig,
+    *,
+    progress: Callable[[int], object] | None = None,
+) -> Iterator[tuple[Any, StoredRecord, Assessment]]:
+    """Every declaration of ``org`` this node holds (``node.store``'s ``EarlierDeclaration``, with
+    its decisions and outcomes), in the total order, with its record and the assessment it had
+    when lodged.
+
+    The history grows as the node's did: a declaration sees the earlier declarations, and only
+    the decisions and outcomes ordered before it. An outcome recorded later (a seizure of the
+    same consignor's next parcel) would otherwise fire R8 on declarations lodged before anyone
+    knew, and credit the indicator with finds it did not make (or, for the learned score, teach
+    it a rule feature no one had when the declaration came in)."""
+    declarations = store.earlier_declarations(org, None, limit=EVERY)
+    verdicts = store.verdicts_after(org, ("", "", -1))
+    scorer = Scorer(store, membership, config)
+    history = scorer.history = History(())
+    applied = 0
+    for n, declaration in enumerate(declarations, 1):
+        while applied < len(verdicts) and verdicts[applied][3] < declaration.order:
+            history.flag(*verdicts[applied])
+            applied += 1
+        record = store.declaration(declaration.reference, org)
+        if record is None:  # pragma: no cover - read just above from the same store
+            continue
+        yield declaration, record, scorer.score(record)
+        history.add(dataclasses.replace(d, flags=()) for d in past([declaration]))
+        if progress is not None and n % 100 == 0:
+            progress(100)
+
+
 def risk_report(
     store: Store,
     membership: Membership,
@@ -106,27 +141,8 @@ def risk_report(
     progress: Callable[[int], object] | None = None,
 ) -> RiskReport:
     """Score every declaration of ``org`` this node holds, in the total order, with the history
-    it had when lodged, and tally the outcomes.
-
-    The history grows as the node's did: a declaration sees the earlier declarations, and only
-    the decisions and outcomes ordered before it. An outcome recorded later (a seizure of the
-    same consignor's next parcel) would otherwise fire R8 on declarations lodged before anyone
-    knew, and credit the indicator with finds it did not make."""
-    declarations = store.earlier_declarations(org, None, limit=EVERY)
-    verdicts = store.verdicts_after(org, ("", "", -1))
-    scorer = Scorer(store, membership, config)
-    history = scorer.history = History(())
+    it had when lodged (``replay``), and tally the outcomes."""
     report = RiskReport(org)
-    applied = 0
-    for n, declaration in enumerate(declarations, 1):
-        while applied < len(verdicts) and verdicts[applied][3] < declaration.order:
-            history.flag(*verdicts[applied])
-            applied += 1
-        record = store.declaration(declaration.reference, org)
-        if record is None:  # pragma: no cover - read just above from the same store
-            continue
-        report.add(scorer.score(record), newest_outcome(declaration.verdicts))
-        history.add(dataclasses.replace(d, flags=()) for d in past([declaration]))
-        if progress is not None and n % 100 == 0:
-            progress(100)
+    for declaration, _, assessment in replay(store, membership, org, config, progress=progress):
+        report.add(assessment, newest_outcome(declaration.verdicts))
     return report

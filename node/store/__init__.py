@@ -4,6 +4,7 @@ from node.store.checkpoints import CheckpointFork, StoredCheckpoint
 from node.store.disclosures import PackProvenance
 from node.store.engine import database_url
 from node.store.evidence import IngestReport
+from node.store.foreign_cases import ForeignCase, ForeignCaseTable
 from node.store.ledger_reads import FeedHead, StoredFeed, StoredLedger, StoredRow
 from node.store.local_writes import StaleTimestamp
 from node.store.node_alerts import NodeAlertRecord
@@ -14,6 +15,8 @@ from node.store.store import Store
 __all__ = [
     "CheckpointFork",
     "FeedHead",
+    "ForeignCase",
+    "ForeignCaseTable",
     "IngestReport",
     "NodeAlertRecord",
     "PackProvenance",

@@ -13,7 +13,7 @@ refolded if late (node/store/refold.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select, update
@@ -46,6 +46,9 @@ from node.store.view import DbStateView
 
 E = m.ENTRIES.c
 F = m.FEEDS.c
+
+#: Positions asked for in one SELECT of ``_held_ids``.
+_HELD_CHUNK = 500
 
 
 @dataclass
@@ -110,12 +113,16 @@ def _ingest_page(
     high = _high_water(conn)
     believable = latest_believable_ts()  # this node's clock: an arrival check, not a rule
     batch = _Batch(DbStateView(conn, keys.on(conn)))
-    # The page's packs (those it commissions too) in a few SELECTs, not one per entry; as
-    # many as a batch holds, to bound memory on a page of large commissioning entries.
-    batch.view.get_packs(_packs_named(ordered, _FLUSH_PACKS))
-    for entry in ordered:
+    held = _held_ids(conn, ids, ordered, cursors)
+    loaded = 0  # entries of ``ordered`` whose packs ``batch.view`` has looked up
+    for index, entry in enumerate(ordered):
+        if index >= loaded:
+            # The next entries' packs (those they commission too) in a few SELECTs, not one
+            # per entry; as many as a batch holds, to bound memory on large commissionings.
+            uris, loaded = _packs_named(ordered, index, _FLUSH_PACKS)
+            batch.view.get_packs(uris)
         cursor = cursors[entry.payload.feed]
-        if not _take(conn, ids, cursor, entry, ahead, report, batch):
+        if not _take(conn, ids, cursor, entry, ahead, report, batch, held):
             continue
         if entry.payload.ts > believable:
             report.future_dated.append(entry)
@@ -133,6 +140,7 @@ def _ingest_page(
             to_refold |= late
             refold_entries.add(ids.entry_pk[entry.id])
         batch = _Batch(DbStateView(conn, keys.on(conn)))
+        loaded = index + 1  # a new view: the next entry looks its window up again
     _write_batch(conn, batch)
     for feed, cursor in cursors.items():
         if cursor.moved and cursor.head is not None:
@@ -143,18 +151,45 @@ def _ingest_page(
         refold(conn, ids, to_refold, refold_entries, membership, report)
 
 
-def _packs_named(entries: Iterable[SignedEntry], limit: int) -> list[str]:
-    """The pack URIs ``entries`` touch, commissioned ones included, each once; no more
-    entries are looked at once ``limit`` URIs are found."""
+def _packs_named(entries: Sequence[SignedEntry], start: int, limit: int) -> tuple[list[str], int]:
+    """The pack URIs ``entries[start:]`` touch, commissioned ones included, each once, and
+    the index after the last entry looked at: none more once ``limit`` URIs are found."""
     prefix = f"{DL_ROOT}/01/"
     named: dict[str, None] = {}
-    for entry in entries:
-        for subject in subjects_touched(entry):
+    end = start
+    while end < len(entries):
+        entry = entries[end]
+        end += 1
+        try:  # every pack ``subjects_touched`` names (which adds lots and products)
+            about = entry.about
+        except LedgerError:  # a malformed commission is the lifecycle's to report
+            continue
+        for subject in about:
             if subject.startswith(prefix) and "/21/" in subject:
                 named[subject] = None
         if len(named) >= limit:
             break
-    return list(named)
+    return list(named), end
+
+
+def _held_ids(
+    conn: Connection, ids: Ids, ordered: Sequence[SignedEntry], cursors: dict[str, _Cursor]
+) -> dict[tuple[str, int], str]:
+    """The ids stored at the positions of ``ordered`` already held, by (feed, seq), in a few
+    SELECTs: a page a peer sent again is told from a fork without reading each entry."""
+    wanted: dict[str, list[int]] = {}
+    for entry in ordered:
+        feed, seq = entry.payload.feed, entry.payload.seq
+        if seq < cursors[feed].size:
+            wanted.setdefault(feed, []).append(seq)
+    held: dict[tuple[str, int], str] = {}
+    for feed, seqs in wanted.items():
+        pk = ids.feed(feed)
+        for start in range(0, len(seqs), _HELD_CHUNK):
+            part = seqs[start : start + _HELD_CHUNK]
+            rows = conn.execute(select(E.seq, E.entry_id).where(E.feed == pk, E.seq.in_(part)))
+            held.update(((feed, row.seq), row.entry_id) for row in rows)
+    return held
 
 
 def _high_water(conn: Connection) -> OrderKey | None:
@@ -179,9 +214,11 @@ def _take(
     ahead: CheckedAhead,
     report: IngestReport,
     batch: _Batch,
+    held: dict[tuple[str, int], str],
 ) -> bool:
     """Whether ``entry`` is new at the end of its feed and verified (and the cursor moved
-    past it); a duplicate, fork or refusal is recorded instead."""
+    past it); a duplicate, fork or refusal is recorded instead. ``held``: the ids stored at
+    positions of the page, as the page began."""
     feed, seq = entry.payload.feed, entry.payload.seq
     if cursor.stopped:
         report.rejected.append(
@@ -189,7 +226,11 @@ def _take(
         )
         return False
     if seq < cursor.size:
-        stored = batch.at.get((feed, seq)) or entry_at(conn, ids, feed, seq)
+        taken = batch.at.get((feed, seq))
+        if (taken.id if taken is not None else held.get((feed, seq))) == entry.id:
+            report.duplicates += 1
+            return False
+        stored = taken or entry_at(conn, ids, feed, seq)
         if stored.id == entry.id:
             report.duplicates += 1
             return False

@@ -5,6 +5,7 @@ Each function reads on the connection it is given (the store's reader); none wri
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
@@ -16,6 +17,7 @@ from sqlalchemy import Connection, func, select
 from ledger.entry import SignedEntry
 from ledger.identifiers import lot_uri, product_uri
 from ledger.kinds import Kind
+from ledger.openings import Sidecar
 from node.store import models as m
 from node.store.entry_rows import entry_of, select_entries
 from node.store.evidence import fork_entry_ids
@@ -124,6 +126,36 @@ def entries(conn: Connection, feed: str, from_seq: int, limit: int) -> list[Sign
         select_entries().where(E.feed == pk, E.seq >= from_seq).order_by(E.seq).limit(limit)
     ).all()
     return [entry_of(r) for r in rows]
+
+
+def entries_wire(
+    conn: Connection, feed: str, from_seq: int, limit: int, *, sidecars: bool
+) -> list[dict[str, Any]]:
+    """``entries`` in wire form (``SignedEntry.to_wire``), made from the stored bytes without
+    parsing them again, as peers are served them: the node verified every entry before storing
+    it, and a receiver verifies all it gets anyway. ``sidecars``: each commitment's sidecar
+    beside its entry (peers, operators), or none (auditors)."""
+    pk = conn.execute(select(F.id).where(F.name == feed)).scalar()
+    if pk is None:
+        return []
+    rows = conn.execute(
+        select_entries(E.entry_id)
+        .where(E.feed == pk, E.seq >= from_seq)
+        .order_by(E.seq)
+        .limit(limit)
+    ).all()
+    return [_wire(row, sidecars) for row in rows]
+
+
+def _wire(row: Any, sidecars: bool) -> dict[str, Any]:
+    wire: dict[str, Any] = {
+        "id": row.entry_id,
+        "payload": base64.b64encode(row.payload).decode("ascii"),
+        "signature": base64.b64encode(row.signature).decode("ascii"),
+    }
+    if sidecars and row.data is not None:
+        wire["sidecar"] = Sidecar.from_bytes(row.data, row.size).to_wire()
+    return wire
 
 
 def iter_entries(conn: Connection, batch: int) -> Iterator[SignedEntry]:

@@ -23,7 +23,7 @@ the store opens one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine
@@ -63,6 +63,7 @@ from node.store.evidence import (
     store_alerts,
     take_fork_evidence,
 )
+from node.store.foreign_cases import ForeignCaseTable
 from node.store.ids import Ids, ThreadIds
 from node.store.ingest import ingest_sorted
 from node.store.leader import DatabaseLock
@@ -73,7 +74,7 @@ from node.store.pack_query import PackReading, read_pack
 from node.store.records import StoredRecord
 from node.store.refold import rebuild
 from node.store.tokens_table import TokenTable
-from node.store.view import DbStateView
+from node.store.view import DbStateView, PacksTaken
 
 
 class Store:
@@ -91,6 +92,7 @@ class Store:
         self._ids = ThreadIds()
         self._trees = FeedTrees()  # each feed's Merkle tree, grown as it grows
         self._counters: Counters | None = None
+        self._foreign_cases: ForeignCaseTable | None = None
 
     def __enter__(self) -> Store:
         return self
@@ -122,6 +124,12 @@ class Store:
     def node_alert_table(self) -> NodeAlertTable:
         """The node's ``node_alerts`` table (created if missing)."""
         return NodeAlertTable(self._database)
+
+    def foreign_case_table(self) -> ForeignCaseTable:
+        """Cases imported from other consortia (``foreign_cases``, created once; ADR 0029)."""
+        if self._foreign_cases is None:
+            self._foreign_cases = ForeignCaseTable(self._database)
+        return self._foreign_cases
 
     def counters(self) -> Counters:
         """The rate-limit and serial-harvesting counters every server of the node shares
@@ -184,6 +192,11 @@ class Store:
     def entries(self, feed: str, from_seq: int = 0, limit: int = 1000) -> list[SignedEntry]:
         with self.reader.connect() as conn:
             return ledger_reads.entries(conn, feed, from_seq, limit)
+
+    def entries_wire(self, feed: str, start: int, limit: int, sidecars: bool) -> Sequence[object]:
+        """``entries`` in wire form, from the stored bytes unparsed (a page served to peers)."""
+        with self.reader.connect() as conn:
+            return ledger_reads.entries_wire(conn, feed, start, limit, sidecars=sidecars)
 
     def iter_entries(self, batch: int = 2000) -> Iterator[SignedEntry]:
         """Every stored entry, feed by feed in seq order, as stored bytes."""
@@ -307,6 +320,11 @@ class Store:
         with self.reader.connect() as conn:
             return customs_records.history(conn, kind, key)
 
+    def opening(self, digest: str) -> Opening | None:
+        """The opening of a seal this node signed (node-local), ``None`` when not held."""
+        with self.reader.connect() as conn:
+            return records.opening(conn, digest)
+
     def keep_alerts(self, alerts: Sequence[Alert]) -> None:
         """Store alerts a local entry raised beside its strict rules (a ``check``'s, ADR
         0022); the same alerts every peer and a rebuild raise from it (kept once by id)."""
@@ -345,7 +363,11 @@ class Store:
     ) -> list[SignedEntry]:
         """Sign-then-store under the store's write lock: ``build`` gets the stored head and
         returns the entries to append after it, so concurrent writers of one feed (several
-        workers) queue instead of racing for a position. Rules strict; all or nothing."""
+        workers) queue instead of racing for a position. Rules strict; all or nothing. A serial
+        already stored meets UNIQUE(gtin, serial) (``PacksTaken``): rolled back, the write is
+        made again looking every pack up, and the lifecycle refuses it naming the serial."""
+        with suppress(PacksTaken), self._write() as (conn, ids):
+            return write_local(conn, ids, feed, build, membership, defer_unique=True)
         with self._write() as (conn, ids):
             return write_local(conn, ids, feed, build, membership)
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import fields
 from functools import lru_cache
+from itertools import repeat
 from operator import attrgetter
 from typing import Any
 from urllib.parse import quote, unquote
 
 from sqlalchemy import ColumnElement, Connection, Row, and_, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from ledger.identifiers import DL_ROOT
+from ledger.identifiers import DL_ROOT, pack_uris
 from ledger.state import ContainerState, OrderKey, PackState, Record
 from ledger.status import Status
 from node.store.customs_records import record_before
@@ -113,13 +115,32 @@ def _update_packs_sql(paramstyle: str) -> str:
     return f"UPDATE {PACKS.name} SET {assignments} WHERE id = {pk}"  # noqa: S608 (constants only)
 
 
+class PacksTaken(Exception):
+    """A pack row met UNIQUE(gtin, serial) when written, after its commissioning was applied
+    without looking it up (``DbStateView.existing_packs``, ``defer_unique``). The write's
+    transaction is rolled back whole; ``Store.write_local`` makes it again, looking every pack
+    up, so the lifecycle refuses it with its own error naming the serial."""
+
+
 class DbStateView:
-    def __init__(self, conn: Connection, ids: Ids) -> None:
+    def __init__(self, conn: Connection, ids: Ids, *, defer_unique: bool = False) -> None:
         self.conn = conn
         self.ids = ids
+        #: A strict local write: new packs are left to UNIQUE(gtin, serial) (``existing_packs``).
+        self.defer_unique = defer_unique
+        self._unchecked = False  # packs not looked up wait to be written
         self._packs: dict[str, PackState] = {}
         self._pack_pk: dict[str, int] = {}
         self._new: dict[str, PackState] = {}
+        #: Packs commissioned and not written yet, kept as their commissioning made them: the
+        #: batches in order (template, serials), and the template of each URI (``_made``),
+        #: indexed only when a lookup needs it (most batches are written first). A pack asked
+        #: for before it is written is taken out into ``_new``.
+        self._batches: list[tuple[PackState, Sequence[str]]] = []
+        self._made: dict[str, PackState] = {}
+        self._indexed = 0  # batches in ``_made``
+        self._made_count = 0
+        self._taken_out = False
         self._dirty: dict[str, PackState] = {}
         #: URIs looked up and not stored (until ``put_packs`` adds them): a page's packs can be
         #: looked up together before the entries that commission them are applied.
@@ -141,6 +162,8 @@ class DbStateView:
 
     # -- packs ---------------------------------------------------------------------------------
     def get_packs(self, uris: Collection[str]) -> dict[str, PackState]:
+        if self._batches:
+            self._take_out(uris)
         wanted = [
             u for u in uris if u not in self._packs and u not in self._new and u not in self._absent
         ]
@@ -156,6 +179,24 @@ class DbStateView:
                 self._pack_pk[state.uri] = row.id
         self._absent.update(u for u in wanted if u not in self._packs)
         return {u: s for u in uris if (s := self._packs.get(u) or self._new.get(u)) is not None}
+
+    def existing_packs(
+        self, gtin: str, serials: Sequence[str], *, strict: bool
+    ) -> dict[str, PackState]:
+        """``get_packs``, or, for a strict write with ``defer_unique``, only what this view
+        holds (packs of the same batch not written yet, packs it loaded): the others are left
+        to UNIQUE(gtin, serial) when ``flush`` writes them (``PacksTaken``)."""
+        if not (strict and self.defer_unique):
+            return self.get_packs(pack_uris(gtin, serials))
+        self._unchecked = True
+        held = [d for d in (self._packs, self._new, self._made_index()) if d]
+        uris = pack_uris(gtin, serials) if held else []  # usually nothing held, nothing built
+        if all(d.keys().isdisjoint(uris) for d in held):
+            return {}
+        if self._batches:
+            self._take_out(uris)
+        packs, new = self._packs, self._new
+        return {u: s for u in uris if (s := packs.get(u) or new.get(u)) is not None}
 
     def _select_fresh_plan(self, sql: str, parameters: tuple[str, ...]) -> Sequence[Row[Any]]:
         """Rows of ``sql``, planned for the table as it is now. ``packs`` grows while a large
@@ -174,8 +215,36 @@ class DbStateView:
             if state.uri in self._pack_pk:
                 self._dirty[state.uri] = state
             else:
+                if self._batches and self._made_index().pop(state.uri, None) is not None:
+                    self._taken_out = True
                 self._new[state.uri] = state
                 self._absent.discard(state.uri)
+
+    def put_made_packs(self, template: PackState, serials: Sequence[str]) -> None:
+        """A commissioning's new packs, kept as the template and the serials until ``flush``."""
+        if not serials:
+            return
+        self._batches.append((template, serials))
+        self._made_count += len(serials)
+        if self._absent:
+            self._absent.difference_update(pack_uris(template.gtin, serials))
+
+    def _made_index(self) -> dict[str, PackState]:
+        """``_made``, with the batches added since it was last asked for."""
+        for template, serials in self._batches[self._indexed :]:
+            self._made.update(dict.fromkeys(pack_uris(template.gtin, serials), template))
+        self._indexed = len(self._batches)
+        return self._made
+
+    def _take_out(self, uris: Iterable[str]) -> None:
+        """Packs of ``_made`` among ``uris`` as states of their own, in ``_new``: the lifecycle
+        may change them before they are written."""
+        made = self._made_index()
+        for uri in uris:
+            template = made.pop(uri, None)
+            if template is not None:
+                self._new[uri] = template.made(uri, pack_key(uri)[1])
+                self._taken_out = True
 
     def _to_state(self, r: Row[Any]) -> PackState:
         gtin, lot = self._lot_of(r.lot)
@@ -346,6 +415,29 @@ class DbStateView:
             self._entry_pk(state.last),
         )
 
+    def _made_rows(self) -> list[tuple[object, ...]]:
+        """The values of ``_NEW_COLUMNS`` for the packs of ``_batches``, in the order they were
+        made; a pack taken out into ``_new`` is written from its own state, here."""
+        rows: list[tuple[object, ...]] = []
+        made = self._made_index() if self._taken_out else self._made
+        for template, serials in self._batches:
+            columns = self._row_columns(template)
+            if not self._taken_out:
+                rows += zip(repeat(template.gtin), serials, *map(repeat, columns))
+                continue
+            for uri, serial in zip(pack_uris(template.gtin, serials), serials, strict=True):
+                if made.get(uri) is template:
+                    rows.append((template.gtin, serial, *columns))
+                elif (state := self._new.pop(uri, None)) is not None:
+                    rows.append((state.gtin, state.serial, *self._row_columns(state)))
+        return rows
+
+    def _row_columns(self, state: PackState) -> tuple[object, ...]:
+        """The values of ``_NEW_COLUMNS`` after the serial."""
+        lot = self._lot(state.gtin, state.lot, expiry=state.expiry)
+        assert lot is not None
+        return (lot[0], self.ids.entry_pk_of(state.commissioned), *self._columns(state))
+
     def _new_rows(self) -> list[tuple[object, ...]]:
         """The values of ``_NEW_COLUMNS`` for each new pack. The packs of one commissioning
         entry differ only in their serial, so the columns after it, which take lookups, are
@@ -356,23 +448,33 @@ class DbStateView:
             rest = _ALL_BUT_URI_AND_SERIAL(state)
             columns = known.get(rest)
             if columns is None:
-                lot = self._lot(state.gtin, state.lot, expiry=state.expiry)
-                assert lot is not None
-                commissioned = self.ids.entry_pk_of(state.commissioned)
-                columns = known[rest] = (lot[0], commissioned, *self._columns(state))
+                columns = known[rest] = self._row_columns(state)
             rows.append((state.gtin, state.serial, *columns))
         return rows
 
     @property
     def pending(self) -> int:
         """Packs changed or added since the last ``flush``."""
-        return len(self._new) + len(self._dirty)
+        return self._made_count + len(self._new) + len(self._dirty)
 
     def flush(self) -> None:
         paramstyle = self.conn.dialect.paramstyle
-        if self._new:
-            self.conn.exec_driver_sql(_insert_packs_sql(paramstyle), self._new_rows())
+        if self._batches or self._new:
+            rows = self._made_rows()
+            rows += self._new_rows()
+            try:
+                self.conn.exec_driver_sql(_insert_packs_sql(paramstyle), rows)
+            except IntegrityError as exc:
+                if self._unchecked:
+                    raise PacksTaken(str(exc.orig)) from exc
+                raise
+            self._made.clear()
+            self._indexed = 0
+            self._batches.clear()
+            self._made_count = 0
+            self._taken_out = False
             self._new.clear()
+            self._unchecked = False
         if self._dirty:
             changed = [(*self._columns(s), self._pack_pk[uri]) for uri, s in self._dirty.items()]
             self.conn.exec_driver_sql(_update_packs_sql(paramstyle), changed)

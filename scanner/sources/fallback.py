@@ -12,6 +12,7 @@ from typing import Any
 from scanner.outcome import Outcome
 from scanner.reading import ScanData
 from scanner.sources.checkpoints import checkpoints_online
+from scanner.sources.foreign import verified_by_node
 from scanner.sources.offline import DEFAULT_MAX_AGE, LocalData, verify_offline
 from scanner.sources.online import (
     NodeClient,
@@ -85,6 +86,8 @@ class Sources:
                 client=self.client(),
             )
             unreachable = any(r.code == "ledger_unreachable" for r in outcome.verdict.reasons)
+            if self._foreign(scan, outcome):  # another consortium's pack: the node asks it
+                return verified_by_node(self.client(), scan, in_transit_ok=self.in_transit_ok)
             if not (unreachable and self.local is not None):
                 return outcome
         assert self.local is not None
@@ -96,6 +99,14 @@ class Sources:
             in_transit_ok=self.in_transit_ok,
             custodian=self.custodian,
         )
+
+    def _foreign(self, scan: ScanData, outcome: Outcome) -> bool:
+        """Whether the node's membership (verified from the pin) routes the pack to a foreign
+        root and the node holds nothing about it (ADR 0028)."""
+        if outcome.basis is None or outcome.basis.entries or self.genesis is None:
+            return False
+        membership, _, _ = membership_of(list(outcome.basis.memberships), self.genesis)
+        return membership is not None and membership.foreign_root_for_gtin(scan.gtin) is not None
 
     def case_packs(self, sscc: str) -> list[str]:
         """The packs inside a case or pallet, as the ledger lists them."""

@@ -30,6 +30,8 @@ SAMPLES = {
     "reference": "DE-2026-000123",
     # GS1 verification messaging (api/vrs.py)
     "lot": "L1",
+    # cases between authorities (api/cases.py)
+    "alert_id": "0" * 64,
 }
 AUTHENTICATED = [r for r in ROUTES if r.roles is not None]
 PUBLIC = [r for r in ROUTES if r.roles is None]

@@ -12,6 +12,7 @@ import pytest
 from ledger.action import Action
 from ledger.errors import KindNotAllowed, RuleViolation
 from ledger.feed import verify_chain
+from ledger.identifiers import lot_uri
 from ledger.kinds import Kind
 from ledger.openings import Sidecar
 from node.replication.pull import LocalPeer, pull
@@ -72,6 +73,72 @@ def test_a_batch_larger_than_one_flush_is_still_refused_whole(
         )
         assert store.count("packs") == 2_500
         assert done.entries[0].payload.seq == 0
+
+
+@pytest.mark.parametrize(
+    ("earlier", "batch", "chunk", "taken"),
+    [
+        # against an earlier batch, in the first chunk and after a flush of this batch
+        (["A1", "A2"], ["A2", *(f"B{i}" for i in range(10))], 1_000, "A2"),
+        (["A1", "A2"], [*(f"B{i}" for i in range(1_500)), "A2"], 1_000, "A2"),
+        # within the batch: in a later chunk of the same flush, and after a flush
+        ([], [*(f"B{i}" for i in range(700)), "B3"], 500, "B3"),
+        ([], [*(f"B{i}" for i in range(2_500)), "B10"], 1_000, "B10"),
+    ],
+    ids=["earlier-first-chunk", "earlier-after-flush", "within-unflushed", "within-flushed"],
+)
+def test_duplicate_serial_in_batch_stores_nothing(
+    store_url: str, earlier: list[str], batch: list[str], chunk: int, taken: str
+) -> None:
+    """A serial stored before, or repeated in the batch, refuses the whole batch with the
+    lifecycle's own error naming it, whether the store finds it by its unique index while
+    writing or among the packs it holds: no pack, entry or sidecar of the batch stays."""
+    with Store(store_url) as store:
+        node = service(store)
+        first = node.commission(GTIN, LOT, EXPIRY, serials=earlier) if earlier else None
+        with pytest.raises(RuleViolation) as refused:
+            node.commission(GTIN, LOT, EXPIRY, serials=batch, chunk=chunk)
+        assert refused.value.code == "duplicate_commission"
+        assert str(refused.value) == f"serial {taken} of {GTIN} is already commissioned"
+        assert refused.value.subject == pack(taken)
+        if first is not None:  # the evidence names the entry that commissioned it first
+            assert refused.value.evidence[0] == first.entries[0].id
+        assert store.count("packs") == len(earlier)
+        assert store.count("sidecars") == (1 if earlier else 0)
+        head = store.heads().get("acme/line1")
+        assert (head.size if head else 0) == (1 if earlier else 0)
+        # the feed goes on at the next position
+        after = node.commission(GTIN, LOT, EXPIRY, serials=["C1"])
+        assert after.entries[0].payload.seq == (1 if earlier else 0)
+
+
+def test_packs_commissioned_and_changed_in_one_write_are_stored_changed(store_url: str) -> None:
+    """A pack changed by a later entry of the write that commissions it, before its row is
+    written, is stored as changed; the lot's packs keep their order in the commissioning (its
+    leaf order)."""
+    with Store(store_url) as store:
+        written = service(store).submit_many(
+            [
+                Action(
+                    Kind.COMMISSION,
+                    [lot_uri(GTIN, LOT)],
+                    body={
+                        "gtin": GTIN,
+                        "ilmd": {"lotNumber": LOT, "itemExpirationDate": EXPIRY},
+                        "serials": ["A1", "A2", "A3"],
+                    },
+                ),
+                Action(Kind.PACK, subjects=[case(1), pack("A2")]),
+            ]
+        )
+        packed, loose = store.pack(pack("A2")), store.pack(pack("A3"))
+        assert packed is not None
+        assert packed.container == case(1)
+        assert loose is not None
+        assert loose.container is None
+        made = written[0].opening
+        assert isinstance(made, Sidecar)
+        assert store.lot_serials(GTIN, LOT)[1] == list(made.values)
 
 
 def test_generated_serials_already_stored_are_drawn_again(

@@ -57,3 +57,43 @@ def model_dir(train_slice: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     result = run("risk", "train", "--format", "kcs", "--data", str(train_slice), "--out", str(out))
     assert result.exit_code == 0, result.output + result.stderr
     return out
+
+
+# -- the learned score of a node's own declarations (--format medtrace) -----------------------
+#: Declarations and falsified share of the generated node stores the medtrace tests train on.
+NODE_DECLARATIONS = 600
+NODE_FALSIFIED = 0.1
+
+
+def generated_node(root: Path, seed: int, count: int = NODE_DECLARATIONS) -> Path:
+    """A customs node's data directory (``border``) holding the generator's labelled set of
+    ``seed``, with an inspection outcome recorded on every declaration after all of them."""
+    from node.risk.generator import Generator  # noqa: PLC0415
+
+    root.mkdir(parents=True, exist_ok=True)
+    made = Generator(root, seed)
+    try:
+        made.record_outcomes(made.build(count, NODE_FALSIFIED))
+        return made.node_json()
+    finally:
+        made.close()
+
+
+@pytest.fixture(scope="session")
+def node_train(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generated_node(tmp_path_factory.mktemp("node-train") / "border", 16)
+
+
+@pytest.fixture(scope="session")
+def node_valid(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generated_node(tmp_path_factory.mktemp("node-valid") / "border", 17)
+
+
+@pytest.fixture(scope="session")
+def node_model(node_train: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained by the real command on ``node_train``."""
+    out = tmp_path_factory.mktemp("node-risk") / "model"
+    trained = run("risk", "train", "--format", "medtrace", "--data", str(node_train),
+                  "--out", str(out))  # fmt: skip
+    assert trained.exit_code == 0, trained.output + trained.stderr
+    return out

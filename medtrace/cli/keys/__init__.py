@@ -15,6 +15,7 @@ import click
 
 from medtrace.cli.console import CleanErrorGroup
 from medtrace.cli.keys.consortium import create_command, show_command, verify_command
+from medtrace.cli.keys.foreign import distrust_foreign_command, trust_foreign_command
 from medtrace.cli.keys.membership import (
     add_feed_command,
     add_org_command,
@@ -55,6 +56,8 @@ for _command in (
     revoke_org_command,
     rotate_command,
     witness_policy_command,
+    trust_foreign_command,
+    distrust_foreign_command,
     show_command,
     verify_command,
     tls_ca_command,

@@ -125,6 +125,12 @@ def show_command(directory: Path, as_json: bool) -> None:
         out.print("no organisations yet (add one with: medtrace keys add-org)")
     else:
         out.print(table)
+    for root in summary["foreign_roots"]:  # other consortia pinned (keys trust-foreign)
+        out.print(
+            f"foreign root [bold]{escape(root['name'])}[/] ({root['country']}): genesis "
+            f"{root['genesis']}, prefixes {', '.join(root['prefixes'])}, "
+            f"endpoint {escape(root['endpoint'] or '—')}"
+        )
 
 
 @click.command("verify", short_help="Verify the membership chain from the genesis.")

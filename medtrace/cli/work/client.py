@@ -93,7 +93,13 @@ class NodeApi:
         self.session.close()
 
     def call(
-        self, method: str, path: str, *, body: Any = None, what: str, ok: int = 200
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        what: str,
+        ok: int | tuple[int, ...] = 200,
     ) -> dict[str, Any]:
         """The JSON object answered to ``method path``; ``what`` names the request in errors."""
         try:
@@ -120,7 +126,7 @@ class NodeApi:
             raise WorkError(
                 f"{self.url}: the {what} could not be sent (the request failed)"
             ) from None
-        if response.status_code != ok:
+        if response.status_code not in ((ok,) if isinstance(ok, int) else ok):
             raise refusal(response, what, self.url)
         try:
             value = response.json()

@@ -230,7 +230,9 @@ def declare_command(source: str, batch: int, target: Target) -> None:
 
     \b
     Each declaration is scored by the node (indicators R1 to R11, docs/spec/risk.md): its
-    lane (green, yellow, red, blue), score and reasons are shown in a table.
+    lane (green, yellow, red, blue), score and reasons are shown in a table; where the node
+    has a learned model (risk.model), a "learned" column shows its score (0 to 1) and the
+    feature that moved it most.
 
     \b
     With --json: {"declared": [{"reference", "entry", "packages", "risk"}], "count", "node"}.
@@ -270,15 +272,27 @@ def _lanes(declared: list[dict[str, Any]]) -> None:
     scored = [d for d in declared if isinstance(d.get("risk"), dict)]
     if not scored:
         return
-    table = Table("reference", "lane", "score", "reasons")
+    learned = any(isinstance(d["risk"].get("learned"), dict) for d in scored)
+    table = Table("reference", "lane", "score", *(["learned"] if learned else []), "reasons")
     for d in scored:
         risk = d["risk"]
         lane = str(risk["lane"])
         reasons = "; ".join(f"{r['code']} {r['name']}" for r in risk.get("reasons", []))
         style = _LANE_STYLE.get(lane, "")
-        table.add_row(escape(d["reference"]), f"[{style}]{lane}[/]", str(risk["score"]),
-                      escape(reasons) or "-")  # fmt: skip
+        cells = [escape(d["reference"]), f"[{style}]{lane}[/]", str(risk["score"])]
+        if learned:  # the learned score where the node has a model (risk.model)
+            cells.append(_learned(risk.get("learned")))
+        table.add_row(*cells, escape(reasons) or "-")
     out().print(table)
+
+
+def _learned(learned: Any) -> str:
+    """The learned score and its largest contribution, e.g. ``0.93 (R1_never_commissioned +2.1)``."""
+    if not isinstance(learned, dict):
+        return "-"
+    top = (learned.get("contributions") or [{}])[0]
+    why = f" ({top['feature']} {top['contribution']:+.1f})" if "feature" in top else ""
+    return escape(f"{learned['score']:.2f}{why}")
 
 
 def _send(
