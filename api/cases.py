@@ -12,7 +12,6 @@ consortium's case: verified offline against the foreign root the membership pins
 from __future__ import annotations
 
 import base64
-import binascii
 from datetime import UTC, datetime
 from typing import Any
 
@@ -133,8 +132,15 @@ def export(ctx: NodeContext, call: Call) -> Response:
     for n, raw in enumerate(body.get("photos", [])):
         try:
             data = base64.b64decode(raw["data"], validate=True)
+        except ValueError:  # binascii.Error, or a string that is not ASCII
+            raise Problem(
+                "invalid-request",
+                f"$.photos[{n}].data: expected the photo's bytes in base64",
+                extra={"path": f"$.photos[{n}].data"},
+            ) from None
+        try:
             photos.append(photo_json(raw["name"], raw["mediaType"], data))
-        except (binascii.Error, CaseRefused) as exc:
+        except CaseRefused as exc:
             raise Problem(
                 "invalid-request",
                 f"$.photos[{n}]: {exc}",

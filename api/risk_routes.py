@@ -203,5 +203,6 @@ def risk_routes() -> list[Route]:
                     default=DEFAULT_WEEKS,
                 ),
             ),
+            problems=(404,),
         ),
     ]

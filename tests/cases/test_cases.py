@@ -297,3 +297,20 @@ def test_a_scanner_is_not_shown_foreign_cases(countries: Countries, seizure: Sei
     assert shown.status_code == 200, shown.text
     assert shown.json() == {"count": 0, "alerts": []}
     assert countries.foreign_alerts()  # the operator's
+
+
+@pytest.mark.parametrize(
+    ("scenario", "data"),
+    [("not base64", "not base64!"), ("not ASCII", "\u008fc\u0019")],
+)
+def test_a_photo_that_is_not_base64_is_one_line(
+    countries: Countries, scenario: str, data: str
+) -> None:
+    """A photo's bytes that do not decode are a 400 naming the photo, never a 500."""
+    body = {
+        "declaration": REFERENCE,
+        "photos": [{"name": "seal.jpg", "mediaType": "image/jpeg", "data": data}],
+    }
+    answer = countries.request("bcus", "POST", "/api/v1/cases/export", body)
+    problem = _problem(answer, 400, "invalid-request")
+    assert "$.photos[0].data" in problem["detail"], scenario
