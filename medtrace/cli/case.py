@@ -21,7 +21,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -36,7 +36,8 @@ from ledger.cases import (
     encode_case,
     verify_case,
 )
-from medtrace.cli.console import FilePath, fail, out, print_json
+from medtrace.cli.console import FilePath, out, print_json
+from medtrace.cli.offline_files import load_json_file, refuse
 from medtrace.cli.work.client import WorkError
 from medtrace.cli.work.target import Target, node_options
 
@@ -148,26 +149,6 @@ def export_command(
     )
 
 
-def _refuse(code: str, message: str, exit_code: int, as_json: bool) -> NoReturn:
-    if as_json:
-        sys.stdout.write(json.dumps({"error": {"code": code, "hint": message}}) + "\n")
-        sys.exit(exit_code)
-    fail(message, exit_code)
-
-
-def _load(path: Path, as_json: bool) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        _refuse("usage", f"{path}: no such file", USAGE_EXIT, as_json)
-    except IsADirectoryError:
-        _refuse("usage", f"{path}: a directory, not a case file", USAGE_EXIT, as_json)
-    except (OSError, UnicodeDecodeError) as exc:
-        _refuse("usage", f"{path}: cannot be read ({exc.__class__.__name__})", USAGE_EXIT, as_json)
-    except ValueError as exc:
-        _refuse("usage", f"{path}: expected a JSON case file, found: {exc}", USAGE_EXIT, as_json)
-
-
 def report_json(case: VerifiedCase) -> dict[str, Any]:
     return {
         "valid": True,
@@ -223,14 +204,14 @@ def verify_command(file: Path, genesis: str | None, as_json: bool) -> None:
       medtrace case verify case.json --genesis $GENESIS
     """
     if not genesis:
-        _refuse("usage", "expected --genesis ID (or MEDTRACE_GENESIS)", USAGE_EXIT, as_json)
-    doc = _load(file, as_json)
+        refuse("usage", "expected --genesis ID (or MEDTRACE_GENESIS)", USAGE_EXIT, as_json)
+    doc = load_json_file(file, "case file", USAGE_EXIT, as_json)
     try:
         case = verify_case(doc, genesis)
     except CaseRefused as exc:
         not_a_case = not isinstance(doc, dict) or doc.get("format") != FORMAT
         usage = exc.code is CaseCode.OTHER_CONSORTIUM or not_a_case
-        _refuse(
+        refuse(
             exc.code.value,
             f"{file}: case_refused: {exc}",
             USAGE_EXIT if usage else REFUSED_EXIT,

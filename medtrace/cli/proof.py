@@ -18,14 +18,14 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
 
 import click
 from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
-from medtrace.cli.console import fail, out
+from medtrace.cli.console import out
+from medtrace.cli.offline_files import load_json_file, refuse
 from scanner.outcome import Outcome
 from scanner.proof_file import (
     TAMPERED,
@@ -63,26 +63,6 @@ def write_proof(path: Path, sources: Sources, outcome: Outcome) -> None:
 @click.group("proof")
 def proof_group() -> None:
     """Check a proof file (medtrace scan … --export-proof FILE) offline."""
-
-
-def _refuse(code: str, message: str, exit_code: int, as_json: bool) -> NoReturn:
-    if as_json:
-        sys.stdout.write(json.dumps({"error": {"code": code, "hint": message}}) + "\n")
-        sys.exit(exit_code)
-    fail(message, exit_code)
-
-
-def _load(path: Path, as_json: bool) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        _refuse("usage", f"{path}: no such file", USAGE_EXIT, as_json)
-    except IsADirectoryError:
-        _refuse("usage", f"{path}: a directory, not a proof file", USAGE_EXIT, as_json)
-    except (OSError, UnicodeDecodeError) as exc:
-        _refuse("usage", f"{path}: cannot be read ({exc.__class__.__name__})", USAGE_EXIT, as_json)
-    except ValueError as exc:
-        _refuse("usage", f"{path}: expected a JSON proof file, found: {exc}", USAGE_EXIT, as_json)
 
 
 def _show(report: ProofReport) -> None:
@@ -142,19 +122,19 @@ def verify_command(file: Path, genesis: str | None, as_json: bool) -> None:
       medtrace proof verify border.proof.json --genesis $GENESIS
     """
     if not genesis:
-        _refuse(
+        refuse(
             "usage",
             "expected --genesis ID (or MEDTRACE_GENESIS): the pinned genesis id",
             USAGE_EXIT,
             as_json,
         )
-    doc = _load(file, as_json)
+    doc = load_json_file(file, "proof file", USAGE_EXIT, as_json)
     try:
         report = verify_proof(doc, genesis, now=datetime.now(UTC))
     except ProofTampered as exc:
-        _refuse(TAMPERED, f"{file}: {exc}", TAMPERED_EXIT, as_json)
+        refuse(TAMPERED, f"{file}: {exc}", TAMPERED_EXIT, as_json)
     except ProofUnusable as exc:
-        _refuse("usage", f"{file}: {exc}", USAGE_EXIT, as_json)
+        refuse("usage", f"{file}: {exc}", USAGE_EXIT, as_json)
     if as_json:
         sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False) + "\n")
     else:

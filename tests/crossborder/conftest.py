@@ -6,7 +6,6 @@ B does not trust, whose manufacturer claims A's company prefix."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,20 +18,17 @@ from click.testing import CliRunner
 from keys.consortium import Consortium
 from keys.keystore import PASSPHRASE_ENV
 from ledger.feed import FeedWriter
-from ledger.feedlog import sign_feed_checkpoint
 from ledger.identifiers import lot_uri, pack_uri
 from ledger.kinds import Kind
-from ledger.membership import MembershipChain, SignedMembership
-from ledger.witness import cosign_feed_checkpoint, open_feed_checkpoint
 from medtrace.cli.keys import keys_group
 from medtrace.cli.node_foreign import foreign_group
 from node.config import load_config
-from node.replication.witnessing import take_note
 from node.store import Store
 from tests.api.test_server import Running, create_token, free_port, start
 from tests.crossborder.proxy import Proxy, Resolver
 from tests.nodes_setup import PASSPHRASE, Member, init_node, make_consortium
 from tests.products import AMOXIL
+from tests.proofs.conftest import witness_all
 
 PREFIX = "4012345"
 GTIN = "04012345000016"
@@ -54,34 +50,6 @@ C_FEEDS = ("fake/line", "dist/wh")
 def _ok(response: requests.Response) -> Any:
     assert response.status_code in (200, 201, 202), response.text[:500]
     return response.json() if response.content else None
-
-
-def witness_all(
-    data: Path, consortium: Path, feeds: tuple[str, ...], now: int | None = None
-) -> None:
-    """What the other members' nodes would do (ADR 0018): every feed's checkpoint at its size,
-    signed by its key and cosigned by every other organisation, kept in the node's store."""
-    opened = Consortium.open(consortium)
-    store = Store(load_config(data).database_url(data))
-    try:
-        versions: list[SignedMembership] = store.memberships()
-        genesis = versions[0].id
-        chain = MembershipChain(versions[0], genesis)
-        chain.extend_all(versions[1:])
-        at = now or int(time.time())
-        for feed in sorted(store.heads()):
-            note = sign_feed_checkpoint(
-                genesis, store.feed_tree(feed), opened.feed_key(feed, PASSPHRASE)
-            )
-            for witness in feeds:
-                if witness.split("/")[0] != feed.split("/")[0]:
-                    checkpoint = open_feed_checkpoint(chain.current, genesis, note)
-                    key = opened.feed_key(witness, PASSPHRASE)
-                    note = cosign_feed_checkpoint(checkpoint, genesis, witness, key, at)
-            taken = take_note(store, chain.current, note, at, genesis_id=genesis)
-            assert taken.status in {"taken", "held"}, taken
-    finally:
-        store.close()
 
 
 @dataclass

@@ -134,10 +134,16 @@ def _replicated(
 WITNESS_FEEDS = ("acme/line-1", "dist/wh", "border/post", "apo/counter", "reg/office")
 
 
-def witness_all(data: Path, consortium: Path) -> None:
+def witness_all(
+    data: Path,
+    consortium: Path,
+    feeds: tuple[str, ...] = WITNESS_FEEDS,
+    now: int | None = None,
+) -> None:
     """What the other members' nodes would do (ADR 0018): every feed's checkpoint at its size,
-    signed by its key and cosigned by each other organisation, kept in the node's store, so
-    that ``medtrace scan`` finds the entries it relies on witnessed (ADR 0024)."""
+    signed by its key and cosigned by each other organisation's feed among ``feeds``, kept in
+    the node's store, so that ``medtrace scan`` finds the entries it relies on witnessed
+    (ADR 0024)."""
     opened = Consortium.open(consortium)
     store = Store(load_config(data).database_url(data))
     try:
@@ -145,17 +151,17 @@ def witness_all(data: Path, consortium: Path) -> None:
         genesis = versions[0].id
         chain = MembershipChain(versions[0], genesis)
         chain.extend_all(versions[1:])
-        now = int(time.time())
+        at = now or int(time.time())
         for feed in sorted(store.heads()):
             note = sign_feed_checkpoint(
                 genesis, store.feed_tree(feed), opened.feed_key(feed, PASSPHRASE)
             )
-            for witness in WITNESS_FEEDS:
+            for witness in feeds:
                 if witness.split("/")[0] != feed.split("/")[0]:
                     checkpoint = open_feed_checkpoint(chain.current, genesis, note)
                     key = opened.feed_key(witness, PASSPHRASE)
-                    note = cosign_feed_checkpoint(checkpoint, genesis, witness, key, now)
-            taken = take_note(store, chain.current, note, now, genesis_id=genesis)
+                    note = cosign_feed_checkpoint(checkpoint, genesis, witness, key, at)
+            taken = take_note(store, chain.current, note, at, genesis_id=genesis)
             assert taken.status in {"taken", "held"}, taken
     finally:
         store.close()
