@@ -74,18 +74,22 @@ def register(app: Flask, ctx: NodeContext) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        started = g.get("started")
+        # The request and g once each: every attribute read through Flask's proxies costs a
+        # context lookup, and this runs for every request.
+        req, found = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
+        started = found.get("started")
         seconds = time.perf_counter() - started if started is not None else 0.0
-        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        ctx.metrics.observe(rule, request.method, response.status_code, seconds)
+        url_rule, method, path, status = req.url_rule, req.method, req.path, response.status_code
+        rule = url_rule.rule if url_rule is not None else "unmatched"
+        ctx.metrics.observe(rule, method, status, seconds)
         ctx.log.event(
             "request",
-            level=logging.DEBUG if request.path in _QUIET else logging.INFO,
-            method=request.method,
-            path=request.path,
-            status=response.status_code,
+            level=logging.DEBUG if path in _QUIET else logging.INFO,
+            method=method,
+            path=path,
+            status=status,
             duration_ms=round(seconds * 1000, 2),
-            user=g.get("token_user"),
+            user=found.get("token_user"),
         )
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from requests.auth import AuthBase
 
 from api.context import NodeContext
 from ledger.membership import ForeignRoot
@@ -50,6 +51,9 @@ class ForeignAsking:
 
     def __init__(self, data: Path) -> None:
         self.chains = HeldChains(data / CHAINS_DIR)
+        #: What signs every request to a foreign ledger (``scanner.cross_border.foreign_signer``:
+        #: this node's feed key), set by ``sign_foreign_requests``; ``None``: unsigned.
+        self.signer: AuthBase | None = None
         self._sessions: dict[tuple[str, Path | None], requests.Session] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._resolved: dict[tuple[str, str], tuple[float, str | None]] = {}
@@ -59,8 +63,16 @@ class ForeignAsking:
         key = (ledger.url, ledger.ca)
         with self._lock:
             if key not in self._sessions:
-                self._sessions[key] = ca_session(ledger.ca)
+                session = ca_session(ledger.ca)
+                session.auth = self.signer
+                self._sessions[key] = session
             return self._sessions[key]
+
+    def use_signer(self, signer: AuthBase) -> None:
+        """Sign the requests of the ledger sessions made from now on (set when the node starts,
+        before any; a resolver is asked unsigned)."""
+        with self._lock:
+            self.signer = signer
 
     def resolve(self, resolver: str, gtin: str) -> str | None:
         """The service a GS1 Digital Link resolver names for ``gtin``, asked at most every
@@ -90,6 +102,12 @@ _ASKING_LOCK = threading.Lock()
 def asking(ctx: NodeContext) -> ForeignAsking:
     with _ASKING_LOCK:
         return _ASKING.setdefault(id(ctx), ForeignAsking(ctx.data))
+
+
+def sign_foreign_requests(ctx: NodeContext, signer: AuthBase) -> None:
+    """Sign every request ``ctx``'s node sends to a foreign ledger with ``signer`` (ADR 0028,
+    addendum: the foreign node may hold a token it bound to this consortium to its members)."""
+    asking(ctx).use_signer(signer)
 
 
 def foreign_scan(
@@ -126,4 +144,4 @@ def foreign_scan(
     return outcome.verdict, fields
 
 
-__all__ = ["CHAINS_DIR", "ForeignAsking", "asking", "foreign_scan"]
+__all__ = ["CHAINS_DIR", "ForeignAsking", "asking", "foreign_scan", "sign_foreign_requests"]

@@ -17,10 +17,10 @@ from flask import Blueprint, Response, request
 from api import epcis, harvest, web
 from api.auth import from_loopback, require
 from api.body import read_body
-from api.call import Call
+from api.call import Call, prefetch_pack
 from api.context import NodeContext, node_context
 from api.problems import Problem
-from api.ratelimit import retry_after_header
+from api.ratelimit import SharedRateLimiter, retry_after_header
 from api.refusals import kind_not_allowed, refused
 from api.route import Guard, Route
 from api.validation import Invalid, check_body, parse_json, validate
@@ -87,11 +87,19 @@ def _body(route: Route) -> Any:
     return value
 
 
-def _take(ctx: NodeContext, route: Route, token: TokenInfo) -> None:
-    """One request from the token's bucket for the route's guard: 429 when it is empty."""
+def _take(ctx: NodeContext, route: Route, token: TokenInfo, path_args: Mapping[str, str]) -> None:
+    """One request from the token's bucket for the route's guard: 429 when it is empty. A route
+    that reads one pack (``Route.reads_pack``) has it read with the take, for its view."""
     write = route.guard is Guard.WRITE
     limiter = ctx.write_limiter if write else ctx.limiter
-    wait = limiter.take(f"token:{token.id}")
+    key = f"token:{token.id}"
+    pack = route.reads_pack(path_args) if route.reads_pack is not None else None
+    if pack is not None and isinstance(limiter, SharedRateLimiter):
+        wait, reading = limiter.take_reading(key, ctx.store, *pack)
+        if wait <= 0:
+            prefetch_pack(*pack, reading)
+    else:
+        wait = limiter.take(key)
     if wait > 0:
         ctx.metrics.rate_limited(route.path)
         seconds = retry_after_header(wait)
@@ -139,7 +147,7 @@ def _dispatch(route: Route) -> Callable[..., Response]:
         token = _token(ctx, route)
         if token is None or not route.guarded:
             return _answer(ctx, route, path_args, token)
-        _take(ctx, route, token)
+        _take(ctx, route, token, path_args)
         harvest.check(ctx, route.path, token)
         try:
             response = _answer(ctx, route, path_args, token)

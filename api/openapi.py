@@ -49,8 +49,9 @@ _DESCRIPTIONS = {
     400: "Malformed JSON, a body or parameter that does not match the schema, or an entry that "
     "would be malformed.",
     401: "No token, or a token that is unknown here, revoked or expired.",
-    403: "The token's role may not do this, this node's feed may not write this kind, or a "
-    "verifier's EPCIS query does not name exactly one pack or container (query-too-broad).",
+    403: "The token's role may not do this, this node's feed may not write this kind, a "
+    "verifier's EPCIS query does not name exactly one pack or container (query-too-broad), or "
+    "a token bound to a foreign consortium came without a current member's signature.",
     404: "Not found.",
     409: "The step breaks a lifecycle rule (`code` names it), or the feed is frozen.",
     413: "The body is larger than the node accepts.",

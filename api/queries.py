@@ -17,7 +17,7 @@ auditors of its custodian's, its destination's and the regulator's nodes
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -25,13 +25,14 @@ from flask import Response
 
 from api.alert_filters import alert_filter, filter_alerts, filter_local
 from api.alert_scope import scope_alerts, scope_entries
-from api.call import Call, json_response
+from api.call import Call, json_response, prefetched_pack
 from api.cases import foreign_alerts
 from api.context import NodeContext
 from api.harvest import note_unknown
 from api.problems import Problem
 from ledger.alerts import Alert
 from ledger.entry import SignedEntry
+from ledger.errors import LedgerError
 from ledger.identifiers import container_uri, gtin14, pack_uri
 from ledger.kinds import Kind, Role
 from ledger.state import ContainerState
@@ -117,10 +118,23 @@ def _pack_uri(call: Call) -> str:
     return pack_uri(gtin14(call.text("gtin")), call.text("serial"))
 
 
+def pack_key(path_args: Mapping[str, str]) -> tuple[str, str] | None:
+    """The pack ``pack_state`` reads for these path arguments, or ``None`` if they name none
+    (the view's parameters then answer 400): the dispatcher reads it with the take."""
+    try:
+        gtin, serial = gtin14(path_args["gtin"]), path_args["serial"]
+        pack_uri(gtin, serial)
+    except (KeyError, ValueError, LedgerError):
+        return None
+    return gtin, serial
+
+
 def pack_state(ctx: NodeContext, call: Call) -> Response:
     gtin, serial = gtin14(call.text("gtin")), call.text("serial")
     uri = pack_uri(gtin, serial)  # checks the serial's characters too
-    pack = ctx.store.read_pack(gtin, serial)
+    read, pack = prefetched_pack(gtin, serial)
+    if not read:
+        pack = ctx.store.read_pack(gtin, serial)
     if pack is None:
         raise Problem(
             "not-found", f"no pack {uri} is known at this node", extra={"pack": uri}, unknown=uri

@@ -23,7 +23,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+from node.store import PackReading, TakeRequest
 
 #: Writes per minute per token and node, in bursts of as many: far above what a
 #: production line or a pharmacy writes (a commissioning of 100,000 packs is one request), far
@@ -244,6 +246,16 @@ class _JustRead(threading.local):
     until: float = 0.0
 
 
+class PackTaker(Protocol):
+    """``node.store.Store`` as ``SharedRateLimiter.take_reading`` uses it."""
+
+    def counters(self) -> Any: ...
+    def read_pack(self, gtin: str, serial: str) -> PackReading | None: ...
+    def read_pack_taking(
+        self, take: TakeRequest, gtin: str, serial: str
+    ) -> tuple[_Taken, PackReading | None]: ...
+
+
 class SharedRateLimiter:
     """``RateLimiter`` counted in the node's database: one bucket per token for every server."""
 
@@ -271,6 +283,20 @@ class SharedRateLimiter:
         )
         self.seen.subject, self.seen.until = key, taken.harvest_until
         return taken.wait
+
+    def take_reading(
+        self, key: str, store: PackTaker, gtin: str, serial: str
+    ) -> tuple[float, PackReading | None]:
+        """``take``, and if it allows the request the pack ``(gtin, serial)`` as
+        ``store.read_pack`` reads it (``None``: unknown, or refused): one round trip where the
+        store can do both at once (PostgreSQL, ``Store.read_pack_taking``)."""
+        if store.counters() is not self.counters:  # counted elsewhere: take, then read
+            wait = self.take(key)
+            return wait, (store.read_pack(gtin, serial) if wait <= 0 else None)
+        request = TakeRequest(key, self.bucket, self.per_minute, self.burst, self.clock())
+        taken, reading = store.read_pack_taking(request, gtin, serial)
+        self.seen.subject, self.seen.until = key, taken.harvest_until
+        return taken.wait, reading
 
 
 class SharedHarvestGuard:

@@ -9,7 +9,7 @@ outside the rate limit and the serial-harvesting guard).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
@@ -80,6 +80,10 @@ class Route:
     uploads: Schema | None = None
     #: Problem statuses this route answers beyond those derived from its other fields.
     problems: tuple[int, ...] = ()
+    #: The pack ``(gtin, serial)`` the view reads, from the path's arguments (``None``: not a
+    #: valid key): the dispatcher takes from the token's bucket and reads it at once, in one
+    #: statement where the store can (``api/dispatch.py``, ``api.call.prefetched_pack``).
+    reads_pack: Callable[[Mapping[str, str]], tuple[str, str] | None] | None = None
 
     def __post_init__(self) -> None:
         guard = self.guard or default_guard(self.method, self.roles)

@@ -25,6 +25,7 @@ from api.auth import (
 from api.cases import case_routes
 from api.checkpoint_routes import checkpoint_routes
 from api.customs_routes import customs_routes
+from api.foreign_auth import foreign_auth_routes
 from api.risk_routes import risk_routes
 from api.route import Guard, Param, Route
 from api.scan_schemas import SCAN_REQUEST, SCAN_RESULT, SCAN_UPLOAD
@@ -166,6 +167,7 @@ def _routes() -> tuple[Route, ...]:
             READERS,
             response=PACK,
             params=(GTIN_PARAM, SERIAL_PARAM),
+            reads_pack=queries.pack_key,
         ),
         Route(
             f"{API_PREFIX}/packs/<gtin>/<path:serial>/provenance",
@@ -468,6 +470,7 @@ def _routes() -> tuple[Route, ...]:
         *risk_routes(),
         *vrs_routes(),
         *case_routes(),
+        *foreign_auth_routes(),
         *public,
         *epcis_routes,
     )

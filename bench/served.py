@@ -8,7 +8,7 @@
 * ``floor_sqlite_lookup``: stdlib ``sqlite3`` point lookups by (gtin, serial) on the same file.
 * ``convergence``: four nodes peered with each other; one appends a ship entry over HTTP and the
   clock runs until every node's ``GET /api/v1/feeds`` digest equals the writer's; appends are
-  ``PAUSE_S`` apart.
+  ``PAUSE_S`` apart (``bench.convergence``, which also runs it alone beside its floor).
 * ``catchup``: one of the four is stopped, another writes ``entries`` entries (a commissioning
   with one serial per entry), the stopped node starts again and the clock runs from its first
   healthy answer until its digest equals the writer's.
@@ -25,17 +25,16 @@ import sys
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from time import perf_counter, sleep
+from time import perf_counter
 
 import requests
 
+from bench import convergence as convergence_run
 from bench.consortium import EXPIRY, GTIN, LOT
 from bench.nodes import PASSPHRASE, Cluster, Node
 from bench.progress import Progress
-from ledger.identifiers import pack_uri
 from ledger.serials import generate_serials
 from node.config import load_config
-from node.replication.protocol import FEEDS_PATH
 from node.service import NodeService
 from node.store import Store
 
@@ -43,7 +42,7 @@ from node.store import Store
 SAMPLE_KEYS = 200_000
 FLOOR_LOOKUPS = 100_000
 #: Seconds between two convergence appends.
-PAUSE_S = 0.5
+PAUSE_S = convergence_run.PAUSE_S
 
 
 @dataclass(frozen=True)
@@ -171,83 +170,21 @@ def verify_http(
     )
 
 
-def _digest(session: requests.Session, node: Node) -> str:
-    answer = session.get(
-        f"{node.url}{FEEDS_PATH}",
-        headers={"Authorization": f"Bearer {node.operator}"},
-        timeout=10,
-    )
-    answer.raise_for_status()
-    return str(answer.json()["digest"])
-
-
-def _post(session: requests.Session, node: Node, path: str, body: object) -> dict[str, object]:
-    answer = session.post(
-        f"{node.url}/api/v1{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {node.operator}"},
-        timeout=600,
-    )
-    if answer.status_code != 201:
-        raise RuntimeError(f"POST {path} at {node.name}: {answer.status_code} {answer.text[:300]}")
-    result: dict[str, object] = answer.json()
-    return result
-
-
-def _commission(
-    session: requests.Session, node: Node, count: int, **extra: object
-) -> dict[str, object]:
-    """``count`` fresh packs of the bench's lot, commissioned over HTTP at ``node``."""
-    body = {"gtin": GTIN, "lot": LOT, "expiry": EXPIRY, "count": count, **extra}
-    return _post(session, node, "/commission", body)
-
-
-def wait_converged(
-    session: requests.Session, nodes: list[Node], target: str, timeout: float, poll: float
-) -> None:
-    """Poll every node's digest until all equal ``target``."""
-    deadline = perf_counter() + timeout
-    pending = list(nodes)
-    while pending:
-        pending = [n for n in pending if _digest(session, n) != target]
-        if not pending:
-            return
-        if perf_counter() > deadline:
-            raise RuntimeError(
-                f"expected {', '.join(n.name for n in pending)} to converge within {timeout:.0f} s"
-            )
-        sleep(poll)
+#: The digest reads, writes and convergence measurement are bench/convergence.py's
+#: (``python -m bench.convergence`` runs the same measurement alone, beside its floor).
+_digest = convergence_run.digest
+_post = convergence_run.post
+_commission = convergence_run.commission
+wait_converged = convergence_run.wait_converged
 
 
 def convergence(
     writer: Node, nodes: list[Node], rounds: int, destination: str, progress: Progress
 ) -> list[float]:
-    """Seconds from each ship POST at ``writer`` until every node's digest equals the writer's."""
-    progress.phase(f"convergence: {rounds} appends over 4 nodes", rounds)
-    times: list[float] = []
-    with requests.Session() as session:
-        made = _commission(session, writer, rounds + 2)
-        serials = [str(s) for s in made["serials"]]  # type: ignore[attr-defined]
-        wait_converged(session, nodes, _digest(session, writer), 60, 0.01)
-        for serial in serials[:rounds]:
-            began = perf_counter()
-            _post(
-                session,
-                writer,
-                "/actions/ship",
-                {
-                    "subjects": [pack_uri(GTIN, serial)],
-                    "body": {"destination": destination},
-                },
-            )
-            target = _digest(session, writer)
-            wait_converged(session, nodes, target, 60, 0.002)
-            times.append(perf_counter() - began)
-            progress.advance()
-            # Appends spaced out: back to back, each one would meet the replicator's
-            # MIN_GAP_S (0.2 s between hint-triggered rounds) and measure that instead.
-            sleep(PAUSE_S)
-    return times
+    """Seconds from each ship POST at ``writer`` until every node's digest equals the writer's
+    (``bench.convergence.appends``)."""
+    done = convergence_run.appends(writer, nodes, rounds, destination, progress)
+    return [a.seconds for a in done]
 
 
 def catchup(

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -27,7 +27,13 @@ from ledger.opening_forms import (
     disclosures_from_wire,
     sidecar_from_wire,
 )
-from ledger.openings import check_disclosures, commitment_of, open_sidecar, opened_subjects
+from ledger.openings import (
+    Commitment,
+    check_disclosures,
+    commitment_of,
+    open_sidecar,
+    opened_subjects,
+)
 from ledger.timefmt import parse_ts
 
 #: The version new entries are written in; every version in ``VERSIONS`` still verifies.
@@ -55,6 +61,11 @@ class Payload:
     refs: tuple[str, ...] = ()
     body: Mapping[str, Any] = field(default_factory=dict)
     v: int = VERSION
+    #: ``commitment_of(v, body)`` once asked (a replicated entry is asked several times);
+    #: ``False`` for none, ``None`` until asked.
+    _commitment: Commitment | bool | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,9 +89,19 @@ class Payload:
         return self.feed.split("/", 1)[0]
 
     @property
+    def commitment(self) -> Commitment | None:
+        """The signed commitment (v2), ``None`` when there is none; ``MalformedEntry`` if
+        ``body.commitment`` is not one. Worked out once: the payload is a view of signed bytes."""
+        found = self._commitment
+        if found is None:
+            found = commitment_of(self.v, self.body) or False
+            object.__setattr__(self, "_commitment", found)
+        return found if isinstance(found, Commitment) else None
+
+    @property
     def commits(self) -> bool:
         """Whether the payload signs a commitment to packs it does not list (v2)."""
-        return commitment_of(self.v, self.body) is not None
+        return self.commitment is not None
 
     @property
     def order_key(self) -> tuple[str, str, int]:
@@ -163,6 +184,8 @@ class SignedEntry:
     payload: Payload
     id: str
     opening: Opening | None = field(default=None, compare=False)
+    #: ``about`` once asked (ingest asks for a page's packs, then the lifecycle again).
+    _about: tuple[str, ...] | None = field(default=None, init=False, repr=False, compare=False)
 
     def with_opening(self, opening: Opening | None, *, check: bool = True) -> SignedEntry:
         """This entry with ``opening`` beside it, after checking it against the signed root
@@ -174,7 +197,8 @@ class SignedEntry:
                 open_sidecar(p.kind, p.subjects, p.body, p.v, opening)
             else:
                 check_disclosures(p.kind, p.subjects, p.body, p.v, opening)
-        return replace(self, opening=opening)
+        # Not ``dataclasses.replace``: it costs more than parsing the sidecar did.
+        return SignedEntry(self.payload_bytes, self.signature, self.payload, self.id, opening)
 
     def require_sidecar(self) -> None:
         """What a node checks before it stores an entry from elsewhere: an entry committing to
@@ -198,8 +222,12 @@ class SignedEntry:
     def about(self) -> tuple[str, ...]:
         """What the entry is about as a v1 entry listed it: its subjects and the opened packs
         (a commission: the packs it creates); only opened packs are known."""
-        p = self.payload
-        return opened_subjects(p.kind, p.subjects, p.body, p.v, self.opening)
+        found = self._about
+        if found is None:
+            p = self.payload
+            found = opened_subjects(p.kind, p.subjects, p.body, p.v, self.opening)
+            object.__setattr__(self, "_about", found)
+        return found
 
     @classmethod
     def from_bytes(cls, payload_bytes: bytes, signature: bytes) -> SignedEntry:

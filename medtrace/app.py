@@ -17,9 +17,12 @@ from flask import Flask
 
 import api
 from api.context import EXTENSION, NodeContext
+from api.cross_border import sign_foreign_requests
+from api.foreign_auth import require_foreign_signatures
 from api.metrics import Metrics
 from api.peer_auth import require_peer_signatures
 from api.ratelimit import shared_guards
+from api.routes import ROUTES
 from keys.keystore import KeyStoreError
 from keys.tls import NodeTlsFiles
 from keys.tls_contexts import client_context
@@ -36,6 +39,7 @@ from node.service import NodeService
 from node.store import Store
 from node.tokens import Tokens
 from node.unlock import AppError, load_feed_key, resolve_node_passphrase
+from scanner.cross_border import foreign_signer
 
 #: How often a process compares the stored membership version with its own (one SELECT of a
 #: number): a version another server adopted is served everywhere within 1 s (ADR 0021).
@@ -72,6 +76,7 @@ def create_app(
     api.register(app, ctx)
     if config.tls:
         require_peer_signatures(app, ctx)
+    require_foreign_signatures(app, ctx, ROUTES)  # only tokens bound to a consortium
     log.event(
         "node started",
         feed=config.feed,
@@ -129,6 +134,8 @@ def _context(
     # moved to signatures yet checks that instead (ADR 0011).
     use_request_signer(RequestSigner(config.feed, key))
     use_checkpoint_key(CheckpointKey(config.feed, key, config.genesis_id))  # docs/spec/proofs.md
+    # Requests to other consortia's ledgers are signed too (ADR 0028, addendum).
+    sign_foreign_requests(ctx, foreign_signer(config.feed, key, config.genesis_id))
     if config.tls:
         files = NodeTlsFiles.in_dir(data)
         try:

@@ -20,6 +20,10 @@ Roles (what the HTTP API lets a token do, see docs/spec/api.md):
 * ``verifier``: pack, provenance and container queries and alerts (a pharmacist's scanner);
 * ``peer``: the replication endpoints only (another node of the consortium);
 * ``auditor``: read alerts, feeds, provenance; no writes.
+
+A ``verifier`` token issued to another consortium's node may be **bound** to that consortium
+(its genesis id, ``consortium``): a request with it then counts only when signed by the current
+key of a feed of that consortium's membership (``api/foreign_auth.py``; ADR 0028, addendum).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from node.store import Store
 TOKEN_PREFIX = "mt_"  # noqa: S105 (the public prefix, not a secret)
 _TOKEN = re.compile(r"\Amt_[A-Za-z0-9_-]{43}\Z")
 _USER = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._@-]{0,63}\Z")
+_GENESIS = re.compile(r"\A[0-9a-f]{64}\Z")
 #: Seconds a process trusts what it read of a token (docs/spec/api.md: revocation).
 CACHE_TTL_S = 0.5
 #: Tokens remembered per process; past that the cache starts again empty.
@@ -66,6 +71,8 @@ class TokenInfo:
     expires: str | None
     revoked: bool
     fingerprint: str  # the first 12 hex digits of the hash: to tell tokens apart, not a secret
+    #: The foreign consortium (genesis id) the token is bound to; ``None``: not bound.
+    consortium: str | None = None
 
     def active(self, now: str | None = None) -> bool:
         if self.revoked:
@@ -82,6 +89,7 @@ class TokenInfo:
             "revoked": self.revoked,
             "active": self.active(),
             "fingerprint": self.fingerprint,
+            "consortium": self.consortium,
         }
 
 
@@ -112,6 +120,7 @@ def _info(row: Mapping[Any, Any]) -> TokenInfo:
         expires=str(expires) if expires is not None else None,
         revoked=bool(row["revoked"]),
         fingerprint=str(row["hash"])[:12],
+        consortium=str(row["consortium"]) if row.get("consortium") is not None else None,
     )
 
 
@@ -131,9 +140,15 @@ class Tokens:
         self._cache: dict[str, tuple[TokenInfo, float]] = {}  # hash -> (record, when read)
 
     def create(
-        self, user: str, role: TokenRole | str, expires: datetime | None = None
+        self,
+        user: str,
+        role: TokenRole | str,
+        expires: datetime | None = None,
+        *,
+        consortium: str | None = None,
     ) -> tuple[str, TokenInfo]:
-        """A new token (returned here only, never stored in clear) and what is stored of it."""
+        """A new token (returned here only, never stored in clear) and what is stored of it;
+        ``consortium``: the genesis id of the foreign consortium a verifier token is bound to."""
         if not isinstance(user, str) or not _USER.match(user):
             raise TokenError(
                 "expected a user name of 1 to 64 letters, digits and . _ @ - (starting with a "
@@ -142,11 +157,18 @@ class Tokens:
         the_role = parse_role(role) if isinstance(role, str) else role
         if expires is not None and expires.tzinfo is None:
             raise TokenError("expected an aware expiry time, found a naive one")
+        if consortium is not None:
+            _check_binding(the_role, consortium)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         digest, created = token_hash(token), now_ts()
         until = format_ts(expires) if expires is not None else None
         pk = self.table.add(
-            user=user, role=the_role.value, digest=digest, created=created, expires=until
+            user=user,
+            role=the_role.value,
+            digest=digest,
+            created=created,
+            expires=until,
+            consortium=consortium,
         )
         info = TokenInfo(
             id=pk,
@@ -156,6 +178,7 @@ class Tokens:
             expires=until,
             revoked=False,
             fingerprint=digest[:12],
+            consortium=consortium,
         )
         return token, info
 
@@ -189,6 +212,18 @@ class Tokens:
                 self._cache.clear()
             self._cache[digest] = (info, now)
         return info if info.active() else None
+
+
+def _check_binding(role: TokenRole, consortium: str) -> None:
+    if role is not TokenRole.VERIFIER:
+        raise TokenError(
+            "expected role verifier for a token bound to a foreign consortium (what its node "
+            f"asks with), found role {role.value}"
+        )
+    if not _GENESIS.match(consortium):
+        raise TokenError(
+            f"expected a consortium's genesis id (64 lower-case hex digits), found {consortium[:80]!r}"
+        )
 
 
 # -- module-level shortcuts (each opens the table; an app keeps one ``Tokens``) ------------------

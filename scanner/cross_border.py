@@ -14,6 +14,13 @@ The foreign membership chain is **followed**: every version an answer carries th
 the chain held here is verified (each signed by the threshold of the one before) and kept
 (``HeldChains``), and an answer is always judged against the longest chain held, so an answer
 that leaves out a version (one revoking a member's key) is judged with it anyway.
+
+Every request sent abroad is **signed** with this node's feed key (``foreign_signer``: RFC 9421,
+tag ``medtrace-foreign``, covering the request line, the bearer token and ``Medtrace-Consortium``,
+this consortium's genesis id), so the foreign node can hold a token it bound to this consortium
+to this consortium's current members (``api/foreign_auth.py``; ADR 0028, addendum). The same
+chains are what that check follows the other way: ``ask_membership`` fetches a consortium's
+membership versions from its service (``GET /api/v1/consortium/membership``).
 """
 
 from __future__ import annotations
@@ -30,12 +37,14 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.entry import SignedEntry
 from ledger.errors import LedgerError
 from ledger.identifiers import pack_uri
 from ledger.membership import ForeignRoot, MembershipChain, SignedMembership
 from node.config import ForeignConfig
+from node.replication.signed_requests import COVERED, RequestSigner
 from scanner.outcome import Freshness, Outcome
 from scanner.reading import ScanData
 from scanner.sources.online import NodeClient, NodeUnreachable, verify_online
@@ -46,6 +55,37 @@ from scanner.witnessed import hold_unwitnessed, witness
 #: How many proof requests go out at once: the entries of one pack (typically 4 to 8).
 PROOF_FETCHES = 8
 TIMEOUT_S = 5.0
+#: The application tag of a request signed for another consortium's node (not a peer's).
+FOREIGN_TAG = "medtrace-foreign"
+#: The header naming the signer's consortium (its genesis id), covered by the signature.
+CONSORTIUM_HEADER = "Medtrace-Consortium"
+FOREIGN_COVERED = (*COVERED, CONSORTIUM_HEADER.lower())
+#: Where a node serves its consortium's signed membership versions to a verifier token.
+MEMBERSHIP_CHAIN_PATH = "/api/v1/consortium/membership"
+
+
+def foreign_signer(feed: str, key: Ed25519PrivateKey, genesis: str) -> RequestSigner:
+    """What signs this node's requests to foreign ledgers: its feed and key, for ``genesis``."""
+    return RequestSigner(feed, key, tag=FOREIGN_TAG, fields=((CONSORTIUM_HEADER, genesis),))
+
+
+def ask_membership(
+    url: str, token: str, session: requests.Session, genesis: str
+) -> list[SignedMembership]:
+    """The membership versions the node at ``url`` serves for consortium ``genesis`` (checked
+    by ``HeldChains.follow``, not here); ``NodeUnreachable`` when it cannot be asked or its
+    answer is not a membership answer of that genesis."""
+    client = NodeClient(url, token, TIMEOUT_S, session)
+    response = client.get(MEMBERSHIP_CHAIN_PATH)
+    if response.status_code != 200:
+        raise NodeUnreachable(f"{url}: answered {response.status_code} to {MEMBERSHIP_CHAIN_PATH}")
+    try:
+        answer = response.json()
+        if answer["genesis"] != genesis:
+            raise NodeUnreachable(f"{url}: serves consortium {str(answer['genesis'])[:16]}…")
+        return [SignedMembership.from_wire(v) for v in answer["versions"]]
+    except (ValueError, KeyError, TypeError, AttributeError, LedgerError):
+        raise NodeUnreachable(f"{url}: its membership answer is malformed") from None
 
 
 @dataclass(frozen=True)
@@ -297,11 +337,17 @@ def configured(
 
 
 __all__ = [
+    "CONSORTIUM_HEADER",
+    "FOREIGN_COVERED",
+    "FOREIGN_TAG",
+    "MEMBERSHIP_CHAIN_PATH",
     "ForeignLedger",
     "HeldChains",
     "answered_by",
+    "ask_membership",
     "checkpoints_at_once",
     "configured",
+    "foreign_signer",
     "unreachable",
     "verify_foreign",
 ]

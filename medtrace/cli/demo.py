@@ -6,11 +6,13 @@ import json
 import os
 import secrets
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 import requests
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,8 +20,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from keys.keystore import KeyStoreError, atomic_write, ensure_private_dir
 from ledger.errors import LedgerError
 from medtrace.cli.console import console, fail, message_of
+from medtrace.demo.abroad import Abroad, play_abroad
 from medtrace.demo.scenario import Step, Story, play, unexpected
 from node.config import ConfigError
+from node.localnet.country_b import COUNTRY_A, COUNTRY_B, SERVICE_A, CountryB, create_country_b
+from node.localnet.http_actor import HttpNode
 from node.localnet.network import create_consortium
 from node.localnet.processes import (
     SECRETS_DIR,
@@ -31,7 +36,7 @@ from node.localnet.processes import (
 )
 from node.localnet.running import RunningNode, running_nodes
 
-PHASES = 11
+PHASES = 14
 _MARKER = "report.json"
 _COLOURS = {"RELEASE": "bold green", "HOLD": "bold yellow", "REJECT": "bold red"}
 
@@ -86,7 +91,7 @@ def _steps_table(steps: list[Step]) -> Table:
             step.actor,
             verdict,
             step.product or "",
-            ", ".join(step.reasons) or step.note,
+            _reasons(step),
             ", ".join(step.alerts),
         )
     return table
@@ -129,7 +134,10 @@ def demo_command(
     """Run the demo network end to end: five organisations, each its own node process on
     loopback, and a batch of 10,000 packs commissioned, aggregated, shipped across a border,
     inspected, received, verified and dispensed; then a cloned serial, a recalled lot, a
-    mislabelled pack and an unknown one.
+    mislabelled pack and an unknown one. Then a second country (another consortium, a customs
+    node and a regulator node under OUT/abroad): a case of packs is exported to it, its customs
+    verify them against the first country's ledger, find the clone, and send the case to the
+    first country's regulator node, which imports it as an alert.
 
     Writes OUT/report.json and exits non-zero if a node fails, a verdict is not the expected
     one, or the nodes do not converge. Every node process is stopped at the end, also on
@@ -181,11 +189,19 @@ def _demo(out: Path, *, setup_only: bool, docker: bool, regulator_database: str,
             f"[bold green]✓[/] consortium and {len(layout.ports)} node data directories in {out}/nodes"
         )
         return
+    layout = Layout.loopback(tls=tls)
+    with console.status(f"creating country {COUNTRY_B}'s consortium; each country pins the other"):
+        abroad = create_country_b(out, consortium, passphrase, layout)
     with console.status("creating the node data directories and tokens"):
-        network = build_process_network(out, consortium, passphrase, tls=tls)
+        network = build_process_network(out, consortium, passphrase, tls=tls, layout=layout)
+        abroad.init(out / "nodes" / SERVICE_A)
     try:
-        with console.status("starting five node processes"):
+        with console.status(
+            f"starting seven node processes: five in {COUNTRY_A}, two in {COUNTRY_B}"
+        ):
+            abroad.launch()
             network.start()
+            abroad.wait()
         story = Story(
             dict(network.actors),
             consortium.membership,
@@ -199,42 +215,91 @@ def _demo(out: Path, *, setup_only: bool, docker: bool, regulator_database: str,
             task = progress.add_task("starting", total=PHASES)
             for phase in play(story):
                 progress.update(task, description=phase, advance=1)
+            there = Abroad(abroad.nodes, abroad.converge, abroad.genesis, out)
+            for phase in play_abroad(story, there):
+                progress.update(task, description=phase, advance=1)
             progress.update(task, description="done", completed=PHASES)
-        report = _report(network, story.steps)
-        failed = network.failed()
+        report = _report(network, story.steps, abroad)
+        failed = [out / "nodes" / n for n in network.failed()]
+        failed += [abroad.out / "nodes" / n for n in abroad.failed()]
     finally:
-        network.stop()
+        try:
+            network.stop()
+        finally:
+            abroad.stop()
     (out / _MARKER).write_text(json.dumps(report, indent=2) + "\n")
     console.print(_steps_table(story.steps))
-    nodes = Table("node", "role", "url", "digest", title="Nodes at the end")
-    for name, node in report["nodes"].items():
-        nodes.add_row(name, node["role"], node["url"], node["digest"][:16] + "…")
+    nodes = Table("node", "country", "role", "url", "digest", title="Nodes at the end")
+    for country, found in ((COUNTRY_A, report["nodes"]), (COUNTRY_B, report["abroad"]["nodes"])):
+        for name, node in found.items():
+            nodes.add_row(name, country, node["role"], node["url"], node["digest"][:16] + "…")
     console.print(nodes)
-    problems = unexpected(story.steps, story.regulator_alerts)
-    problems += [
-        f"node {name} exited before the end (see {out}/nodes/{name}/node.log)" for name in failed
-    ]
+    console.print(_pins_table(report["abroad"]["pins"]))
+    problems = unexpected(story.steps, story.regulator_alerts, ledger_a=consortium.genesis_id)
+    problems += [f"node {d.name} exited before the end (see {d}/node.log)" for d in failed]
     digests = {n["digest"] for n in report["nodes"].values()}
     if len(digests) != 1:
         problems.append(f"the nodes did not converge: {len(digests)} different digests")
+    if len({n["digest"] for n in report["abroad"]["nodes"].values()}) != 1:
+        problems.append(f"the nodes of {COUNTRY_B} did not converge")
     console.print(f"report: {out / _MARKER}")
     if problems:
         for problem in problems:
             console.print(f"[bold red]✗[/] {problem}")
         raise SystemExit(1)
     console.print(
-        f"[bold green]✓[/] every verdict as expected; all {len(report['nodes'])} nodes hold the same ledger ({digests.pop()[:16]}…)"
+        f"[bold green]✓[/] every verdict as expected; all {len(report['nodes'])} nodes of "
+        f"{COUNTRY_A} hold the same ledger ({digests.pop()[:16]}…), both of {COUNTRY_B} theirs"
     )
 
 
-def _report(network: ProcessNetwork, steps: list[Step]) -> dict[str, Any]:
-    nodes = {
-        name: {
-            "role": node.role.value,
-            "data": str(Path("nodes") / name),
-            "url": node.url,
-            "digest": node.digest(),
+def _reasons(step: Step) -> str:
+    """The step's reasons, else its note; both for a step with details (which ledger answered a
+    scan abroad, what a case file held)."""
+    reasons = ", ".join(step.reasons)
+    if reasons and step.details and step.note:
+        return f"{escape(reasons)}\n[dim]{escape(step.note)}[/]"
+    return escape(reasons or step.note)
+
+
+def _pins_table(pins: list[dict[str, Any]]) -> Table:
+    table = Table(
+        "consortium", "pins", "country", "prefixes", "endpoint", "signed by", title="Foreign roots"
+    )
+    for pin in pins:
+        table.add_row(
+            f"{pin['consortium']} (v{pin['membership_version']})",
+            f"{pin['pins']} ({pin['genesis'][:16]}…)",
+            pin["country"],
+            ", ".join(pin["prefixes"]),
+            pin["endpoint"] or "",
+            ", ".join(pin["signed_by"]),
+        )
+    return table
+
+
+def _report(network: ProcessNetwork, steps: list[Step], abroad: CountryB) -> dict[str, Any]:
+    def nodes(found: Mapping[str, HttpNode], data: Path) -> dict[str, Any]:
+        return {
+            name: {
+                "role": node.role.value,
+                "data": str(data / name),
+                "url": node.url,
+                "digest": node.digest(),
+            }
+            for name, node in found.items()
         }
-        for name, node in network.nodes.items()
+
+    return {
+        "country": COUNTRY_A,
+        "genesis": abroad.pin_of_a().genesis,
+        "nodes": nodes(network.nodes, Path("nodes")),
+        "abroad": {
+            "country": COUNTRY_B,
+            "consortium": abroad.consortium.name,
+            "genesis": abroad.genesis,
+            "nodes": nodes(abroad.nodes, Path(abroad.out.name) / "nodes"),
+            "pins": [pin.to_json() for pin in abroad.pins],
+        },
+        "steps": [step.to_json() for step in steps],
     }
-    return {"nodes": nodes, "steps": [step.to_json() for step in steps]}

@@ -6,7 +6,6 @@ a token (beyond ``token create``'s own stdout), the passphrase or key material.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -26,7 +25,6 @@ from keys.keystore import PASSPHRASE_ENV, KeyStoreError, load_private_key, resol
 from keys.tls import NodeTlsFiles
 from keys.tls_contexts import server_context
 from medtrace.cli.console import (
-    AsciiInt,
     AsciiIntRange,
     CleanErrorGroup,
     directory_option,
@@ -37,10 +35,10 @@ from medtrace.cli.console import (
     passphrase_from_file,
     print_json,
 )
-from medtrace.cli.console import err as _err
 from medtrace.cli.console import fail as _fail
 from medtrace.cli.console import out as _out
 from medtrace.cli.node_status import status_command
+from medtrace.cli.node_tokens import token_group
 from medtrace.serve.run import serve
 from medtrace.serve.settings import ServerKind, server_for
 from node.config import (
@@ -55,7 +53,7 @@ from node.config import (
 )
 from node.datadir import init_node
 from node.store import Store
-from node.tokens import TokenError, TokenRole, Tokens, expiry_in_days, looks_like_token
+from node.tokens import TokenError, looks_like_token
 from node.unlock import PASSPHRASE_FILE, AppError, resolve_node_passphrase
 
 #: A peer's base URL. The host is ASCII (an IDN in its xn-- form) and the port ASCII digits: with
@@ -338,101 +336,6 @@ def run_command(
     serve(data, config, secret, log_stderr=log_stderr, **overrides)
 
 
-# -- tokens ----------------------------------------------------------------------------------------
-
-
-@node_group.group("token", short_help="Create, revoke and list bearer tokens.")
-def token_group() -> None:
-    """Bearer tokens for the users, devices and peers of this node (stored hashed).
-
-    \b
-    Roles:
-      operator  write what the node's feed may write; read and verify
-      verifier  verification queries and alerts only (a pharmacist's scanner)
-      peer      replication endpoints only (give it to another node)
-      auditor   read alerts, feeds and provenance; no writes
-
-    --data must be a node's data directory made by `medtrace node init`: these commands never
-    create its store, and a missing or wrong path is one error line, exit 1.
-    """
-
-
-@token_group.command("create")
-@_data_option
-@click.option("--user", required=True, help="Who or what holds the token (e.g. scanner-3).")
-@click.option(
-    "--role",
-    type=click.Choice([r.value for r in TokenRole]),
-    default=TokenRole.VERIFIER.value,
-    show_default=True,
-    help="What the token may do.",
-)
-@click.option("--expires-days", type=AsciiIntRange(1, 3650), help="Expire after N days.")
-def token_create_command(data: Path, user: str, role: str, expires_days: int | None) -> None:
-    """Create a token and print it (only it) on stdout, once: it is stored hashed.
-
-    \b
-    Examples:
-      medtrace node token create --data nodes/apo --user scanner-1 --role verifier
-      TOKEN=$(medtrace node token create --data nodes/acme --user apo-node --role peer)
-    """
-    expires = expiry_in_days(expires_days) if expires_days is not None else None
-    with _store(data) as store:
-        token, info = Tokens(store).create(user, role, expires)
-    sys.stdout.write(token + "\n")
-    _err().print(
-        f"[green]✓[/] token {info.id} for {escape(user)} ({role}"
-        + (f", expires {info.expires}" if info.expires else "")
-        + "): shown once, store it now"
-    )
-
-
-@token_group.command("revoke")
-@_data_option
-@click.option("--id", "token_id", type=AsciiInt(), help="Revoke the token with this id.")
-@click.option("--user", help="Revoke every token of this user.")
-def token_revoke_command(data: Path, token_id: int | None, user: str | None) -> None:
-    """Revoke a token (by --id) or all tokens of a user (--user); effective at once.
-
-    \b
-    Example:
-      medtrace node token revoke --data nodes/apo --id 3
-    """
-    if (token_id is None) == (user is None):
-        raise click.UsageError("expected exactly one of --id and --user")
-    with _store(data) as store:
-        count = Tokens(store).revoke(token_id, user=user)
-    if count == 0:
-        what = f"id {token_id}" if token_id is not None else f"user {user!r}"
-        _fail(f"expected an active token with {what}, found none")
-    done(f"revoked {count} token(s)")
-
-
-@token_group.command("list")
-@_data_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def token_list_command(data: Path, as_json: bool) -> None:
-    """List tokens (never the tokens themselves: a fingerprint of each hash)."""
-    with _store(data) as store:
-        infos = Tokens(store).list()
-    if as_json:
-        sys.stdout.write(json.dumps({"tokens": [i.to_json() for i in infos]}) + "\n")
-        return
-    table = Table("id", "user", "role", "created", "expires", "state", "fingerprint")
-    for info in infos:
-        state = "revoked" if info.revoked else "active" if info.active() else "expired"
-        table.add_row(
-            str(info.id),
-            escape(info.user),
-            info.role.value,
-            info.created,
-            info.expires or "—",
-            state,
-            info.fingerprint,
-        )
-    _out().print(table)
-
-
 # -- peers -----------------------------------------------------------------------------------------
 
 
@@ -498,3 +401,4 @@ def _with_peers(config: NodeConfig, peers: tuple[PeerConfig, ...]) -> NodeConfig
 
 
 node_group.add_command(status_command)  # medtrace/cli/node_status.py
+node_group.add_command(token_group)  # medtrace/cli/node_tokens.py

@@ -4,7 +4,9 @@ A manufacturer commissions a batch, aggregates it into cases and a pallet and sh
 distributor, who ships it across a border; customs inspects and releases it; a pharmacy
 receives it, verifies packs and dispenses them. Then the cases the system exists for: a cloned
 serial dispensed at a second pharmacy counter, a recalled lot scanned, a pack whose printed lot
-differs from its commissioning, and a pack that was never commissioned.
+differs from its commissioning, and a pack that was never commissioned. Afterwards a second
+country's customs verify packs of this one against its ledger (``medtrace.demo.abroad``); the
+names of those steps and what they must show are here, with every other expectation.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from medtrace.demo.customs import (
     verify_consignment,
 )
 from node.localnet.actors import Actor
+from node.localnet.country_b import COUNTRY_A, COUNTRY_B
 from node.localnet.network import COMPANY_PREFIX
 from scanner.labels import PackLabel, write_label
 from scanner.reading import read_image
@@ -50,6 +53,13 @@ CONSIGNMENT_STEP = "consignment verified at the border (every pack)"
 RECHECK_STEP = "pallet re-checked after the recall and the clone"
 REGULATOR_STEP = "regulator's alerts for every failed check"
 PARCEL_CLONE_STEP = "parcel with a dispensed pack's serial scored"
+# Country B's steps (medtrace.demo.abroad), A being DE and B CH (node.localnet.country_b).
+EXPORT_STEP = f"export case shipped to {COUNTRY_B}"
+FOREIGN_RELEASE_STEP = f"{COUNTRY_A} pack scanned at the {COUNTRY_B} border"
+FOREIGN_CLONE_STEP = f"cloned {COUNTRY_A} serial scanned at the {COUNTRY_B} border"
+CASE_EXPORT_STEP = f"case exported at the {COUNTRY_B} border, verified offline"
+CASE_IMPORT_STEP = f"{COUNTRY_B} case imported at the {COUNTRY_A} regulator"
+CASE_AGAIN_STEP = "same case imported again"
 
 
 def sscc(serial: int, prefix: str = COMPANY_PREFIX) -> str:
@@ -70,6 +80,8 @@ class Step:
     note: str = ""
     #: The product the verdict names (its registered name), when the step verified a pack.
     product: str | None = None
+    #: What else the step showed: which foreign ledger answered a scan, a case's id.
+    details: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +94,7 @@ class Step:
             "alerts": self.alerts,
             "note": self.note,
             "product": self.product,
+            "details": self.details,
         }
 
 
@@ -100,6 +113,8 @@ class Story:
     genesis: str | None = None
     #: After the story: each failed scan's pack → the failed-check alerts the regulator holds.
     regulator_alerts: dict[str, list[str]] = field(default_factory=dict)
+    #: The cloned pack as printed (dispensed at two counters), once the story has made it.
+    cloned: Scanned | None = None
 
     def record(self, step: Step) -> Step:
         self.steps.append(step)
@@ -110,9 +125,7 @@ class Story:
         self, name: str, actor: str, scanned: Scanned, *, in_transit_ok: bool = False
     ) -> Verdict:
         node = self.actors[actor]
-        label = None
-        if self.labels is not None:
-            label, scanned = self._scan_label(scanned)
+        label, scanned = self.read_label(scanned)
         uri = pack_uri(scanned.gtin, scanned.serial)
         verdict = decide(
             scanned,
@@ -159,9 +172,12 @@ class Story:
         )
         return checked
 
-    def _scan_label(self, printed: Scanned) -> tuple[str, Scanned]:
-        """Print the pack's label as it is on the pack, then read it back like a scanner."""
-        assert self.labels is not None
+    def read_label(self, printed: Scanned) -> tuple[str | None, Scanned]:
+        """Print the pack's label as it is on the pack, then read it back like a scanner: the
+        label's path (relative to the output folder) and what was read. Without ``labels``:
+        ``None`` and the data as is."""
+        if self.labels is None:
+            return None, printed
         assert printed.lot is not None
         assert printed.expiry is not None
         path = write_label(
@@ -275,7 +291,7 @@ def play(story: Story) -> Iterator[str]:
     story.converge()
 
     yield "clone"
-    cloned = Scanned(GTIN, batch.serials[0], LOT, EXPIRY)
+    cloned = story.cloned = Scanned(GTIN, batch.serials[0], LOT, EXPIRY)
     story.dispense(
         "cloned serial dispensed at a second counter (offline)", "pharmacy-branch", cloned
     )
@@ -351,13 +367,42 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "printed lot differs from commissioning": ("REJECT", set()),
     "never commissioned": ("HOLD", set()),
     "regular pack still fine": ("RELEASE", set()),
+    FOREIGN_RELEASE_STEP: ("RELEASE", set()),
+    FOREIGN_CLONE_STEP: ("REJECT", set()),
+}
+#: What each step of country B must show besides its verdict: step -> (reasons it includes,
+#: alerts it includes, details it has).
+EXPECTED_ABROAD: dict[str, tuple[set[str], set[str], dict[str, Any]]] = {
+    EXPORT_STEP: (set(), set(), {}),
+    FOREIGN_RELEASE_STEP: ({"authentic"}, set(), {"ledger_country": COUNTRY_A}),
+    FOREIGN_CLONE_STEP: ({"already_dispensed"}, set(), {"ledger_country": COUNTRY_A}),
+    CASE_EXPORT_STEP: ({"check_rejected"}, set(), {"verified": True}),
+    CASE_IMPORT_STEP: (
+        {"imported"},
+        {"foreign_case"},
+        {"status": 201, "foreign_case_alerts": 1, "country": COUNTRY_B},
+    ),
+    CASE_AGAIN_STEP: (
+        {"already_held"},
+        {"foreign_case"},
+        {"status": 200, "foreign_case_alerts": 1, "alreadyHeld": True},
+    ),
 }
 
 
-def unexpected(steps: Sequence[Step], regulator_alerts: Mapping[str, list[str]]) -> list[str]:
+def unexpected(
+    steps: Sequence[Step],
+    regulator_alerts: Mapping[str, list[str]],
+    *,
+    ledger_a: str | None = None,
+) -> list[str]:
     """Scan steps whose verdict or alerts are not what the story expects, and failed scans the
-    regulator's node holds no alert about."""
-    wrong = [
+    regulator's node holds no alert about. With ``ledger_a`` (this consortium's genesis id)
+    also country B's steps (``medtrace.demo.abroad``): each must be there, show what
+    ``EXPECTED_ABROAD`` says, the pack B released must have been answered by this ledger and
+    the case imported twice must be one case."""
+    wrong = [] if ledger_a is None else _unexpected_abroad(steps, ledger_a)
+    wrong += [
         f"the regulator holds no failed-check alert about {pack}"
         for pack, codes in regulator_alerts.items()
         if not codes
@@ -376,4 +421,31 @@ def unexpected(steps: Sequence[Step], regulator_alerts: Mapping[str, list[str]])
                 wrong.append(
                     f"{step.name}: expected {verdict} with {sorted(alerts)}, found {step.verdict} with {step.alerts}"
                 )
+    return wrong
+
+
+def _unexpected_abroad(steps: Sequence[Step], ledger_a: str) -> list[str]:
+    by_name = {s.name: s for s in steps}
+    wrong = []
+    for name, (reasons, alerts, details) in EXPECTED_ABROAD.items():
+        step = by_name.get(name)
+        if step is None:
+            wrong.append(f"{name}: expected this step, found none")
+            continue
+        shown = {k: step.details.get(k) for k in details}
+        if not (reasons <= set(step.reasons) and alerts <= set(step.alerts) and shown == details):
+            wrong.append(
+                f"{name}: expected reasons {sorted(reasons)}, alerts {sorted(alerts)} and "
+                f"{details}, found {step.reasons}, {step.alerts} and {shown}"
+            )
+    released = by_name.get(FOREIGN_RELEASE_STEP)
+    answered = (released.details.get("answered_by") or {}) if released else {}
+    if released and answered.get("genesis") != ledger_a:
+        wrong.append(
+            f"{FOREIGN_RELEASE_STEP}: expected the answer of this ledger ({ledger_a[:16]}…), "
+            f"found {str(answered.get('genesis'))[:16]}…"
+        )
+    cases = {by_name[n].details.get("case") for n in EXPECTED_ABROAD if n in by_name} - {None}
+    if len(cases) > 1:
+        wrong.append(f"the case exported and imported twice: expected one id, found {len(cases)}")
     return wrong

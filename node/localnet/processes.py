@@ -17,6 +17,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -104,17 +105,26 @@ def node_passphrase(out: Path, name: str) -> str:
 
 
 def init_network(
-    out: Path, consortium: Consortium, passphrase: str, layout: Layout
+    out: Path,
+    consortium: Consortium,
+    passphrase: str,
+    layout: Layout,
+    *,
+    feeds: Mapping[str, str] = NODE_FEEDS,
+    peer_users: Mapping[str, str] = _PEER_USERS,
 ) -> dict[str, dict[str, str]]:
-    """Data directories for the five nodes, peered with each other; returns the demo's tokens.
+    """Data directories for the nodes (``feeds``: name -> feed; the demo's five by default),
+    peered with each other; returns the demo's tokens, also written to ``out/tokens.json``.
 
     ``passphrase`` opens the consortium's keys; each node's keys are sealed under a passphrase
-    of its own, kept in ``out/secrets/<name>.passphrase`` (``passphrase_file``).
+    of its own, kept in ``out/secrets/<name>.passphrase`` (``passphrase_file``). ``peer_users``
+    names who gets a peer token from each node (holder -> user name): every node, and the
+    pharmacy's branch counter when it is named.
     """
     secret = passphrase.encode()
     nodes = out / "nodes"
     ensure_private_dir(out / SECRETS_DIR)
-    for name, feed in NODE_FEEDS.items():
+    for name, feed in feeds.items():
         config = NodeConfig(
             name=name,
             feed=feed,
@@ -137,7 +147,7 @@ def init_network(
         )
     tokens: dict[str, dict[str, str]] = {}
     peer_tokens: dict[tuple[str, str], str] = {}  # (issuer, holder) -> token
-    for name in NODE_FEEDS:
+    for name in feeds:
         data = nodes / name
         with Store(load_config(data).database_url(data)) as store:
             issued = Tokens(store)
@@ -150,18 +160,19 @@ def init_network(
                 tokens[name]["ca"] = str(NodeTlsFiles.in_dir(data).ca)
             # The user names the organisation: over TLS a peer token counts only on requests
             # signed with a feed key of that organisation (api/peer_auth.py).
-            for other, user in _PEER_USERS.items():
+            for other, user in peer_users.items():
                 if other != name:
                     peer_tokens[(name, other)] = issued.create(user, "peer")[0]
-    for name in NODE_FEEDS:
+    for name in feeds:
         data = nodes / name
         peers = tuple(
             PeerConfig(other, layout.url(other), peer_tokens[(other, name)])
-            for other in NODE_FEEDS
+            for other in feeds
             if other != name
         )
         save_config(data, replace(load_config(data), peers=peers))
-    tokens["pharmacy-branch"] = {"peer": peer_tokens[("pharmacy", "pharmacy-branch")]}
+    if ("pharmacy", "pharmacy-branch") in peer_tokens:
+        tokens["pharmacy-branch"] = {"peer": peer_tokens[("pharmacy", "pharmacy-branch")]}
     path = out / "tokens.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -230,9 +241,15 @@ class ProcessNetwork:
 
 
 def build_process_network(
-    out: Path, consortium: Consortium, passphrase: str, *, tls: bool = True
+    out: Path,
+    consortium: Consortium,
+    passphrase: str,
+    *,
+    tls: bool = True,
+    layout: Layout | None = None,
 ) -> ProcessNetwork:
-    tokens = init_network(out, consortium, passphrase, Layout.loopback(tls=tls))
+    """The demo's five nodes (on ``layout``, default: free loopback ports) and the branch."""
+    tokens = init_network(out, consortium, passphrase, layout or Layout.loopback(tls=tls))
     nodes = {
         name: HttpNode(
             name,

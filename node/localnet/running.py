@@ -29,16 +29,24 @@ class RunningNode:
     pid: int | None
 
 
+#: Where a network's node data directories are: its own, and those of the demo's second
+#: country (node/localnet/country_b.py: ``ABROAD_DIR``).
+NODE_DIRS = ("nodes", "abroad/nodes")
+
+
 def running_nodes(out: Path) -> list[RunningNode]:
-    """The nodes of ``out/nodes/*`` whose process is alive now."""
-    nodes = out / "nodes"
-    if not nodes.is_dir():
-        return []
-    return [
-        RunningNode(data.name, data, _node_run_pid(data / LOCK_FILE))
-        for data in sorted(p for p in nodes.iterdir() if p.is_dir())
-        if _held(data / LOCK_FILE)
-    ]
+    """The nodes of ``out/nodes/*`` (and ``out/abroad/nodes/*``) whose process is alive now."""
+    found = []
+    for where in NODE_DIRS:
+        nodes = out / where
+        if not nodes.is_dir():
+            continue
+        found += [
+            RunningNode(data.name, data, _node_run_pid(data / LOCK_FILE))
+            for data in sorted(p for p in nodes.iterdir() if p.is_dir())
+            if _held(data / LOCK_FILE)
+        ]
+    return found
 
 
 def _held(lock: Path) -> bool:

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Protocol
 
 from ledger.entry import SignedEntry
+from node.signatures import warm
 from node.store import FeedHead, Store
 
 #: Seconds without a page ingested after which another puller's claim on a feed is no longer
@@ -105,6 +106,7 @@ def fetch_run(
     (and not returned) while the next page is fetched on another thread."""
     start = mine.size if mine is not None else 0
     prev = mine.head if mine is not None else None
+    warm(target - start)  # the signature helpers start while the first page is fetched
     run: list[SignedEntry] = []
     with Pages(peer, feed, start, prev, target, page, check, ahead=on_page is not None) as pages:
         for seq, batch in pages:

@@ -18,6 +18,10 @@ pulls entries and fork evidence with ``pull_round``: a peer that fails or lies i
 recorded in ``status()``. A failing peer is retried with exponential backoff (up to
 ``MAX_BACKOFF_S``); a hint from it, or an explicit ``run_once``, tries it at once. ``run_once``
 pulls from every peer at once, each on a thread of its own, and waits for all of them.
+
+After each pull that reached the peer, its checkpoints are witnessed on a second thread of that
+peer (``node.replication.peer_witness``), so a pull never waits for witnessing; ``run_once``
+witnesses before it returns.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from node.config import PeerConfig
 from node.replication.deadline import READ_TIMEOUT_S
 from node.replication.http_peer import HttpPeer
 from node.replication.peer_state import PeerState, iso
+from node.replication.peer_witness import PeerWitness
 from node.replication.pull import (
     FeedClaims,
     PeerError,
@@ -44,7 +49,6 @@ from node.replication.pull import (
     pull_round,
     read_heads,
 )
-from node.replication.witnessing import witness_peer
 from node.store import IngestReport, Store
 
 #: A child of the node's JSON logger (``node.logs``): structured fields go in ``extra["fields"]``.
@@ -104,6 +108,16 @@ class Replicator:
                 raise ValueError(f"expected distinct peer names, found {config.name!r} twice")
             peer = HttpPeer(config.name, config.url, config.token, timeout=timeout)
             self._peers[config.name] = PeerState(config, peer)
+        self._stop = threading.Event()
+        self._witnesses = {
+            name: PeerWitness(
+                HttpPeer(name, s.config.url, s.config.token, timeout=timeout),
+                store,
+                lambda: self._membership,
+                self._stop,
+            )
+            for name, s in self._peers.items()
+        }
         self._hinters = {
             name: HttpPeer(
                 name,
@@ -119,7 +133,6 @@ class Replicator:
         self._claims = FeedClaims()
         #: held while extending the membership chain (peers' threads adopt versions)
         self._membership_lock = threading.Lock()
-        self._stop = threading.Event()
         self._running = False
         self._notify_wake = threading.Event()
         self._notifier: threading.Thread | None = None
@@ -146,6 +159,7 @@ class Replicator:
                     target=self._loop, args=(state,), name=f"medtrace-pull-{name}", daemon=True
                 )
                 state.thread.start()
+                self._witnesses[name].start()
         log.info(
             "replication started: %d peers, every %.1f s",
             len(self._peers),
@@ -162,12 +176,16 @@ class Replicator:
         for state in self._peers.values():
             state.wake.set()
             state.peer.close()  # a request in flight fails now, not at its deadline
+        for witness in self._witnesses.values():
+            witness.close()
         for hinter in self._hinters.values():
             hinter.close()
         threads = [s.thread for s in self._peers.values()] + [self._notifier]
         for thread in threads:
             if thread is not None and thread is not threading.current_thread():
                 thread.join()
+        for witness in self._witnesses.values():
+            witness.join()
         with self._state_lock:
             self._running = False
             self._notifier = None
@@ -193,8 +211,9 @@ class Replicator:
 
     def run_once(self) -> IngestReport:
         """Pull from every peer now (also those in backoff), each on a thread of its own, and
-        wait for all; a peer's pull waits for its loop's pull in progress, if any."""
-        return self._round(list(self._peers.values())).report
+        wait for all, their witnessing included; a peer's pull waits for its loop's pull in
+        progress, if any (and its witnessing for the witnessing in progress)."""
+        return self._round(list(self._peers.values()), witness_now=True).report
 
     def notify_peers(self) -> None:
         """Tell every peer we appended (``POST /api/v1/replication/hint``), in the background.
@@ -227,16 +246,29 @@ class Replicator:
             }
 
     # -- rounds --------------------------------------------------------------------------------
-    def _round(self, states: list[PeerState]) -> PullResult:
-        """Pull from ``states``' peers, each on a thread of its own; one round in ``status()``."""
+    def _round(self, states: list[PeerState], *, witness_now: bool = False) -> PullResult:
+        """Pull from ``states``' peers, each on a thread of its own; one round in ``status()``.
+        Each peer reached is then witnessed: before returning with ``witness_now``, else by its
+        witnessing thread."""
         started, wall = time.monotonic(), time.time()
+
+        def pull(state: PeerState) -> PullResult:
+            result = self._pull(state)
+            if state.config.name in result.reached and not self._stop.is_set():
+                witness = self._witnesses[state.config.name]
+                if witness_now:
+                    witness.now()
+                else:
+                    witness.request()
+            return result
+
         if len(states) == 1:
-            parts = [self._pull(states[0])]
+            parts = [pull(states[0])]
         else:
             with ThreadPoolExecutor(
                 max_workers=max(1, len(states)), thread_name_prefix="medtrace-round"
             ) as pool:
-                parts = list(pool.map(self._pull, states))
+                parts = list(pool.map(pull, states))
         result = PullResult()
         for part in parts:
             result.merge(part)
@@ -244,7 +276,8 @@ class Replicator:
         return result
 
     def _pull(self, state: PeerState) -> PullResult:
-        """One pull from one peer: heads, membership, entries and fork evidence."""
+        """One pull from one peer: heads, membership, entries and fork evidence (not its
+        checkpoints: ``PeerWitness``)."""
         with state.lock:
             wall = time.time()
             result = PullResult(cancelled=self._stop.is_set())
@@ -263,11 +296,6 @@ class Replicator:
                     cancelled=self._stop.is_set,
                     claims=self._claims,
                 )
-                if state.config.name in heads and not self._stop.is_set():
-                    # checkpoints: take, cosign as a witness, send back (docs/spec/proofs.md)
-                    witness_peer(
-                        state.peer, self.store, self._membership, cancelled=self._stop.is_set
-                    )
             finally:
                 self._record_peer(state, result, wall)
                 state.last_pull_end = time.monotonic()

@@ -25,6 +25,12 @@ was expected and what was found:
 Nothing else is needed against replay: a signature is good for one method, path, query and
 token for five minutes, and a replayed GET returns what the original did. The body is not
 covered: the only replication request with one, the push hint, names a peer to pull from soon.
+
+The same machinery signs a node's requests to **another consortium's** ledger (ADR 0028,
+addendum): tag ``medtrace-foreign`` instead, and one more covered field, ``Medtrace-Consortium``,
+naming the signer's genesis (feed ids are unique within a consortium only); the verifier passes
+``org=None`` (any organisation of that consortium's membership) and the tag and fields to expect
+(``api/foreign_auth.py``).
 """
 
 from __future__ import annotations
@@ -68,11 +74,27 @@ class SignatureRefused(Exception):
     """The request's signature does not show a current feed key of the expected organisation."""
 
 
-class RequestSigner(AuthBase):
-    """Signs every request of a ``requests`` session with ``feed``'s key (``session.auth``)."""
+class KeyNotHeld(SignatureRefused):
+    """The keyid is not a feed with a current key in the membership checked against, or the
+    signature does not verify with that key: a newer membership might say otherwise."""
 
-    def __init__(self, feed: str, key: Ed25519PrivateKey) -> None:
+
+class RequestSigner(AuthBase):
+    """Signs every request of a ``requests`` session with ``feed``'s key (``session.auth``):
+    ``tag`` the application tag, ``fields`` header fields set on each request and covered too."""
+
+    def __init__(
+        self,
+        feed: str,
+        key: Ed25519PrivateKey,
+        *,
+        tag: str = TAG,
+        fields: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.feed = feed
+        self.tag = tag
+        self.fields = fields
+        self.covered = COVERED + tuple(name.lower() for name, _ in fields)
         self._signer = HTTPMessageSigner(
             signature_algorithm=algorithms.ED25519,
             key_resolver=MappingKeyResolver(public_keys={}, private_keys={feed: key}),
@@ -82,13 +104,15 @@ class RequestSigner(AuthBase):
         return f"RequestSigner({self.feed!r})"  # never the key
 
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
+        for name, value in self.fields:
+            request.headers[name] = value
         self._signer.sign(
             request,
             key_id=self.feed,
             created=dt.datetime.now(dt.UTC),
             label=LABEL,
-            tag=TAG,
-            covered_component_ids=COVERED,
+            tag=self.tag,
+            covered_component_ids=self.covered,
         )
         return request
 
@@ -114,10 +138,15 @@ class _Refusal(InvalidSignature):
     """Raised from inside the library's verification (it passes its own exception type on)."""
 
 
-class _MembershipKeys(HTTPSignatureKeyResolver):
-    """The current key of the feed a ``keyid`` names, if that feed belongs to ``org``."""
+class _KeyRefusal(_Refusal):
+    """A refusal about the key (``KeyNotHeld``)."""
 
-    def __init__(self, membership: Membership, org: str) -> None:
+
+class _MembershipKeys(HTTPSignatureKeyResolver):
+    """The current key of the feed a ``keyid`` names, if that feed belongs to ``org`` (``None``:
+    any organisation of the membership)."""
+
+    def __init__(self, membership: Membership, org: str | None) -> None:
         self.membership = membership
         self.org = org
 
@@ -126,18 +155,19 @@ class _MembershipKeys(HTTPSignatureKeyResolver):
         try:
             spec = self.membership.feed(key_id)
         except LedgerError:
-            raise _Refusal(
-                f"expected keyid to be a feed of organisation {self.org!r} listed in membership "
+            whose = "any organisation" if self.org is None else f"organisation {self.org!r}"
+            raise _KeyRefusal(
+                f"expected keyid to be a feed of {whose} listed in membership "
                 f"v{version}, found {key_id[:80]!r}, which it does not list"
             ) from None
-        if spec.org != self.org:
+        if self.org is not None and spec.org != self.org:
             raise _Refusal(
                 f"expected a signature by a feed of organisation {self.org!r} (the peer "
                 f"token's), found one by feed {key_id!r} of organisation {spec.org!r}"
             )
         current = spec.open_key
         if current is None:
-            raise _Refusal(
+            raise _KeyRefusal(
                 f"expected a signature by a current key of feed {key_id!r}, found that "
                 f"membership v{version} lists none (the feed's keys are revoked)"
             )
@@ -167,23 +197,35 @@ class _Verifier(HTTPMessageVerifier):
 
 
 def check_signature(
-    request: SignedRequest, membership: Membership, org: str, *, now: float | None = None
+    request: SignedRequest,
+    membership: Membership,
+    org: str | None,
+    *,
+    now: float | None = None,
+    tag: str = TAG,
+    covered: tuple[str, ...] = COVERED,
+    whose: str | None = None,
 ) -> str:
-    """The feed of ``org`` whose current key signed ``request``; ``SignatureRefused`` otherwise."""
-    expected = (
-        f"an RFC 9421 signature (tag {TAG!r}) by the current key of a feed of organisation {org!r}"
-    )
+    """The feed of ``org`` (``None``: of any organisation) whose current key signed ``request``;
+    ``SignatureRefused`` otherwise (``KeyNotHeld`` when about the key). ``whose`` names the
+    signer expected in the messages (default: the organisation, with a peer token)."""
+    if whose is None:
+        whose = f"organisation {org!r}"
+    expected = f"an RFC 9421 signature (tag {tag!r}) by the current key of a feed of {whose}"
     present = {name.lower() for name, _ in request.fields}
     if not all(name.lower() in present for name in SIGNATURE_HEADERS):
-        raise SignatureRefused(f"expected {expected} with a peer token, found none")
+        with_token = " with a peer token" if tag == TAG else ""
+        raise SignatureRefused(f"expected {expected}{with_token}, found none")
     verifier = _Verifier(_MembershipKeys(membership, org), time.time() if now is None else now)
     try:
-        results = verifier.verify(request, max_age=None, expect_tag=TAG, require_components=COVERED)
+        results = verifier.verify(request, max_age=None, expect_tag=tag, require_components=covered)
+    except _KeyRefusal as exc:
+        raise KeyNotHeld(str(exc)) from None
     except _Refusal as exc:
         raise SignatureRefused(str(exc)) from None
     except InvalidSignature as exc:
         if isinstance(exc.__cause__, BadCryptoSignature):
-            raise SignatureRefused(
+            raise KeyNotHeld(
                 f"expected {expected}, found one that does not verify with the current key of "
                 "its keyid's feed (made over another request, or with another key)"
             ) from None
@@ -191,7 +233,7 @@ def check_signature(
     except HTTPMessageSignaturesException as exc:
         raise SignatureRefused(f"expected {expected}, found: {_first_line(exc)}") from None
     if len(results) != 1:
-        raise SignatureRefused(f"expected one signature tagged {TAG!r}, found {len(results)}")
+        raise SignatureRefused(f"expected one signature tagged {tag!r}, found {len(results)}")
     return str(results[0].parameters["keyid"])
 
 
@@ -204,6 +246,7 @@ __all__ = [
     "LABEL",
     "MAX_SKEW_S",
     "TAG",
+    "KeyNotHeld",
     "RequestSigner",
     "SignatureRefused",
     "SignedRequest",

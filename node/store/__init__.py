@@ -1,6 +1,7 @@
 """A node's storage: SQLModel tables, the lifecycle's view over them, and the ``Store``."""
 
 from node.store.checkpoints import CheckpointFork, StoredCheckpoint
+from node.store.counters import TakeRequest
 from node.store.disclosures import PackProvenance
 from node.store.engine import database_url
 from node.store.evidence import IngestReport
@@ -28,5 +29,6 @@ __all__ = [
     "StoredLedger",
     "StoredRecord",
     "StoredRow",
+    "TakeRequest",
     "database_url",
 ]

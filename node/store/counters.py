@@ -85,6 +85,18 @@ class Taken:
     harvest_until: float
 
 
+@dataclass(frozen=True, slots=True)
+class TakeRequest:
+    """One request from ``subject``'s ``bucket`` (``query`` or ``write``) of ``per_minute``
+    requests a minute in bursts of ``burst``, at ``now`` (wall clock)."""
+
+    subject: str
+    bucket: str
+    per_minute: int
+    burst: int
+    now: float
+
+
 @dataclass(frozen=True)
 class Probed:
     """One more unknown lookup counted: how many are in the window (at most the threshold),
@@ -95,6 +107,28 @@ class Probed:
     until: float
     alert: bool
     sample: tuple[str, ...]
+
+
+def take_params(
+    subject: str, bucket: str, *, per_minute: int, burst: int, now: float
+) -> dict[str, Any]:
+    """The parameters of a take's statement (``_TAKE``)."""
+    period = 60.0 / max(per_minute, 1)
+    return {
+        "subject": subject,
+        "now": now,
+        "period": period,
+        "tau": period * (max(burst, 1) - 1),
+        "start_q": now + period if bucket == "query" else 0.0,
+        "start_w": now + period if bucket == "write" else 0.0,
+    }
+
+
+def taken_of(row: Any, params: dict[str, Any]) -> Taken:
+    """A take's answer from its row (``ok, tat, harvest_until``) and its parameters."""
+    ok, tat, until = row[0], row[1], row[2]
+    wait = 0.0 if ok else max(float(tat) - params["now"] - params["tau"], 0.001)
+    return Taken(wait, float(until))
 
 
 def counters_url(url: str) -> str:
@@ -148,15 +182,16 @@ class _Fast:
         return self._connections.run(lambda conn: self._one(conn, sql, params))
 
     def _one(self, conn: Any, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        if not self.is_sqlite:
-            row: tuple[Any, ...] | None = conn.execute(sql, params).fetchone()
-            return row
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            row = conn.execute(sql, params).fetchone()
-        finally:
-            conn.execute("COMMIT")
-        return row
+        # One statement in autocommit mode is its own transaction on both databases. On SQLite
+        # an upsert takes the write lock when it starts (waiting up to ``timeout`` for it, as a
+        # ``BEGIN IMMEDIATE`` would) and commits when stepped to its end: ``fetchall``, not
+        # ``fetchone``, so the statement is done and committed before the row is returned.
+        rows = conn.execute(sql, params).fetchall()
+        return tuple(rows[0]) if rows else None
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        """Every row of one statement on this thread's connection (autocommit)."""
+        return self._connections.run(lambda conn: conn.execute(sql, params).fetchall())
 
     def close(self) -> None:
         self._connections.close()
@@ -186,21 +221,21 @@ class Counters:
     def take(self, subject: str, bucket: str, *, per_minute: int, burst: int, now: float) -> Taken:
         """One request from ``subject``'s ``bucket`` (``query`` or ``write``) of ``per_minute``
         requests a minute, in bursts of ``burst``."""
-        period = 60.0 / max(per_minute, 1)
-        tau = period * (max(burst, 1) - 1)
-        params: dict[str, Any] = {
-            "subject": subject,
-            "now": now,
-            "period": period,
-            "tau": tau,
-            "start_q": now + period if bucket == "query" else 0.0,
-            "start_w": now + period if bucket == "write" else 0.0,
-        }
+        params = take_params(subject, bucket, per_minute=per_minute, burst=burst, now=now)
         row = self._fast.one(self._take_sql[bucket], params)
         assert row is not None  # an upsert returns its row
-        ok, tat, until = row
-        wait = 0.0 if ok else max(float(tat) - now - tau, 0.001)
-        return Taken(wait, float(until))
+        return taken_of(row, params)
+
+    def take_sql(self, bucket: str) -> str:
+        """The take's statement in the driver's style, for a statement that takes and reads
+        at once (``pack_query.read_pack_taking``): its row is ``ok, <bucket>_tat,
+        harvest_until``; its parameters are ``take_params``'."""
+        return self._take_sql[bucket]
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        """Every row of one statement on the counters' own connection of this thread: on
+        PostgreSQL the node's database, in autocommit mode (``synchronous_commit`` off)."""
+        return self._fast.rows(sql, params)
 
     def harvest_until(self, subject: str) -> float:
         """Until when ``subject`` is throttled for serial harvesting (0.0: not)."""

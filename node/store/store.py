@@ -51,7 +51,7 @@ from node.store import (
 )
 from node.store.checkpoints import CheckpointFork, FeedTrees, StoredCheckpoint
 from node.store.consignment import ConsignmentReads
-from node.store.counters import Counters
+from node.store.counters import Counters, Taken, TakeRequest
 from node.store.customs_records import RecordVersion
 from node.store.disclosures import PackProvenance
 from node.store.engine import Database
@@ -70,7 +70,7 @@ from node.store.leader import DatabaseLock
 from node.store.ledger_reads import FeedHead, LedgerHeads, StoredLedger
 from node.store.local_writes import write_local
 from node.store.node_alerts import NodeAlertTable, future_dated
-from node.store.pack_query import PackReading, read_pack
+from node.store.pack_query import PackReading, read_pack, take_and_read
 from node.store.records import StoredRecord
 from node.store.refold import rebuild
 from node.store.tokens_table import TokenTable
@@ -287,6 +287,13 @@ class Store:
     def read_pack(self, gtin: str, serial: str) -> PackReading | None:
         """The pack query's answer in one statement (node/store/pack_query.py)."""
         return read_pack(self.replica, gtin, serial)
+
+    def read_pack_taking(
+        self, take: TakeRequest, gtin: str, serial: str
+    ) -> tuple[Taken, PackReading | None]:
+        """``take`` from the shared counters and, if allowed, ``read_pack``: on PostgreSQL
+        without a replica in one statement (node/store/pack_query.py, ``take_and_read``)."""
+        return take_and_read(self.counters(), self.replica, self.engine, take, gtin, serial)
 
     def lot_serials(self, gtin: str, lot: str, limit: int | None = None) -> tuple[str, list[str]]:
         """The expiry and the serials of a commissioned lot, in commissioning order ("" and []

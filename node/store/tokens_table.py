@@ -2,6 +2,10 @@
 
 A token itself is never stored, only its SHA-256. The table has its own metadata: it is
 created beside the store's tables when tokens are first used, not by the store's set-up.
+
+``token_consortia`` binds a token to a foreign consortium (its genesis id; ADR 0028,
+addendum): a table of its own rather than a column, so a node's existing ``tokens`` table needs
+no migration (``create_all`` adds the missing table, never a missing column).
 """
 
 from __future__ import annotations
@@ -28,9 +32,21 @@ class TokenRow(_TokenBase, table=True):
     revoked: bool = False
 
 
+class TokenConsortiumRow(_TokenBase, table=True):
+    """The foreign consortium (genesis id) a token is bound to; no row: not bound."""
+
+    __tablename__ = "token_consortia"
+    token_id: int = Field(primary_key=True, foreign_key="tokens.id")
+    genesis: str = Field(max_length=64)
+
+
 TOKENS = TokenRow.__table__  # type: ignore[attr-defined]
 T = TOKENS.c
-_BY_HASH = select(TOKENS).where(T.hash == bindparam("hash"))
+BOUND = TokenConsortiumRow.__table__  # type: ignore[attr-defined]
+_WITH_CONSORTIUM = select(TOKENS, BOUND.c.genesis.label("consortium")).select_from(
+    TOKENS.outerjoin(BOUND, BOUND.c.token_id == T.id)
+)
+_BY_HASH = _WITH_CONSORTIUM.where(T.hash == bindparam("hash"))
 
 
 class TokenTable:
@@ -41,8 +57,18 @@ class TokenTable:
         self._reader = database.reader
         database.create_tables(_TokenBase.metadata)
 
-    def add(self, *, user: str, role: str, digest: str, created: str, expires: str | None) -> int:
-        """Store a new, unrevoked token by its hash; its id."""
+    def add(
+        self,
+        *,
+        user: str,
+        role: str,
+        digest: str,
+        created: str,
+        expires: str | None,
+        consortium: str | None = None,
+    ) -> int:
+        """Store a new, unrevoked token by its hash (bound to the foreign consortium of genesis
+        ``consortium``, when given); its id."""
         values = {
             "user": user,
             "role": role,
@@ -53,6 +79,8 @@ class TokenTable:
         }
         with self._writer.begin() as conn:
             pk = conn.execute(insert(TOKENS).values(**values)).inserted_primary_key[0]  # type: ignore[index]
+            if consortium is not None:
+                conn.execute(insert(BOUND).values(token_id=pk, genesis=consortium))
         return int(pk)
 
     def revoke(self, token_id: int | None = None, *, user: str | None = None) -> int:
@@ -65,9 +93,9 @@ class TokenTable:
             return int(conn.execute(query.values(revoked=True)).rowcount)
 
     def rows(self) -> list[RowMapping]:
-        """Every token row, oldest first."""
+        """Every token row (with ``consortium``), oldest first."""
         with self._reader.connect() as conn:
-            return [r._mapping for r in conn.execute(select(TOKENS).order_by(T.id)).all()]
+            return [r._mapping for r in conn.execute(_WITH_CONSORTIUM.order_by(T.id)).all()]
 
     def by_hash(self, digest: str) -> RowMapping | None:
         with self._reader.connect() as conn:

@@ -16,6 +16,11 @@ import requests
 Tamper = Callable[[str, int, bytes], tuple[int, bytes]]
 
 
+#: What the asking node sends that is passed on: its token and its request signature.
+_SIGNATURE = frozenset({"signature-input", "signature", "medtrace-consortium"})
+_FORWARDED = frozenset({"authorization"}) | _SIGNATURE
+
+
 def untouched(path: str, status: int, body: bytes) -> tuple[int, bytes]:
     return status, body
 
@@ -27,12 +32,18 @@ class Proxy:
         self.paths: list[str] = []
         #: the bearer token sent on instead of the asking node's (answering from another node)
         self.token: str | None = None
+        #: the headers of each request, as the asking node sent them
+        self.headers: list[dict[str, str]] = []
+        #: send requests on without their signature (a man in the middle who strips it)
+        self.strip_signatures = False
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 proxy.paths.append(self.path)
-                headers = {k: v for k, v in self.headers.items() if k.lower() in ("authorization",)}
+                proxy.headers.append(dict(self.headers.items()))
+                forwarded = _FORWARDED - (_SIGNATURE if proxy.strip_signatures else frozenset())
+                headers = {k: v for k, v in self.headers.items() if k.lower() in forwarded}
                 if proxy.token is not None:
                     headers = {"Authorization": f"Bearer {proxy.token}"}
                 try:
@@ -61,7 +72,9 @@ class Proxy:
     def reset(self) -> None:
         self.tamper = untouched
         self.token = None
+        self.strip_signatures = False
         self.paths.clear()
+        self.headers.clear()
 
     def close(self) -> None:
         self.server.shutdown()

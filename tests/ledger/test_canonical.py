@@ -207,6 +207,17 @@ REFUSED_BY_BOTH = [
     ("duplicate_key", '{"a":1,"a":1}'),
     ("exponent", "1E2"),
     ("float", "1.0"),
+    ("leading_white_space", ' {"a":1}'),
+    ("trailing_white_space", '{"a":1} '),
+    ("trailing_newline", '{"a":1}\n'),
+    ("a_second_value", '{"a":1}{}'),
+    ("trailing_garbage", '{"a":1}x'),
+    ("leading_zero", '{"a":01}'),
+    ("plus_sign", '{"a":+1}'),
+    ("white_space_inside", '{"a": 1}'),
+    ("unsorted_keys", '{"b":1,"a":2}'),
+    ("nan", '{"a":NaN}'),
+    ("empty", ""),
 ]
 
 
@@ -234,3 +245,60 @@ def test_every_golden_payload_is_proven_canonical_by_the_fast_path() -> None:
         assert _plain_dumps(json.loads(payload)).encode("utf-8") == rfc8785.dumps(
             json.loads(payload)
         )
+
+
+#: What the byte mutations below insert, replace or append: white space, separators, number
+#: forms, escapes, a repeated member.
+INSERTS = [" ", "\n", "\t", ",", ":", "0", "-", ".0", "e1", "\\u0041", "\\/", '"', "{}", "[]"]
+
+
+def mutations(data: bytes, draw: Any) -> list[bytes]:
+    """A few byte-level neighbours of ``data``: an insert, a deletion, two bytes swapped,
+    something appended, a member repeated."""
+    text = data.decode("utf-8")
+    at = draw(st.integers(0, len(text)))
+    other = draw(st.integers(0, len(text)))
+    insert = draw(st.sampled_from(INSERTS))
+    found = [
+        text[:at] + insert + text[at:],
+        text[:at] + text[at + 1 :],
+        text + draw(st.sampled_from([" ", "\n", "x", "{}", "0"])),
+    ]
+    if at < other:
+        found.append(text[:at] + text[other : other + 1] + text[at + 1 : other] + text[at : at + 1]
+                     + text[other + 1 :])  # fmt: skip
+    if text.startswith("{") and len(text) > 2:
+        first = text[1:].split(",", 1)[0].rstrip("}")
+        found.append("{" + first + "," + text[1:])  # the first member twice
+    return [t.encode("utf-8", "surrogatepass") for t in found]
+
+
+@settings(max_examples=300, deadline=None)
+@given(tricky_values, st.data())
+def test_parse_canonical_takes_exactly_what_the_rfc8785_check_does_near_canonical_bytes(
+    value: Any, data: st.DataObject
+) -> None:
+    """The fast path (the scanner alone, then the C encoder made once) against the check it
+    replaces, on canonical bytes and on byte-level mutations of them."""
+    try:
+        canonical = canonical_bytes(value)
+    except MalformedEntry:
+        return
+    for candidate in [canonical, *mutations(canonical, data.draw)]:
+        expected = outcome(precise_parse, candidate, (MalformedEntry, ValueError, RecursionError))
+        assert outcome(parse_canonical, candidate, (MalformedEntry,)) == expected, candidate
+
+
+@settings(max_examples=300, deadline=None)
+@given(tricky_values)
+def test_the_encoder_made_once_equals_json_encoder_encode(value: Any) -> None:
+    plain = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    assert _plain_dumps(value) == plain.encode(value)
+
+
+@pytest.mark.parametrize(
+    "text", [t for _, t in REFUSED_BY_BOTH], ids=[i for i, _ in REFUSED_BY_BOTH]
+)
+def test_refused_bytes_are_refused_by_the_rfc8785_check_too(text: str) -> None:
+    data = text.encode("utf-8")
+    assert outcome(precise_parse, data, (MalformedEntry, ValueError))[0] == "refused"

@@ -9,6 +9,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         text=True,
         env=env,
         check=False,
-        timeout=600,
+        timeout=900,  # two countries, seven node processes; minutes on a busy machine
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out
@@ -142,14 +144,22 @@ def test_ledger_verify_passes_on_the_demo_and_fails_after_one_byte_changes(
 
 def _key_files(demo: Path) -> list[Path]:
     """Every private key of a demo: the consortium's (governance, feeds, the TLS CA) and each
-    node's feed and TLS keys."""
-    return sorted([*(demo / "consortium").rglob("*.key"), *(demo / "nodes").glob("*/*.key")])
+    node's feed and TLS keys, of both countries."""
+    return sorted(
+        [
+            *(demo / "consortium").rglob("*.key"),
+            *(demo / "nodes").glob("*/*.key"),
+            *(demo / "abroad" / "consortium").rglob("*.key"),
+            *(demo / "abroad" / "nodes").glob("*/*.key"),
+        ]
+    )
 
 
 def test_the_demo_keeps_private_keys_encrypted_and_private(demo: Path) -> None:
     keys = _key_files(demo)
     assert demo / "consortium" / "tls" / "ca.key" in keys
     assert demo / "nodes" / "pharmacy" / "tls.key" in keys
+    assert demo / "abroad" / "nodes" / "customs-ch" / "feed.key" in keys
     for path in keys:
         assert path.stat().st_mode & 0o077 == 0
         assert b"SEALED PRIVATE KEY" in path.read_bytes()
@@ -179,16 +189,21 @@ def test_demo_passphrase_in_every_node_directory(demo: Path) -> None:
 
 
 def test_the_demo_stops_every_node_it_started(demo: Path) -> None:
-    running = subprocess.run(
-        ["pgrep", "-f", str(demo / "nodes")], capture_output=True, text=True, check=False
-    )
-    assert running.stdout.strip() == ""
+    assert (demo / "abroad" / "nodes" / "customs-ch").is_dir()
+    for nodes in (demo / "nodes", demo / "abroad" / "nodes"):
+        running = subprocess.run(
+            ["pgrep", "-f", str(nodes)], capture_output=True, text=True, check=False
+        )
+        assert running.stdout.strip() == ""
+    assert running_nodes(demo) == []
 
 
 def _passphrase_of(demo: Path, key_file: Path) -> str:
-    """The consortium's passphrase for its keys, a node's own for the keys in its directory."""
-    owner = key_file.parent.name if key_file.parent.parent == demo / "nodes" else "consortium"
-    return (demo / "secrets" / f"{owner}.passphrase").read_text().strip()
+    """The consortium's passphrase for its keys, a node's own for the keys in its directory
+    (country B's under demo/abroad, laid out as A's)."""
+    country = demo / "abroad" if (demo / "abroad") in key_file.parents else demo
+    owner = key_file.parent.name if key_file.parent.parent == country / "nodes" else "consortium"
+    return (country / "secrets" / f"{owner}.passphrase").read_text().strip()
 
 
 def _key_material(demo: Path) -> list[str]:
@@ -207,12 +222,18 @@ def _key_material(demo: Path) -> list[str]:
 
 
 def test_node_logs_and_answers_hold_no_tokens_or_key_material(demo: Path) -> None:
-    tokens = json.loads((demo / "tokens.json").read_text())
-    secrets = [t for node in tokens.values() for t in node.values() if t.startswith("mt_")]
-    secrets += [p.read_text().strip() for p in (demo / "secrets").glob("*.passphrase")]
+    secrets = []
+    for country in (demo, demo / "abroad"):
+        tokens = json.loads((country / "tokens.json").read_text())
+        secrets += [t for node in tokens.values() for t in node.values() if t.startswith("mt_")]
+        secrets += [p.read_text().strip() for p in (country / "secrets").glob("*.passphrase")]
+    # the verifier token A's customs node issued to B's, kept in B's node.json only
+    secrets += [f["token"] for f in _config(demo / "abroad" / "nodes" / "customs-ch")["foreign"]]
     material = _key_material(demo)
     assert len(material) > len(_key_files(demo))
-    for log in (demo / "nodes").glob("*/node.log"):
+    logs = [*(demo / "nodes").glob("*/node.log"), *(demo / "abroad" / "nodes").glob("*/node.log")]
+    assert len(logs) == 7
+    for log in logs:
         text = log.read_text()
         assert "PRIVATE KEY" not in text
         for secret in [*secrets, *material]:
@@ -371,3 +392,127 @@ def test_the_demo_refuses_to_replace_a_directory_a_node_still_runs_from(tmp_path
     assert "nothing was removed" in again.stderr
     assert after == before
     assert running_nodes(out) == []
+
+
+# -- the second country (issue 17, item 5): medtrace/demo/abroad.py, node/localnet/country_b.py
+
+FOREIGN_RELEASE = "DE pack scanned at the CH border"
+FOREIGN_CLONE = "cloned DE serial scanned at the CH border"
+
+
+def _config(data: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((data / "node.json").read_text())
+    return loaded
+
+
+def _step(demo: Path, name: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = [s for s in report(demo)["steps"] if s["name"] == name]
+    assert len(found) == 1, [s["name"] for s in report(demo)["steps"]]
+    return found[0]
+
+
+@contextmanager
+def _node_again(demo: Path, name: str) -> Iterator[tuple[str, requests.Session, str]]:
+    """Node ``name`` of country A run again on its data directory, as the README runs one: its
+    URL, a session trusting its CA, and its operator token."""
+    tokens = json.loads((demo / "tokens.json").read_text())[name]
+    node = NodeProcess(
+        name,
+        demo / "nodes" / name,
+        tokens["url"],
+        passphrase_file=demo / "secrets" / f"{name}.passphrase",
+    )
+    node.start()
+    try:
+        node.wait_healthy(time.monotonic() + 120)  # a loaded machine: unlocking takes a while
+        with ca_session(Path(tokens["ca"])) as http:
+            yield tokens["url"], http, tokens["operator"]
+    finally:
+        node.stop()
+
+
+def test_country_b_releases_a_pack_of_country_a_naming_a_ledger(demo: Path) -> None:
+    """B's customs node asked A's node (A's customs, the endpoint B's governance pinned, with the
+    verifier token A issued to B) and verified the answer from A's pinned genesis."""
+    genesis_a = _config(demo / "nodes" / "customs")["genesis_id"]
+    url_a = json.loads((demo / "tokens.json").read_text())["customs"]["url"]
+    step = _step(demo, FOREIGN_RELEASE)
+    assert (step["actor"], step["verdict"], step["reasons"]) == (
+        "customs-ch",
+        "RELEASE",
+        ["authentic"],
+    )
+    assert step["product"] == "Paracetamol Demo"  # A's master data, verified abroad
+    assert step["details"]["ledger_country"] == "DE"
+    answered = step["details"]["answered_by"]
+    assert (answered["genesis"], answered["url"]) == (genesis_a, url_a)
+    assert step["details"]["checkpoint_age_s"] is not None  # rests on A's cosigned checkpoints
+    # B's node is of another consortium, and follows A's membership from the genesis it pinned
+    b_customs = demo / "abroad" / "nodes" / "customs-ch"
+    assert _config(b_customs)["genesis_id"] != genesis_a
+    assert (b_customs / "foreign" / f"{genesis_a}.json").is_file()
+    pins = {(p["consortium"], p["country"]): p for p in report(demo)["abroad"]["pins"]}
+    assert pins[("medtrace-demo-ch", "DE")]["genesis"] == genesis_a
+    assert step["pack"].startswith("https://id.gs1.org/01/09506000134352/21/")
+
+
+def test_country_b_finds_the_clone_dispensed_in_country_a(demo: Path) -> None:
+    """The serial dispensed at two counters in A, printed on a pack at B's border: REJECT,
+    from A's ledger's evidence, and signed as a failed check on B's customs feed."""
+    home = _step(demo, "scan of the cloned serial")
+    step = _step(demo, FOREIGN_CLONE)
+    assert step["pack"] == home["pack"]
+    assert step["verdict"] == "REJECT"
+    assert "already_dispensed" in step["reasons"]
+    assert "suspected_clone" in step["reasons"]  # the two dispenses A's ledger holds
+    assert step["details"]["ledger_country"] == "DE"
+    exported = _step(demo, "case exported at the CH border, verified offline")
+    assert exported["reasons"] == ["check_rejected"]  # the failed check B's node signed
+    assert exported["pack"] == step["pack"]
+
+
+def test_a_regulator_holds_the_case_country_b_sent_as_an_alert(demo: Path) -> None:
+    """One signed file, verified offline against B's genesis; A's regulator node holds it as a
+    foreign_case alert (read over its API), and importing it again changes nothing."""
+    case_file = demo / "clone.case.json"
+    genesis_b = report(demo)["abroad"]["genesis"]
+    checked = CliRunner().invoke(
+        cli, ["case", "verify", str(case_file), "--genesis", genesis_b, "--json"]
+    )
+    assert checked.exit_code == 0, checked.output
+    case = json.loads(checked.stdout)
+    assert case["exporter"] == {
+        "organisation": "customs-ch",
+        "feed": "customs-ch/post",
+        "role": "customs",
+    }
+    clone = _step(demo, FOREIGN_CLONE)["pack"]
+    assert [a["subject"] for a in case["alerts"]] == [clone]
+    with _node_again(demo, "regulator") as (url, http, operator):
+        auth = {"Authorization": f"Bearer {operator}"}
+        held = http.get(f"{url}/api/v1/alerts?code=foreign_case", headers=auth, timeout=30)
+        assert held.status_code == 200, held.text
+        alerts = held.json()["alerts"]
+        assert [(a["id"], a["code"], a["subject"]) for a in alerts] == [
+            (case["case"], "foreign_case", clone)
+        ]
+        foreign = alerts[0]["foreign"]
+        assert (foreign["genesis"], foreign["country"]) == (genesis_b, "CH")
+        assert foreign["exporter"]["organisation"] == "customs-ch"
+        again = http.post(
+            f"{url}/api/v1/cases",
+            data=case_file.read_bytes(),
+            headers={**auth, "Content-Type": "application/json"},
+            timeout=30,
+        )
+        assert again.status_code == 200, again.text
+        assert again.json()["alreadyHeld"] is True
+        after = http.get(f"{url}/api/v1/alerts?code=foreign_case", headers=auth, timeout=30)
+        assert len(after.json()["alerts"]) == 1
+    steps = [
+        _step(demo, n) for n in ("CH case imported at the DE regulator", "same case imported again")
+    ]
+    assert [(s["reasons"], s["details"]["status"]) for s in steps] == [
+        (["imported"], 201),
+        (["already_held"], 200),
+    ]

@@ -1,0 +1,67 @@
+"""What a payload and an entry work out once (the commitment, what the entry is about) is what
+working it out each time gives, and an error is raised each time it is asked."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import replace
+
+import pytest
+
+from ledger.entry import Payload, SignedEntry
+from ledger.errors import MalformedEntry
+from ledger.identifiers import lot_uri
+from ledger.kinds import Kind
+from ledger.openings import commit, commitment_of, opened_subjects
+from tests.ledger.builders import GTIN, LOT, MFR, START, commission_body, forge, keys
+
+
+def committed() -> SignedEntry:
+    """A v2 commission that signs a commitment, with its sidecar beside it."""
+    subjects, body, sidecar = commit(Kind.COMMISSION, [lot_uri(GTIN, LOT)], commission_body())
+    payload = Payload(
+        feed=MFR, seq=0, prev=None, ts=START, kind=Kind.COMMISSION, subjects=subjects, body=body
+    )
+    return forge(payload, keys()[MFR]).with_opening(sidecar)
+
+
+def test_the_commitment_asked_twice_is_the_one_commitment_of_gives() -> None:
+    entry = committed()
+    p = entry.payload
+    assert p.commits
+    assert p.commitment == commitment_of(p.v, p.body) is not None
+    assert p.commitment is p.commitment
+    again = pickle.loads(pickle.dumps(p))
+    assert again == p
+    assert again.commitment == p.commitment
+
+
+def test_a_payload_without_a_commitment_says_so_each_time() -> None:
+    p = Payload(feed="acme/line1", seq=0, prev=None, ts="2026-01-01T00:00:00Z", kind=Kind.LOCK)
+    assert (p.commitment, p.commits, p.commitment, p.commits) == (None, False, None, False)
+    assert pickle.loads(pickle.dumps(p)).commitment is None
+
+
+def test_a_malformed_commitment_is_refused_each_time_it_is_asked() -> None:
+    p = Payload(
+        feed="acme/line1",
+        seq=0,
+        prev=None,
+        ts="2026-01-01T00:00:00Z",
+        kind=Kind.COMMISSION,
+        body={"commitment": {"root": "00", "size": 1}},
+    )
+    for _ in range(2):
+        with pytest.raises(MalformedEntry):
+            p.commits  # noqa: B018
+
+
+def test_about_is_worked_out_once_per_entry_and_again_for_another_opening() -> None:
+    entry = committed()
+    p = entry.payload
+    expected = opened_subjects(p.kind, p.subjects, p.body, p.v, entry.opening)
+    assert entry.about == expected
+    assert entry.about is entry.about
+    bare = entry.with_opening(None)
+    assert bare.about == opened_subjects(p.kind, p.subjects, p.body, p.v, None) != expected
+    assert replace(entry, signature=bytes(64)).about == expected
