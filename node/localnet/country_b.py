@@ -13,8 +13,11 @@ as the commands would:
 * A's governance pins B's genesis, so that A's regulator node imports B's cases, and in the
   same version lists the Swiss importer A's manufacturer ships to (an organisation without a
   node or a feed: a shipment must name a member organisation as its destination);
-* A's customs node issues B's customs node a verifier token, which B's node keeps with A's CA
-  certificate (``medtrace node token create``, ``medtrace node foreign add``).
+* A's customs node issues B's customs node a verifier token bound to B's consortium, which B's
+  node keeps with A's CA certificate (``medtrace node token create --consortium``, ``medtrace
+  node foreign add``): A answers it only when the request is signed by a current member of B's
+  membership, which A's customs node follows by asking B's customs node with a token B issued
+  to it (docs/spec/cross-border.md, "Signed requests between consortia").
 """
 
 from __future__ import annotations
@@ -65,7 +68,6 @@ IMPORTER = Member("importer-ch", "Rhein Pharma Import AG, Basel", Role.DISTRIBUT
 SERVICE_A = "customs"
 ASKING_B = "customs-ch"
 #: A's CA certificate, as B's node keeps it (relative to its data directory).
-FOREIGN_CA = "foreign-de-ca.crt"
 #: k of the n governance keys sign each version here (the threshold: 2 of 3, as a governance
 #: would, and each key opened costs the sealing's Argon2id once).
 SIGN_WITH = DEFAULT_GOVERNANCE[:DEFAULT_THRESHOLD]
@@ -127,14 +129,15 @@ class CountryB:
         )
         asking = self.out / "nodes" / ASKING_B
         with Store(load_config(service_a).database_url(service_a)) as store:
-            token = Tokens(store).create(f"{CONSORTIUM_B}.{ASKING_B}", "verifier")[0]
-        ca = ""
-        if self.layout.tls:
-            shutil.copyfile(NodeTlsFiles.in_dir(service_a).ca, asking / FOREIGN_CA)
-            ca = FOREIGN_CA
-        config = load_config(asking)
-        pinned = ForeignConfig(self.pin_of_a().genesis, token, ca=ca)
-        save_config(asking, replace(config, foreign=(*config.foreign, pinned)))
+            token = Tokens(store).create(
+                f"{CONSORTIUM_B}.{ASKING_B}", "verifier", consortium=self.genesis
+            )[0]
+        self._follow(asking, service_a, self.pin_of_a().genesis, token, COUNTRY_A)
+        # A checks the signatures of B's requests against B's membership, which A's node asks
+        # of B's node (the endpoint A pinned) with a token B's node issued to it.
+        with Store(load_config(asking).database_url(asking)) as store:
+            token_for_a = Tokens(store).create(f"{COUNTRY_A.lower()}.{SERVICE_A}", "verifier")[0]
+        self._follow(service_a, asking, self.genesis, token_for_a, COUNTRY_B)
         self.nodes = {
             name: HttpNode(
                 name,
@@ -147,6 +150,19 @@ class CountryB:
             )
             for name, feed in NODE_FEEDS_B.items()
         }
+
+    def _follow(
+        self, asking: Path, answering: Path, genesis: str, token: str, country: str
+    ) -> None:
+        """``asking``'s node (a data directory) keeps ``token`` for the foreign root ``genesis``
+        in its ``foreign`` setting, with the CA certificate of ``answering``'s node."""
+        ca = ""
+        if self.layout.tls:
+            ca = f"foreign-{country.lower()}-ca.crt"
+            shutil.copyfile(NodeTlsFiles.in_dir(answering).ca, asking / ca)
+        config = load_config(asking)
+        pinned = ForeignConfig(genesis, token, ca=ca)
+        save_config(asking, replace(config, foreign=(*config.foreign, pinned)))
 
     def pin_of_a(self) -> Pin:
         """What B's governance pinned of A."""

@@ -25,9 +25,12 @@ from cryptography.hazmat.primitives.serialization import (
 
 from keys.keystore import WrongPassphrase, open_private_key
 from medtrace.cli.main import cli
+from node.config import load_config
 from node.https import ca_session
 from node.localnet.running import running_nodes
 from node.process import NodeProcess
+from node.store import Store
+from node.tokens import Tokens
 
 MEDTRACE = [sys.executable, "-c", "from medtrace.cli.main import main; main()"]
 
@@ -454,6 +457,18 @@ def test_country_b_releases_a_pack_of_country_a_naming_a_ledger(demo: Path) -> N
     pins = {(p["consortium"], p["country"]): p for p in report(demo)["abroad"]["pins"]}
     assert pins[("medtrace-demo-ch", "DE")]["genesis"] == genesis_a
     assert step["pack"].startswith("https://id.gs1.org/01/09506000134352/21/")
+
+
+def test_a_answers_b_only_on_requests_signed_by_a_member_of_b(demo: Path) -> None:
+    """The token A issued to B is bound to B's consortium, so A answered B's requests only after
+    checking their signatures against B's membership, which A's node followed from B's pinned
+    genesis (docs/spec/cross-border.md, "Signed requests between consortia")."""
+    a_customs = demo / "nodes" / "customs"
+    genesis_b = _config(demo / "abroad" / "nodes" / "customs-ch")["genesis_id"]
+    with Store(load_config(a_customs).database_url(a_customs)) as store:
+        bound = [t for t in Tokens(store).list() if t.consortium is not None]
+    assert [t.consortium for t in bound] == [genesis_b]
+    assert (a_customs / "foreign" / f"{genesis_b}.json").is_file()  # followed: it checked
 
 
 def test_country_b_finds_the_clone_dispensed_in_country_a(demo: Path) -> None:
