@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,7 +28,6 @@ from medtrace.cli.console import (
     CleanErrorGroup,
     directory_option,
     done,
-    existing_store_url,
     message_of,
     passphrase_file_option,
     passphrase_from_file,
@@ -52,7 +50,6 @@ from node.config import (
     save_config,
 )
 from node.datadir import init_node
-from node.store import Store
 from node.tokens import TokenError, looks_like_token
 from node.unlock import PASSPHRASE_FILE, AppError, resolve_node_passphrase
 
@@ -102,17 +99,6 @@ def _read_passphrase_file(path: Path | None) -> str | None:
     """``--passphrase-file`` as text, the form a node's passphrase takes (``node.unlock``)."""
     secret = passphrase_from_file(path)
     return None if secret is None else secret.decode("utf-8", errors="strict")
-
-
-@contextmanager
-def _store(data: Path) -> Iterator[Store]:
-    config = load_config(data)
-    # An existing store only: `node init` creates it, a typo must not.
-    store = Store(existing_store_url(config.database_url(data)))
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def parse_peer(text: str) -> PeerConfig:

@@ -37,7 +37,8 @@ _data_option = directory_option(
 
 
 @contextmanager
-def _store(data: Path) -> Iterator[Store]:
+def existing_store(data: Path) -> Iterator[Store]:
+    """The store of the node at ``data``, which must exist."""
     config = load_config(data)
     # An existing store only: `node init` creates it, a typo must not.
     store = Store(existing_store_url(config.database_url(data)))
@@ -114,7 +115,7 @@ def token_create_command(
           --consortium 5b0c51d9e8a1f2c3…   # another consortium's node; it signs its requests
     """
     expires = expiry_in_days(expires_days) if expires_days is not None else None
-    with _store(data) as store:
+    with existing_store(data) as store:
         bound = None
         if consortium is not None:
             consortium = consortium.strip().lower()
@@ -142,7 +143,7 @@ def token_revoke_command(data: Path, token_id: int | None, user: str | None) -> 
     """
     if (token_id is None) == (user is None):
         raise click.UsageError("expected exactly one of --id and --user")
-    with _store(data) as store:
+    with existing_store(data) as store:
         count = Tokens(store).revoke(token_id, user=user)
     if count == 0:
         what = f"id {token_id}" if token_id is not None else f"user {user!r}"
@@ -156,7 +157,7 @@ def token_revoke_command(data: Path, token_id: int | None, user: str | None) -> 
 def token_list_command(data: Path, as_json: bool) -> None:
     """List tokens (never the tokens themselves: a fingerprint of each hash; a bound token's
     consortium as its genesis id)."""
-    with _store(data) as store:
+    with existing_store(data) as store:
         infos = Tokens(store).list()
     if as_json:
         sys.stdout.write(json.dumps({"tokens": [i.to_json() for i in infos]}) + "\n")

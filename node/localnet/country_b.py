@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,15 +34,18 @@ from keys.tls import NodeTlsFiles
 from ledger.kinds import Role
 from ledger.membership import Organisation, foreign_root, organisation
 from node.config import ForeignConfig, load_config, save_config
-from node.https import ca_session
 from node.localnet.http_actor import HttpNode
 from node.localnet.network import COMPANY_PREFIX, Member, gln
 from node.localnet.processes import (
-    START_TIMEOUT_S,
     Layout,
+    converge_nodes,
+    failed_nodes,
     free_port,
+    http_nodes,
     init_network,
+    launch_nodes,
     passphrase_file,
+    wait_healthy,
 )
 from node.process import NodeProcess
 from node.store import Store
@@ -138,18 +140,7 @@ class CountryB:
         with Store(load_config(asking).database_url(asking)) as store:
             token_for_a = Tokens(store).create(f"{COUNTRY_A.lower()}.{SERVICE_A}", "verifier")[0]
         self._follow(service_a, asking, self.genesis, token_for_a, COUNTRY_B)
-        self.nodes = {
-            name: HttpNode(
-                name,
-                ROLES_B[name],
-                feed,
-                tokens[name]["url"],
-                tokens[name]["operator"],
-                tokens[name]["verifier"],
-                session=ca_session(Path(tokens[name]["ca"]) if "ca" in tokens[name] else None),
-            )
-            for name, feed in NODE_FEEDS_B.items()
-        }
+        self.nodes = http_nodes(tokens, NODE_FEEDS_B, ROLES_B)
 
     def _follow(
         self, asking: Path, answering: Path, genesis: str, token: str, country: str
@@ -170,32 +161,17 @@ class CountryB:
 
     def launch(self) -> None:
         """Start B's node processes (``wait`` until they answer)."""
-        for name, node in self.nodes.items():
-            self.processes[name] = NodeProcess(
-                name,
-                self.out / "nodes" / name,
-                node.url,
-                passphrase_file=passphrase_file(self.out, name),
-            )
-            self.processes[name].start()
+        self.processes.update(launch_nodes(self.out, self.nodes))
 
     def wait(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        for process in self.processes.values():
-            process.wait_healthy(deadline)
+        wait_healthy(self.processes)
 
     def failed(self) -> list[str]:
-        return [name for name, process in self.processes.items() if process.exited]
+        return failed_nodes(self.processes)
 
     def converge(self, rounds: int = 8) -> int:
         """Ask each of B's nodes to pull now until a round adds nothing."""
-        total = 0
-        for _ in range(rounds):
-            added = sum(node.sync() for node in self.nodes.values())
-            total += added
-            if added == 0:
-                break
-        return total
+        return converge_nodes(self.nodes, rounds)
 
     def stop(self) -> None:
         """Stop B's node processes, both at once (each waits for its workers to end)."""

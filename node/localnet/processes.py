@@ -197,6 +197,58 @@ class BranchDevice(InProcessNode):
         return added
 
 
+def http_nodes(
+    tokens: Mapping[str, Mapping[str, str]], feeds: Mapping[str, str], roles: Mapping[str, Role]
+) -> dict[str, HttpNode]:
+    """The demo's client of each node ``init_network`` made (its ``tokens`` entry)."""
+    return {
+        name: HttpNode(
+            name,
+            roles[name],
+            feed,
+            tokens[name]["url"],
+            tokens[name]["operator"],
+            tokens[name]["verifier"],
+            # over TLS the demo's client trusts the consortium CA and nothing else
+            session=ca_session(Path(tokens[name]["ca"]) if "ca" in tokens[name] else None),
+        )
+        for name, feed in feeds.items()
+    }
+
+
+def launch_nodes(out: Path, nodes: Mapping[str, HttpNode]) -> dict[str, NodeProcess]:
+    """Start a node process for each of ``nodes`` from ``OUT/nodes/<name>``, with its own
+    passphrase file (``wait_healthy`` until they answer)."""
+    processes = {}
+    for name, node in nodes.items():
+        processes[name] = NodeProcess(
+            name, out / "nodes" / name, node.url, passphrase_file=passphrase_file(out, name)
+        )
+        processes[name].start()
+    return processes
+
+
+def wait_healthy(processes: Mapping[str, NodeProcess]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    for process in processes.values():
+        process.wait_healthy(deadline)
+
+
+def failed_nodes(processes: Mapping[str, NodeProcess]) -> list[str]:
+    return [name for name, process in processes.items() if process.exited]
+
+
+def converge_nodes(nodes: Mapping[str, HttpNode], rounds: int = 8) -> int:
+    """Ask each of ``nodes`` to pull now until a round adds nothing; the entries added."""
+    total = 0
+    for _ in range(rounds):
+        added = sum(node.sync() for node in nodes.values())
+        total += added
+        if added == 0:
+            break
+    return total
+
+
 @dataclass
 class ProcessNetwork:
     out: Path
@@ -209,30 +261,15 @@ class ProcessNetwork:
         return {**self.nodes, "pharmacy-branch": self.branch}
 
     def start(self) -> None:
-        for name, node in self.nodes.items():
-            self.processes[name] = NodeProcess(
-                name,
-                self.out / "nodes" / name,
-                node.url,
-                passphrase_file=passphrase_file(self.out, name),
-            )
-            self.processes[name].start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        for process in self.processes.values():
-            process.wait_healthy(deadline)
+        self.processes.update(launch_nodes(self.out, self.nodes))
+        wait_healthy(self.processes)
 
     def failed(self) -> list[str]:
-        return [name for name, process in self.processes.items() if process.exited]
+        return failed_nodes(self.processes)
 
     def converge(self, rounds: int = 8) -> int:
         """Ask every node to pull now until a round adds nothing."""
-        total = 0
-        for _ in range(rounds):
-            added = sum(node.sync() for node in self.nodes.values())
-            total += added
-            if added == 0:
-                break
-        return total
+        return converge_nodes(self.nodes, rounds)
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -250,19 +287,7 @@ def build_process_network(
 ) -> ProcessNetwork:
     """The demo's five nodes (on ``layout``, default: free loopback ports) and the branch."""
     tokens = init_network(out, consortium, passphrase, layout or Layout.loopback(tls=tls))
-    nodes = {
-        name: HttpNode(
-            name,
-            ROLES[name],
-            feed,
-            tokens[name]["url"],
-            tokens[name]["operator"],
-            tokens[name]["verifier"],
-            # over TLS the demo's client trusts the consortium CA and nothing else
-            session=ca_session(Path(tokens[name]["ca"]) if "ca" in tokens[name] else None),
-        )
-        for name, feed in NODE_FEEDS.items()
-    }
+    nodes = http_nodes(tokens, NODE_FEEDS, ROLES)
     pharmacy = NodeTlsFiles.in_dir(out / "nodes" / "pharmacy")
     # The branch counter is the pharmacy's device: it signs with its own feed's key (a feed
     # of the pharmacy) and shows the pharmacy's certificate.
