@@ -194,9 +194,9 @@ class SignedEntry:
         if opening is not None and check:
             p = self.payload
             if isinstance(opening, Sidecar):
-                open_sidecar(p.kind, p.subjects, p.body, p.v, opening)
+                open_sidecar(p.kind, p.subjects, p.body, p.v, opening, commitment=p.commitment)
             else:
-                check_disclosures(p.kind, p.subjects, p.body, p.v, opening)
+                check_disclosures(p.kind, p.subjects, p.body, p.v, opening, commitment=p.commitment)
         # Not ``dataclasses.replace``: it costs more than parsing the sidecar did.
         return SignedEntry(self.payload_bytes, self.signature, self.payload, self.id, opening)
 
@@ -216,7 +216,7 @@ class SignedEntry:
                 f"expected the {p.body['commitment']['size']} packs this {p.kind.value} commits "
                 f"to beside it (its sidecar), found {'disclosures only' if self.opening else 'none'}"
             )
-        open_sidecar(p.kind, p.subjects, p.body, p.v, self.opening)
+        open_sidecar(p.kind, p.subjects, p.body, p.v, self.opening, commitment=p.commitment)
 
     @property
     def about(self) -> tuple[str, ...]:
@@ -225,7 +225,9 @@ class SignedEntry:
         found = self._about
         if found is None:
             p = self.payload
-            found = opened_subjects(p.kind, p.subjects, p.body, p.v, self.opening)
+            found = opened_subjects(
+                p.kind, p.subjects, p.body, p.v, self.opening, commitment=p.commitment
+            )
             object.__setattr__(self, "_about", found)
         return found
 

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
+from types import EllipsisType
 from typing import Any
 from urllib.parse import quote
 
@@ -83,6 +84,14 @@ def commitment_of(v: int, body: Mapping[str, Any]) -> Commitment | None:
     return Commitment(bytes.fromhex(root), size)
 
 
+def _known(
+    commitment: Commitment | EllipsisType | None, v: int, body: Mapping[str, Any]
+) -> Commitment | None:
+    # ``...``: not handed in. A replicated entry is opened, listed and folded, and parsing
+    # its commitment each time was a tenth of a catch-up's work.
+    return commitment_of(v, body) if isinstance(commitment, EllipsisType) else commitment
+
+
 _LENGTHS = [n.to_bytes(2, "big") for n in range(256)]
 
 
@@ -105,10 +114,8 @@ class _Leaves:
             lot, expiry = ilmd.get("lotNumber"), ilmd.get("itemExpirationDate")
             if not (isinstance(lot, str) and isinstance(expiry, str)):
                 raise MalformedEntry("commission body: expected ilmd.lotNumber and expiry")
-            self.template = PackIds(gtin, "X", lot, expiry)  # checks the shared parts once
+            self.template, self._head, self._tail = _lot_parts(gtin, lot, expiry)
             self.domain = PACK_DOMAIN
-            self._head = _field(self.template.gtin)
-            self._tail = _field(lot) + _field(expiry)
         elif kind in _AGGREGATION:
             if not subjects:
                 raise MalformedEntry(f"{kind.value}: expected the container as first subject")
@@ -183,6 +190,14 @@ class _Leaves:
         return value
 
 
+@lru_cache(maxsize=256)
+def _lot_parts(gtin: str, lot: str, expiry: str) -> tuple[PackIds, bytes, bytes]:
+    """A lot's pack template (its shared identifiers checked) and their encoded leaf parts:
+    the same for every commissioning of the lot, and a catch-up opens thousands of them."""
+    template = PackIds(gtin, "X", lot, expiry)
+    return template, _field(template.gtin), _field(lot) + _field(expiry)
+
+
 def _serial_segment(serial: str) -> str:
     # Random serials are unreserved characters already: ``quote`` is skipped for speed.
     return serial if _UNRESERVED.fullmatch(serial) else quote(serial, safe="")
@@ -215,11 +230,18 @@ class OpenedTree:
 
 
 def open_sidecar(
-    kind: Kind, subjects: Sequence[str], body: Mapping[str, Any], v: int, sidecar: Sidecar
+    kind: Kind,
+    subjects: Sequence[str],
+    body: Mapping[str, Any],
+    v: int,
+    sidecar: Sidecar,
+    *,
+    commitment: Commitment | EllipsisType | None = ...,
 ) -> OpenedTree:
     """Check ``sidecar`` against the entry's signed commitment: raise ``OpeningInvalid``
-    unless its leaves, in its order, make exactly the signed root and size."""
-    commitment = commitment_of(v, body)
+    unless its leaves, in its order, make exactly the signed root and size. ``commitment``:
+    ``commitment_of(v, body)`` when the caller holds it already (``Payload.commitment``)."""
+    commitment = _known(commitment, v, body)
     if commitment is None:
         raise OpeningInvalid(f"expected no sidecar for a {kind.value} without a commitment")
     leaves = _Leaves(kind, subjects, body)
@@ -248,9 +270,11 @@ def check_disclosures(
     body: Mapping[str, Any],
     v: int,
     disclosures: Sequence[Disclosure],
+    *,
+    commitment: Commitment | EllipsisType | None = ...,
 ) -> None:
     """Raise ``OpeningInvalid`` unless every disclosed leaf is in the signed tree."""
-    commitment = commitment_of(v, body)
+    commitment = _known(commitment, v, body)
     if commitment is None:
         raise OpeningInvalid(f"expected no disclosure for a {kind.value} without a commitment")
     leaves = _Leaves(kind, subjects, body)
@@ -279,13 +303,19 @@ def opened_values(opening: Opening | None) -> tuple[str, ...]:
 
 
 def opened_subjects(
-    kind: Kind, subjects: Sequence[str], body: Mapping[str, Any], v: int, opening: Opening | None
+    kind: Kind,
+    subjects: Sequence[str],
+    body: Mapping[str, Any],
+    v: int,
+    opening: Opening | None,
+    *,
+    commitment: Commitment | EllipsisType | None = ...,
 ) -> tuple[str, ...]:
     """The subjects a v1 entry would have listed: for a commission the packs it creates; for
     any other kind its own subjects followed by the opened ones. Only what is opened is
     known: a verifier's disclosure opens its own pack alone."""
     values = opened_values(opening)
-    if commitment_of(v, body) is None:
+    if _known(commitment, v, body) is None:
         if kind is Kind.COMMISSION:
             serials = body.get("serials")
             try:
@@ -303,10 +333,16 @@ def opened_subjects(
     return (*subjects, *values)
 
 
-def serials_of(v: int, body: Mapping[str, Any], opening: Opening | None) -> list[str] | None:
+def serials_of(
+    v: int,
+    body: Mapping[str, Any],
+    opening: Opening | None,
+    *,
+    commitment: Commitment | EllipsisType | None = ...,
+) -> list[str] | None:
     """A commission's serials: the body's list (v1) or the opened ones (v2); ``None`` when a
     v2 commission came without its packs."""
-    if commitment_of(v, body) is None:
+    if _known(commitment, v, body) is None:
         serials = body.get("serials")
         return serials if isinstance(serials, list) else None
     if opening is None:

@@ -34,7 +34,7 @@ def commission(step: Step) -> None:
     p = step.entry.payload
     if p.commits and "serials" in body:
         raise MalformedEntry("commission body: expected a commitment or serials, found both")
-    serials = serials_of(p.v, body, step.entry.opening)
+    serials = serials_of(p.v, body, step.entry.opening, commitment=p.commitment)
     if serials is None and p.commits:
         raise OpeningMissing(
             "commission: expected the packs its commitment signs beside it (a sidecar or a "

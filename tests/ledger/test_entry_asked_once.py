@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
+from ledger import entry as entry_module
+from ledger import openings
 from ledger.entry import Payload, SignedEntry
-from ledger.errors import MalformedEntry
+from ledger.errors import LedgerError, MalformedEntry
 from ledger.identifiers import lot_uri
 from ledger.kinds import Kind
 from ledger.openings import commit, commitment_of, opened_subjects
@@ -65,3 +68,37 @@ def test_about_is_worked_out_once_per_entry_and_again_for_another_opening() -> N
     bare = entry.with_opening(None)
     assert bare.about == opened_subjects(p.kind, p.subjects, p.body, p.v, None) != expected
     assert replace(entry, signature=bytes(64)).about == expected
+
+
+def test_opening_a_replicated_entry_parses_its_commitment_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sidecar check, ``about`` and the serials each used to parse ``body.commitment``."""
+    entry = committed()
+    fresh = SignedEntry(entry.payload_bytes, entry.signature, replace(entry.payload), entry.id)
+    calls: list[int] = []
+    real = openings.commitment_of
+
+    def counted(v: int, body: Any) -> Any:
+        calls.append(v)
+        return real(v, body)
+
+    monkeypatch.setattr(openings, "commitment_of", counted)
+    monkeypatch.setattr(entry_module, "commitment_of", counted)
+    opened = fresh.with_opening(entry.opening)
+    opened.require_sidecar()
+    p = opened.payload
+    assert opened.about == entry.about
+    assert openings.serials_of(p.v, p.body, opened.opening, commitment=p.commitment)
+    assert len(calls) == 1
+
+
+def test_a_lot_opened_again_is_checked_again_when_malformed() -> None:
+    """The lot's parts are kept once checked; a malformed lot is refused every time."""
+    subjects, body, sidecar = commit(Kind.COMMISSION, [lot_uri(GTIN, LOT)], commission_body())
+    assert sidecar is not None
+    bad = {**body, "ilmd": {**body["ilmd"], "itemExpirationDate": "2026-02-30"}}
+    for _ in range(2):
+        with pytest.raises(LedgerError):
+            openings.open_sidecar(Kind.COMMISSION, subjects, bad, 2, sidecar)
+    assert openings.open_sidecar(Kind.COMMISSION, subjects, body, 2, sidecar).tree.size
