@@ -12,7 +12,8 @@ Two clients, the same measurement:
   threads: the server shares the machine's cores with the client, and wrk's event loop in C
   costs a few percent of what Python threads cost per request. The warm-up is a first wrk run.
 * the fallback when wrk is missing: ``clients`` Python threads, each with its own
-  ``http.client.HTTPConnection``.
+  ``http.client.HTTPConnection`` (``HTTPSConnection`` for an ``https://`` URL; like wrk, it
+  does not check the server's certificate: it measures a node, it does not trust it).
 
 With ``--client auto`` (the default) wrk runs if it is on the ``PATH``.
 """
@@ -25,6 +26,7 @@ import json
 import random
 import resource
 import shutil
+import ssl
 import subprocess
 import sys
 import threading
@@ -32,6 +34,7 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 def percentile(ordered: list[float], fraction: float) -> float:
@@ -42,11 +45,21 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[rank]
 
 
+def _connect(host: str, port: int, tls: bool) -> http.client.HTTPConnection:
+    if not tls:
+        return http.client.HTTPConnection(host, port, timeout=30)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # a load generator, as wrk: nothing is trusted here
+    return http.client.HTTPSConnection(host, port, timeout=30, context=context)
+
+
 class _Client(threading.Thread):
     def __init__(
         self,
         host: str,
         port: int,
+        tls: bool,
         token: str,
         keys: list[str],
         seed: int,
@@ -55,7 +68,7 @@ class _Client(threading.Thread):
         stop_at: float,
     ) -> None:
         super().__init__(daemon=True)
-        self.host, self.port, self.keys = host, port, keys
+        self.host, self.port, self.tls, self.keys = host, port, tls, keys
         self.headers = {"Authorization": f"Bearer {token}", "Connection": "keep-alive"}
         self.rng = random.Random(seed)
         self.start_at, self.measure_from, self.stop_at = start, measure_from, stop_at
@@ -64,7 +77,7 @@ class _Client(threading.Thread):
         self.errors = 0
 
     def run(self) -> None:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        conn = _connect(self.host, self.port, self.tls)
         clock = time.perf_counter
         keys, choice = self.keys, self.rng.choice
         while True:
@@ -78,7 +91,7 @@ class _Client(threading.Thread):
                 status = response.status
             except (OSError, http.client.HTTPException):
                 conn.close()
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+                conn = _connect(self.host, self.port, self.tls)
                 if began >= self.measure_from:
                     self.errors += 1
                 continue
@@ -92,6 +105,7 @@ class _Client(threading.Thread):
 def run(
     host: str,
     port: int,
+    tls: bool,
     token: str,
     keys: list[str],
     clients: int,
@@ -102,7 +116,8 @@ def run(
     measure_from = now + warmup
     stop_at = measure_from + duration
     threads = [
-        _Client(host, port, token, keys, i, now, measure_from, stop_at) for i in range(clients)
+        _Client(host, port, tls, token, keys, i, now, measure_from, stop_at)
+        for i in range(clients)
     ]
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     for thread in threads:
@@ -199,7 +214,7 @@ def run_wrk(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.loadgen")
-    parser.add_argument("--url", required=True, help="http://host:port")
+    parser.add_argument("--url", required=True, help="http://host:port or https://host:port")
     parser.add_argument("--token", required=True)
     parser.add_argument("--keys", required=True, type=Path, help="file of 'gtin serial' lines")
     parser.add_argument("--clients", type=int, default=32)
@@ -220,10 +235,21 @@ def main(argv: list[str] | None = None) -> None:
             wrk, args.url, args.token, args.keys, args.clients, args.warmup, args.duration
         )
     else:
-        host, _, port = args.url.removeprefix("http://").partition(":")
+        url = urlsplit(args.url)
+        if url.scheme not in {"http", "https"} or url.hostname is None or url.port is None:
+            parser.error(f"--url: expected http://host:port or https://host:port, found {args.url}")
         lines = args.keys.read_text().splitlines()
         keys = ["/".join(line.split()) for line in lines if line.strip()]
-        result = run(host, int(port), args.token, keys, args.clients, args.warmup, args.duration)
+        result = run(
+            url.hostname,
+            url.port,
+            url.scheme == "https",
+            args.token,
+            keys,
+            args.clients,
+            args.warmup,
+            args.duration,
+        )
     sys.stdout.write(json.dumps(result) + "\n")
 
 
