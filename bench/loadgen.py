@@ -116,8 +116,7 @@ def run(
     measure_from = now + warmup
     stop_at = measure_from + duration
     threads = [
-        _Client(host, port, tls, token, keys, i, now, measure_from, stop_at)
-        for i in range(clients)
+        _Client(host, port, tls, token, keys, i, now, measure_from, stop_at) for i in range(clients)
     ]
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     for thread in threads:
