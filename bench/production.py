@@ -238,6 +238,7 @@ def postgres_tls(
             )
             with psycopg.connect(_psycopg_url(url), autocommit=True) as conn:
                 conn.execute("VACUUM ANALYZE")  # as autovacuum would soon after a bulk load
+                size = conn.execute("SELECT pg_database_size(current_database())").fetchone()
             progress.phase("sampling random packs; psycopg floor", 1)
             keys = sample_pg_keys(url, served.SAMPLE_KEYS)
             keys_file = root / "pg-keys.txt"
@@ -258,6 +259,7 @@ def postgres_tls(
         **out,
         "pg_packs_in_db": packs,
         "pg_fill_packs_per_s": fill_rate,
+        "pg_bytes_per_pack": (size[0] if size else 0) / max(packs, 1),
         "floor_pg_lookup_us": lookup_us,
     }
 
