@@ -28,8 +28,12 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# The suite on every core, the tests of one file on one worker (their module fixtures: node
+# networks, a browser, the demo run). PYTEST_WORKERS=0 runs it in this one process.
+PYTEST_WORKERS ?= auto
+
 pytest: venv
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: system-deps bench-deps venv
 	$(BIN)/medtrace bench --quick

@@ -7,6 +7,9 @@ skips them, ``make crash`` runs the slow crash suite.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +32,30 @@ def golden_genesis() -> SignedMembership:
 @pytest.fixture(scope="session")
 def golden_membership(golden_genesis: SignedMembership) -> Membership:
     return golden_genesis.membership
+
+
+#: The ``medtrace`` command of this interpreter (tests/node/test_demo.py uses it too).
+MEDTRACE = [sys.executable, "-c", "from medtrace.cli.main import main; main()"]
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ``medtrace demo`` run for the session, as ``make demo`` runs it (minutes: two
+    countries, seven node processes). tests/node/test_demo.py inspects it and
+    tests/test_readme.py runs the README's commands against it; a test that changes it works on
+    a copy."""
+    out = tmp_path_factory.mktemp("demo") / "demo-out"
+    env = {k: v for k, v in os.environ.items() if k != "MEDTRACE_PASSPHRASE"}
+    result = subprocess.run(
+        [*MEDTRACE, "demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=900,  # two countries, seven node processes; minutes on a busy machine
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out
 
 
 SLOW_ENV = "MEDTRACE_SLOW"

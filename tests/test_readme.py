@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 
 from node.localnet.running import running_nodes
-from tests.node.test_demo import demo  # noqa: F401 - the fixture: one `medtrace demo` run
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -127,7 +126,7 @@ def stop_group(pgid: int, grace_s: float = 20.0) -> None:
 
 @pytest.fixture(scope="module")
 def results(
-    demo: Path,  # noqa: F811 - the imported fixture
+    demo: Path,  # tests/conftest.py: the session's one `medtrace demo` run
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[tuple[int, int], tuple[int, str]]:
     """(block, index) -> (exit status, output) of every command run."""
@@ -185,7 +184,7 @@ def test_readme_command_succeeds(
 
 
 def test_the_readme_leaves_no_node_running(
-    demo: Path,  # noqa: F811 - the imported fixture
+    demo: Path,  # tests/conftest.py: the session's one `medtrace demo` run
     results: dict[tuple[int, int], tuple[int, str]],
 ) -> None:
     assert results

@@ -35,22 +35,6 @@ from node.tokens import Tokens
 MEDTRACE = [sys.executable, "-c", "from medtrace.cli.main import main; main()"]
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo") / "demo-out"
-    env = {k: v for k, v in os.environ.items() if k != "MEDTRACE_PASSPHRASE"}
-    result = subprocess.run(
-        [*MEDTRACE, "demo", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=900,  # two countries, seven node processes; minutes on a busy machine
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return out
-
-
 def report(out: Path) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((out / "report.json").read_text())
     return loaded
