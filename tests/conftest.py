@@ -22,6 +22,13 @@ from tests.vectors import golden
 # thousands of keys. tests/keys/test_sealed.py checks the default parameters without it.
 os.environ[FAST_KDF_ENV] = "1"
 
+# pytest-xdist's workers (`make test`) start with COLUMNS=80 and LINES=24 of their own, which a
+# suite run in one process does not have: rich would fold the CLI's tables at 80 columns there
+# only (medtrace.cli.console.out() widens a pipe's table when COLUMNS is unset).
+if "PYTEST_XDIST_WORKER" in os.environ:
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
+
 
 @pytest.fixture(scope="session")
 def golden_genesis() -> SignedMembership:
