@@ -45,22 +45,27 @@ def golden_membership(golden_genesis: SignedMembership) -> Membership:
 MEDTRACE = [sys.executable, "-c", "from medtrace.cli.main import main; main()"]
 
 
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One ``medtrace demo`` run for the session, as ``make demo`` runs it (minutes: two
-    countries, seven node processes). tests/node/test_demo.py inspects it and
-    tests/test_readme.py runs the README's commands against it; a test that changes it works on
-    a copy."""
-    out = tmp_path_factory.mktemp("demo") / "demo-out"
+def run_demo(out: Path, *options: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``medtrace demo --out OUT [OPTIONS]`` as ``make demo`` runs it: no passphrase in the
+    environment, so the demo makes its own."""
     env = {k: v for k, v in os.environ.items() if k != "MEDTRACE_PASSPHRASE"}
-    result = subprocess.run(
-        [*MEDTRACE, "demo", "--out", str(out)],
+    return subprocess.run(
+        [*MEDTRACE, "demo", *options, "--out", str(out)],
         capture_output=True,
         text=True,
         env=env,
         check=False,
-        timeout=900,  # two countries, seven node processes; minutes on a busy machine
+        timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ``medtrace demo`` run for the session (minutes: two countries, seven node
+    processes). tests/node/test_demo.py inspects it and tests/test_readme.py runs the README's
+    commands against it; a test that changes it works on a copy."""
+    out = tmp_path_factory.mktemp("demo") / "demo-out"
+    result = run_demo(out, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out
 

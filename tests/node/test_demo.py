@@ -7,7 +7,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,8 +30,7 @@ from node.localnet.running import running_nodes
 from node.process import NodeProcess
 from node.store import Store
 from node.tokens import Tokens
-
-MEDTRACE = [sys.executable, "-c", "from medtrace.cli.main import main; main()"]
+from tests.conftest import MEDTRACE, run_demo
 
 
 def report(out: Path) -> dict[str, Any]:
@@ -338,14 +336,7 @@ def test_the_demo_refuses_to_replace_a_directory_a_node_still_runs_from(tmp_path
     """`make demo` again while a node of the earlier demo still serves from its directory: one
     line naming the node and how to stop it, exit 1, and every file left where it was."""
     out = tmp_path / "demo-out"
-    env = {k: v for k, v in os.environ.items() if k != "MEDTRACE_PASSPHRASE"}
-    setup = subprocess.run(
-        [*MEDTRACE, "demo", "--setup-only", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    setup = run_demo(out, "--setup-only", timeout=900)
     assert setup.returncode == 0, setup.stderr
     tokens = json.loads((out / "tokens.json").read_text())["pharmacy"]
     node = NodeProcess(
@@ -358,14 +349,7 @@ def test_the_demo_refuses_to_replace_a_directory_a_node_still_runs_from(tmp_path
     try:
         node.wait_healthy(time.monotonic() + 60)
         before = sorted(p.relative_to(out) for p in out.rglob("*"))
-        again = subprocess.run(
-            [*MEDTRACE, "demo", "--out", str(out)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-            timeout=120,
-        )
+        again = run_demo(out, timeout=120)
         after = sorted(p.relative_to(out) for p in out.rglob("*"))
         assert node.process is not None
         pid = node.process.pid
